@@ -1,0 +1,141 @@
+#pragma once
+/// @file
+/// `smile::onednn::backend`: the CPU backend on oneDNN (2.x API, 3.x through compat.hpp) with
+/// OpenMP loops for the element-wise work. Tensors are stored channels-last (layout.hpp).
+
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include <smile/backends/onednn/batch_norm.hpp>
+#include <smile/backends/onednn/context.hpp>
+#include <smile/backends/onednn/conv.hpp>
+#include <smile/backends/onednn/layout.hpp>
+#include <smile/backends/onednn/math.hpp>
+#include <smile/backends/onednn/pooling.hpp>
+#include <smile/core/backend.hpp>
+
+namespace smile::onednn {
+
+struct backend {
+    static constexpr std::string_view name = "onednn";
+    using context = onednn::context;
+    using conv2d_plan = onednn::conv2d_plan;
+    using pool2d_plan = onednn::pool2d_plan;
+    using batch_norm_plan = onednn::batch_norm_plan;
+
+    // Storage ------------------------------------------------------------------------------
+    static float* allocate(context& ctx, std::size_t n) {
+        return static_cast<float*>(ctx.allocate_bytes(n * sizeof(float)));
+    }
+    static void deallocate(context&, float* p, std::size_t) noexcept { std::free(p); }
+    static void upload(context&, const float* host, view dst) {
+        detail::nchw_to_nhwc(host, dst.shape, dst.data);
+    }
+    static void download(context& ctx, cview src, float* host) {
+        ctx.stream.wait();
+        detail::nhwc_to_nchw(src.data, src.shape, host);
+    }
+    static void copy(context&, cview src, view dst) {
+        detail::check_same("copy", src.shape, dst.shape);
+        if (src.data != dst.data) std::memcpy(dst.data, src.data, src.size() * sizeof(float));
+    }
+    static void fill(context&, view dst, float value) {
+        float* p = dst.data;
+        const auto n = static_cast<std::int64_t>(dst.size());
+#pragma omp parallel for simd schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) p[i] = value;
+    }
+    static void synchronize(context& ctx) { ctx.stream.wait(); }
+
+    // Math ---------------------------------------------------------------------------------
+    static void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b,
+                     float beta, view c) {
+        detail::gemm(ctx, ta, tb, alpha, a, b, beta, c);
+    }
+    static void add(context& ctx, float a, cview x, float b, cview y, view out) {
+        detail::add(ctx, a, x, b, y, out);
+    }
+    static void multiply(context& ctx, cview x, cview y, view out) {
+        detail::multiply(ctx, x, y, out);
+    }
+    static void scale_channels(context& ctx, cview x, cview scale, view y) {
+        detail::scale_channels(ctx, x, scale, y);
+    }
+    static void add_channel_bias(context& ctx, cview bias, view y) {
+        detail::add_channel_bias(ctx, bias, y);
+    }
+    static void channel_sum(context& ctx, cview x, view out) { detail::channel_sum(ctx, x, out); }
+    static void mix_rows(context& ctx, float lambda, cview x, std::span<const std::int64_t> perm,
+                         view y) {
+        detail::mix_rows(ctx, lambda, x, perm, y);
+    }
+    static void paste_box(context& ctx, cview x, std::span<const std::int64_t> perm,
+                          const spatial_box& box, view y) {
+        detail::paste_box(ctx, x, perm, box, y);
+    }
+    static double dot(context& ctx, cview a, cview b) { return detail::dot(ctx, a, b); }
+    static void relu_forward(context& ctx, cview x, view y) { detail::relu_forward(ctx, x, y); }
+    static void relu_backward(context& ctx, cview y, cview dy, view dx) {
+        detail::relu_backward(ctx, y, dy, dx);
+    }
+    static void softmax(context& ctx, cview x, view y, bool log) {
+        detail::softmax(ctx, x, y, log);
+    }
+    static double softmax_cross_entropy(context& ctx, cview logits, cview targets, float scale,
+                                        view dlogits) {
+        return detail::softmax_cross_entropy(ctx, logits, targets, scale, dlogits);
+    }
+    static void global_avg_pool_forward(context& ctx, cview x, view y) {
+        detail::global_avg_pool_forward(ctx, x, y);
+    }
+    static void global_avg_pool_backward(context& ctx, cview dy, view dx) {
+        detail::global_avg_pool_backward(ctx, dy, dx);
+    }
+    static void flatten_forward(context& ctx, cview x, view y) {
+        detail::flatten_forward(ctx, x, y);
+    }
+    static void flatten_backward(context& ctx, cview dy, view dx) {
+        detail::flatten_backward(ctx, dy, dx);
+    }
+
+    // DNN ----------------------------------------------------------------------------------
+    static void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x,
+                               cview w, cview bias, view y, mode m) {
+        detail::conv2d_forward(ctx, plan, d, x, w, bias, y, m);
+    }
+    static void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cview w, view dx) {
+        detail::conv2d_backward_data(ctx, plan, dy, w, dx);
+    }
+    static void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cview dy,
+                                        view dw, view db) {
+        detail::conv2d_backward_weights(ctx, plan, x, dy, dw, db);
+    }
+    static void pool2d_forward(context& ctx, pool2d_plan& plan, const pool2d_desc& d, cview x,
+                               view y, mode m) {
+        detail::pool2d_forward(ctx, plan, d, x, y, m);
+    }
+    static void pool2d_backward(context& ctx, pool2d_plan& plan, cview x, cview y, cview dy,
+                                view dx) {
+        detail::pool2d_backward(ctx, plan, x, y, dy, dx);
+    }
+    static void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_norm_desc& d,
+                                   cview x, cview gamma, cview beta, view running_mean,
+                                   view running_var, view y, mode m) {
+        detail::batch_norm_forward(ctx, plan, d, x, gamma, beta, running_mean, running_var, y, m);
+    }
+    static void batch_norm_backward(context& ctx, batch_norm_plan& plan, cview x, cview y,
+                                    cview dy, cview gamma, cview beta, view dx, view dgamma,
+                                    view dbeta) {
+        detail::batch_norm_backward(ctx, plan, x, y, dy, gamma, beta, dx, dgamma, dbeta);
+    }
+
+    // Optimizer ----------------------------------------------------------------------------
+    static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) {
+        detail::sgd_step(ctx, u, w, g, buf);
+    }
+};
+
+static_assert(Backend<backend>, "smile::onednn::backend must satisfy smile::Backend");
+
+}  // namespace smile::onednn

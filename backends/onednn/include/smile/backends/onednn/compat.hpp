@@ -1,0 +1,135 @@
+#pragma once
+/// @file
+/// Primitive-descriptor construction for oneDNN 2.x (Debian 12 ships 2.6) and 3.x.
+///
+/// 2.x builds an operation descriptor and then a primitive descriptor from it; 3.x removed the
+/// operation descriptors and takes the engine first. Everything else the backend uses (memory,
+/// reorders, execution) is the same in both, so only these builders differ.
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace smile::onednn::compat {
+
+using dnnl::algorithm;
+using dnnl::engine;
+using dnnl::memory;
+using dnnl::normalization_flags;
+using dnnl::primitive_attr;
+using dnnl::prop_kind;
+
+inline dnnl::convolution_forward::primitive_desc conv_forward(
+    const engine& eng, prop_kind prop, const memory::desc& src, const memory::desc& weights,
+    const memory::desc* bias, const memory::desc& dst, const memory::dims& strides,
+    const memory::dims& padding, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    if (bias != nullptr)
+        return {eng, prop, algorithm::convolution_direct, src, weights, *bias, dst,
+                strides, padding, padding, attr};
+    return {eng, prop, algorithm::convolution_direct, src, weights, dst,
+            strides, padding, padding, attr};
+#else
+    if (bias != nullptr) {
+        dnnl::convolution_forward::desc d(prop, algorithm::convolution_direct, src, weights, *bias,
+                                          dst, strides, padding, padding);
+        return {d, attr, eng};
+    }
+    dnnl::convolution_forward::desc d(prop, algorithm::convolution_direct, src, weights, dst,
+                                      strides, padding, padding);
+    return {d, attr, eng};
+#endif
+}
+
+inline dnnl::convolution_backward_data::primitive_desc conv_backward_data(
+    const engine& eng, const memory::desc& diff_src, const memory::desc& weights,
+    const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& padding,
+    const dnnl::convolution_forward::primitive_desc& hint, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, algorithm::convolution_direct, diff_src, weights, diff_dst, strides,
+            padding, padding, hint, attr};
+#else
+    dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, diff_src, weights,
+                                            diff_dst, strides, padding, padding);
+    return {d, attr, eng, hint};
+#endif
+}
+
+inline dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
+    const engine& eng, const memory::desc& src, const memory::desc& diff_weights,
+    const memory::desc* diff_bias, const memory::desc& diff_dst, const memory::dims& strides,
+    const memory::dims& padding, const dnnl::convolution_forward::primitive_desc& hint,
+    const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    if (diff_bias != nullptr)
+        return {eng, algorithm::convolution_direct, src, diff_weights, *diff_bias, diff_dst,
+                strides, padding, padding, hint, attr};
+    return {eng, algorithm::convolution_direct, src, diff_weights, diff_dst,
+            strides, padding, padding, hint, attr};
+#else
+    if (diff_bias != nullptr) {
+        dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src,
+                                                   diff_weights, *diff_bias, diff_dst, strides,
+                                                   padding, padding);
+        return {d, attr, eng, hint};
+    }
+    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src, diff_weights,
+                                               diff_dst, strides, padding, padding);
+    return {d, attr, eng, hint};
+#endif
+}
+
+inline dnnl::pooling_forward::primitive_desc pool_forward(
+    const engine& eng, prop_kind prop, algorithm alg, const memory::desc& src,
+    const memory::desc& dst, const memory::dims& strides, const memory::dims& kernel,
+    const memory::dims& padding, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, prop, alg, src, dst, strides, kernel, memory::dims{0, 0}, padding, padding, attr};
+#else
+    dnnl::pooling_forward::desc d(prop, alg, src, dst, strides, kernel, padding, padding);
+    return {d, attr, eng};
+#endif
+}
+
+inline dnnl::pooling_backward::primitive_desc pool_backward(
+    const engine& eng, algorithm alg, const memory::desc& diff_src, const memory::desc& diff_dst,
+    const memory::dims& strides, const memory::dims& kernel, const memory::dims& padding,
+    const dnnl::pooling_forward::primitive_desc& hint, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, alg, diff_src, diff_dst, strides, kernel, memory::dims{0, 0}, padding, padding,
+            hint, attr};
+#else
+    dnnl::pooling_backward::desc d(alg, diff_src, diff_dst, strides, kernel, padding, padding);
+    return {d, attr, eng, hint};
+#endif
+}
+
+inline dnnl::batch_normalization_forward::primitive_desc bn_forward(
+    const engine& eng, prop_kind prop, const memory::desc& data, float epsilon,
+    normalization_flags flags, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, prop, data, data, epsilon, flags, attr};
+#else
+    dnnl::batch_normalization_forward::desc d(prop, data, epsilon, flags);
+    return {d, attr, eng};
+#endif
+}
+
+inline dnnl::batch_normalization_backward::primitive_desc bn_backward(
+    const engine& eng, const memory::desc& data, float epsilon, normalization_flags flags,
+    const dnnl::batch_normalization_forward::primitive_desc& hint, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, prop_kind::backward, data, data, data, epsilon, flags, hint, attr};
+#else
+    dnnl::batch_normalization_backward::desc d(prop_kind::backward, data, data, epsilon, flags);
+    return {d, attr, eng, hint};
+#endif
+}
+
+/// Attributes every primitive of the backend uses: a user-managed scratchpad, so that oneDNN
+/// never allocates (and faults in) temporary memory on its own during a step.
+inline primitive_attr user_scratchpad() {
+    primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+}  // namespace smile::onednn::compat

@@ -1,0 +1,213 @@
+#pragma once
+/// @file
+/// Convolution on oneDNN: forward (training and inference primitives), backward data and
+/// backward weights (with bias), any stride, padding and group count.
+///
+/// Activations stay NHWC, so no reorder touches them. Weights are stored OHWI and reordered
+/// into the primitive's preferred blocked layout on each call (they change every step; the
+/// reorder moves a few MB where the convolution does GFLOPs), and the weight gradient is
+/// reordered back. Primitive descriptors, primitives, reorders and blocked weight buffers are
+/// built once per (shapes, mode) and cached in the plan.
+
+#include <unordered_map>
+
+#include <smile/backends/onednn/compat.hpp>
+#include <smile/backends/onednn/layout.hpp>
+#include <smile/core/plan_cache.hpp>
+
+namespace smile::onednn {
+
+namespace detail {
+
+struct conv_key {
+    shape4 x, w;
+    conv2d_desc desc;
+    bool bias;
+    mode m;
+    friend bool operator==(const conv_key&, const conv_key&) = default;
+};
+
+/// A primitive with an optional reorder of one argument between the stored layout and the
+/// primitive's layout.
+struct reordered_weights {
+    dnnl::memory::desc stored;  // OHWI as kept in the tensor
+    dnnl::memory blocked;       // the primitive's layout (empty when it equals `stored`)
+    dnnl::reorder to_blocked;   // stored → blocked
+    dnnl::reorder to_stored;    // blocked → stored (weight gradients)
+
+    void init(context& ctx, const dnnl::memory::desc& stored_md,
+              const dnnl::memory::desc& wanted, bool gradient) {
+        stored = stored_md;
+        if (wanted == stored_md) return;
+        blocked = dnnl::memory(wanted, ctx.engine);
+        if (gradient)
+            to_stored = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, wanted,
+                                                                    ctx.engine, stored_md));
+        else
+            to_blocked = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, stored_md,
+                                                                     ctx.engine, wanted));
+        ++ctx.allocations;  // the blocked buffer, allocated by oneDNN once per plan entry
+    }
+    [[nodiscard]] bool needed() const { return bool(blocked); }
+};
+
+struct conv_entry {
+    conv_key key;
+    dnnl::convolution_forward::primitive_desc fwd_pd;
+    dnnl::convolution_forward fwd;
+    reordered_weights fwd_weights;
+    // Backward primitives, built on the first backward of a training entry.
+    bool has_backward = false;
+    dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
+    dnnl::convolution_backward_data bwd_data;
+    reordered_weights bwd_data_weights;
+    dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd;
+    dnnl::convolution_backward_weights bwd_weights;
+    reordered_weights diff_weights;
+};
+
+inline dnnl::memory::dims strides_of(const conv2d_desc& d) { return {d.stride_h, d.stride_w}; }
+inline dnnl::memory::dims padding_of(const conv2d_desc& d) { return {d.pad_h, d.pad_w}; }
+
+}  // namespace detail
+
+/// Per-call-site convolution state (see the file comment).
+class conv2d_plan {
+public:
+    detail::conv_entry& forward_entry(context& ctx, const detail::conv_key& key) {
+        auto& e = cache_.find_or_create(key, [&] { return build_forward(ctx, key); });
+        last_ = key.m == mode::train ? &e : nullptr;
+        ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size());
+        return e;
+    }
+
+    /// The entry of the last training forward, with its backward primitives.
+    detail::conv_entry& backward_entry(context& ctx) {
+        SMILE_CHECK(last_ != nullptr,
+                    "onednn conv2d: backward needs a preceding forward in training mode");
+        if (!last_->has_backward) build_backward(ctx, *last_);
+        return *last_;
+    }
+
+private:
+    static detail::conv_entry build_forward(context& ctx, const detail::conv_key& k) {
+        using namespace detail;
+        const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
+        const auto bias_md = vector_md(k.w.n);
+        conv_entry e{};
+        e.key = k;
+        e.fwd_pd = compat::conv_forward(
+            ctx.engine,
+            k.m == mode::train ? dnnl::prop_kind::forward_training
+                               : dnnl::prop_kind::forward_inference,
+            activation_md(k.x), any_weights_md(k.w, k.desc.groups), k.bias ? &bias_md : nullptr,
+            activation_md(y), strides_of(k.desc), padding_of(k.desc), compat::user_scratchpad());
+        e.fwd = dnnl::convolution_forward(e.fwd_pd);
+        e.fwd_weights.init(ctx, weights_md(k.w, k.desc.groups), e.fwd_pd.weights_desc(), false);
+        return e;
+    }
+
+    static void build_backward(context& ctx, detail::conv_entry& e) {
+        using namespace detail;
+        const auto& k = e.key;
+        const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
+        const auto bias_md = vector_md(k.w.n);
+        const auto attr = compat::user_scratchpad();
+        e.bwd_data_pd = compat::conv_backward_data(
+            ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups), activation_md(y),
+            strides_of(k.desc), padding_of(k.desc), e.fwd_pd, attr);
+        e.bwd_data = dnnl::convolution_backward_data(e.bwd_data_pd);
+        e.bwd_data_weights.init(ctx, weights_md(k.w, k.desc.groups), e.bwd_data_pd.weights_desc(),
+                                false);
+        e.bwd_weights_pd = compat::conv_backward_weights(
+            ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups),
+            k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc),
+            e.fwd_pd, attr);
+        e.bwd_weights = dnnl::convolution_backward_weights(e.bwd_weights_pd);
+        e.diff_weights.init(ctx, weights_md(k.w, k.desc.groups),
+                            e.bwd_weights_pd.diff_weights_desc(), true);
+        ctx.scratchpad(std::max(e.bwd_data_pd.scratchpad_desc().get_size(),
+                                e.bwd_weights_pd.scratchpad_desc().get_size()));
+        e.has_backward = true;
+    }
+
+    plan_cache<detail::conv_key, detail::conv_entry> cache_;
+    detail::conv_entry* last_ = nullptr;
+};
+
+namespace detail {
+
+inline void check_conv_shapes(const cview& x, const cview& w, const conv2d_desc& d) {
+    SMILE_CHECK(d.groups >= 1 && x.shape.c == w.shape.c * d.groups && w.shape.n % d.groups == 0,
+                "conv2d: input ", x.shape, " and weights ", w.shape, " do not match with ",
+                d.groups, " group(s)");
+    SMILE_CHECK(x.shape.h + 2 * d.pad_h >= w.shape.h && x.shape.w + 2 * d.pad_w >= w.shape.w,
+                "conv2d: kernel ", w.shape.h, "x", w.shape.w, " is larger than the padded input ",
+                x.shape);
+}
+
+inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x,
+                           cview w, cview bias, view y, mode m) {
+    check_conv_shapes(x, w, d);
+    check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
+    auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), m});
+    auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
+    if (e.fwd_weights.needed()) {
+        e.fwd_weights.to_blocked.execute(ctx.stream, weights, e.fwd_weights.blocked);
+        weights = e.fwd_weights.blocked;
+    }
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
+        {DNNL_ARG_WEIGHTS, weights},
+        {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
+        {DNNL_ARG_SCRATCHPAD,
+         dnnl::memory(e.fwd_pd.scratchpad_desc(), ctx.engine,
+                      ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size()))}};
+    if (!bias.empty()) args.emplace(DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), bias.data));
+    e.fwd.execute(ctx.stream, args);
+}
+
+/// dx = conv_transpose(dy, w): the adjoint of the forward map x ↦ conv(x, w).
+inline void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cview w, view dx) {
+    auto& e = plan.backward_entry(ctx);
+    check_shape("conv2d backward weights", e.key.w, w.shape);
+    check_shape("conv2d input gradient", e.key.x, dx.shape);
+    check_shape("conv2d output gradient", conv2d_output_shape(e.key.x, e.key.w, e.key.desc),
+                dy.shape);
+    auto weights = wrap(ctx, e.bwd_data_weights.stored, w.data);
+    if (e.bwd_data_weights.needed()) {
+        e.bwd_data_weights.to_blocked.execute(ctx.stream, weights, e.bwd_data_weights.blocked);
+        weights = e.bwd_data_weights.blocked;
+    }
+    const auto& sp = e.bwd_data_pd.scratchpad_desc();
+    e.bwd_data.execute(ctx.stream,
+                       {{DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
+                        {DNNL_ARG_WEIGHTS, weights},
+                        {DNNL_ARG_DIFF_SRC, wrap(ctx, activation_md(dx.shape), dx.data)},
+                        {DNNL_ARG_SCRATCHPAD,
+                         dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+}
+
+/// dw[o,i,kh,kw] = Σ_{n,y,x} dy[n,o,y,x]·x[n,i,y·s+kh−p,x·s+kw−p]; db[o] = Σ_{n,y,x} dy[n,o,y,x].
+inline void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cview dy, view dw,
+                                    view db) {
+    auto& e = plan.backward_entry(ctx);
+    check_shape("conv2d input", e.key.x, x.shape);
+    check_shape("conv2d weight gradient", e.key.w, dw.shape);
+    SMILE_CHECK(db.empty() == !e.key.bias,
+                "conv2d: a bias gradient must be given exactly when the forward had a bias");
+    auto stored = wrap(ctx, e.diff_weights.stored, dw.data);
+    const auto& sp = e.bwd_weights_pd.scratchpad_desc();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
+        {DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
+        {DNNL_ARG_DIFF_WEIGHTS, e.diff_weights.needed() ? e.diff_weights.blocked : stored},
+        {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}};
+    if (!db.empty()) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(ctx, vector_md(dw.shape.n), db.data));
+    e.bwd_weights.execute(ctx.stream, args);
+    if (e.diff_weights.needed())
+        e.diff_weights.to_stored.execute(ctx.stream, e.diff_weights.blocked, stored);
+}
+
+}  // namespace detail
+}  // namespace smile::onednn

@@ -1,0 +1,296 @@
+#pragma once
+/// @file
+/// Element-wise, reduction and small dense operations of the oneDNN backend: OpenMP loops over
+/// the NHWC buffers (the compiler vectorises them), `dnnl::sgemm` for matrix products.
+/// Reductions use `deterministic_sum`, so results do not depend on the thread count.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <span>
+
+#include <smile/backends/onednn/layout.hpp>
+
+namespace smile::onednn::detail {
+
+inline std::int64_t count(const cview& v) { return static_cast<std::int64_t>(v.size()); }
+
+inline void check_same(const char* op, const shape4& a, const shape4& b) {
+    SMILE_CHECK(a == b, op, ": operand shapes differ: ", a, " and ", b);
+}
+
+inline void check_matrix(const char* op, const char* which, const shape4& s) {
+    SMILE_CHECK(s.is_matrix(), op, ": ", which, " must be a matrix [n, c, 1, 1], got ", s);
+}
+
+/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C.
+inline void gemm(context&, transpose ta, transpose tb, float alpha, cview a, cview b, float beta,
+                 view c) {
+    check_matrix("gemm", "A", a.shape);
+    check_matrix("gemm", "B", b.shape);
+    check_matrix("gemm", "C", c.shape);
+    const bool tra = ta == transpose::yes;
+    const bool trb = tb == transpose::yes;
+    const std::int64_t m = tra ? a.shape.c : a.shape.n;
+    const std::int64_t k = tra ? a.shape.n : a.shape.c;
+    const std::int64_t kb = trb ? b.shape.c : b.shape.n;
+    const std::int64_t n = trb ? b.shape.n : b.shape.c;
+    SMILE_CHECK(k == kb && c.shape.n == m && c.shape.c == n, "gemm: op(A) is ", m, "x", k,
+                ", op(B) is ", kb, "x", n, ", C is ", c.shape.n, "x", c.shape.c);
+    const auto status = dnnl::sgemm(tra ? 'T' : 'N', trb ? 'T' : 'N', m, n, k, alpha, a.data,
+                                    a.shape.c, b.data, b.shape.c, beta, c.data, c.shape.c);
+    SMILE_CHECK(status == dnnl::status::success, "gemm: dnnl::sgemm failed");
+}
+
+inline void add(context&, float a, cview x, float b, cview y, view out) {
+    check_same("add", x.shape, y.shape);
+    check_same("add", x.shape, out.shape);
+    const float* xp = x.data;
+    const float* yp = y.data;
+    float* o = out.data;
+    const std::int64_t n = count(x);
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) o[i] = a * xp[i] + b * yp[i];
+}
+
+inline void multiply(context&, cview x, cview y, view out) {
+    check_same("multiply", x.shape, y.shape);
+    check_same("multiply", x.shape, out.shape);
+    const float* xp = x.data;
+    const float* yp = y.data;
+    float* o = out.data;
+    const std::int64_t n = count(x);
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) o[i] = xp[i] * yp[i];
+}
+
+inline void scale_channels(context&, cview x, cview scale, view y) {
+    check_same("scale_channels", x.shape, y.shape);
+    check_shape("scale_channels scale", vector_shape(x.shape.c), scale.shape);
+    const std::int64_t c = x.shape.c;
+    const std::int64_t pixels = x.shape.n * x.shape.h * x.shape.w;
+    parallel_for(pixels, [&](std::int64_t p) {
+        const float* in = x.data + p * c;
+        float* out = y.data + p * c;
+        for (std::int64_t k = 0; k < c; ++k) out[k] = scale.data[k] * in[k];
+    });
+}
+
+inline void add_channel_bias(context&, cview bias, view y) {
+    check_shape("add_channel_bias bias", vector_shape(y.shape.c), bias.shape);
+    const std::int64_t c = y.shape.c;
+    const std::int64_t pixels = y.shape.n * y.shape.h * y.shape.w;
+    parallel_for(pixels, [&](std::int64_t p) {
+        float* out = y.data + p * c;
+        for (std::int64_t k = 0; k < c; ++k) out[k] += bias.data[k];
+    });
+}
+
+inline void channel_sum(context&, cview x, view out) {
+    check_shape("channel_sum output", vector_shape(x.shape.c), out.shape);
+    const std::int64_t c = x.shape.c;
+    const std::int64_t pixels = x.shape.n * x.shape.h * x.shape.w;
+    // Channels are independent: parallel over channels, each summed in a fixed order.
+    parallel_for(c, [&](std::int64_t k) {
+        double acc = 0.0;
+        for (std::int64_t p = 0; p < pixels; ++p) acc += x.data[p * c + k];
+        out.data[k] = static_cast<float>(acc);
+    });
+}
+
+inline void check_permutation(const char* op, std::span<const std::int64_t> perm, std::int64_t n) {
+    SMILE_CHECK(static_cast<std::int64_t>(perm.size()) == n, op, ": permutation has ",
+                perm.size(), " entries for ", n, " rows");
+    for (auto p : perm)
+        SMILE_CHECK(0 <= p && p < n, op, ": permutation entry ", p, " is outside [0, ", n, ")");
+}
+
+inline void mix_rows(context&, float lambda, cview x, std::span<const std::int64_t> perm, view y) {
+    check_same("mix_rows", x.shape, y.shape);
+    SMILE_CHECK(x.data != y.data, "mix_rows: the output must not alias the input");
+    check_permutation("mix_rows", perm, x.shape.n);
+    const std::int64_t row = static_cast<std::int64_t>(x.shape.row_size());
+    const float mu = 1.0f - lambda;
+    parallel_for(x.shape.n, [&](std::int64_t i) {
+        const float* a = x.data + i * row;
+        const float* b = x.data + perm[static_cast<std::size_t>(i)] * row;
+        float* out = y.data + i * row;
+        for (std::int64_t k = 0; k < row; ++k) out[k] = lambda * a[k] + mu * b[k];
+    });
+}
+
+inline void paste_box(context&, cview x, std::span<const std::int64_t> perm,
+                      const spatial_box& box, view y) {
+    check_same("paste_box", x.shape, y.shape);
+    SMILE_CHECK(x.data != y.data, "paste_box: the output must not alias the input");
+    check_permutation("paste_box", perm, x.shape.n);
+    SMILE_CHECK(box.top >= 0 && box.left >= 0 && box.top + box.height <= x.shape.h &&
+                    box.left + box.width <= x.shape.w,
+                "paste_box: box (", box.top, ",", box.left, ") ", box.height, "x", box.width,
+                " is outside the ", x.shape.h, "x", x.shape.w, " grid");
+    const std::int64_t c = x.shape.c;
+    const std::int64_t row = static_cast<std::int64_t>(x.shape.row_size());
+    parallel_for(x.shape.n, [&](std::int64_t i) {
+        std::memcpy(y.data + i * row, x.data + i * row, static_cast<std::size_t>(row) * 4);
+        const float* src = x.data + perm[static_cast<std::size_t>(i)] * row;
+        float* dst = y.data + i * row;
+        for (std::int64_t r = box.top; r < box.top + box.height; ++r) {
+            const std::int64_t offset = (r * x.shape.w + box.left) * c;
+            std::memcpy(dst + offset, src + offset, static_cast<std::size_t>(box.width * c) * 4);
+        }
+    });
+}
+
+inline double dot(context&, cview a, cview b) {
+    check_same("dot", a.shape, b.shape);
+    const float* x = a.data;
+    const float* y = b.data;
+    return deterministic_sum(count(a), [&](std::int64_t i) {
+        return static_cast<double>(x[i]) * static_cast<double>(y[i]);
+    });
+}
+
+inline void relu_forward(context&, cview x, view y) {
+    check_same("relu", x.shape, y.shape);
+    const float* in = x.data;
+    float* out = y.data;
+    const std::int64_t n = count(x);
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+inline void relu_backward(context&, cview y, cview dy, view dx) {
+    check_same("relu backward", y.shape, dy.shape);
+    check_same("relu backward", y.shape, dx.shape);
+    const float* out = y.data;
+    const float* g = dy.data;
+    float* d = dx.data;
+    const std::int64_t n = count(y);
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) d[i] = out[i] > 0.0f ? g[i] : 0.0f;
+}
+
+inline void softmax(context&, cview x, view y, bool log) {
+    check_matrix("softmax", "input", x.shape);
+    check_same("softmax", x.shape, y.shape);
+    const std::int64_t k = x.shape.c;
+    parallel_for(x.shape.n, [&](std::int64_t r) {
+        const float* z = x.data + r * k;
+        float* out = y.data + r * k;
+        const float top = *std::max_element(z, z + k);
+        double total = 0.0;
+        for (std::int64_t j = 0; j < k; ++j) total += std::exp(static_cast<double>(z[j] - top));
+        const double log_total = std::log(total);
+        for (std::int64_t j = 0; j < k; ++j) {
+            const double shifted = static_cast<double>(z[j] - top);
+            out[j] = static_cast<float>(log ? shifted - log_total : std::exp(shifted - log_total));
+        }
+    });
+}
+
+inline double softmax_cross_entropy(context&, cview logits, cview targets, float scale,
+                                    view dlogits) {
+    check_matrix("softmax_cross_entropy", "logits", logits.shape);
+    check_same("softmax_cross_entropy targets", logits.shape, targets.shape);
+    check_same("softmax_cross_entropy gradient", logits.shape, dlogits.shape);
+    const std::int64_t k = logits.shape.c;
+    const std::int64_t rows = logits.shape.n;
+    double row_loss[1024];
+    std::vector<double> heap;
+    double* losses = row_loss;
+    if (rows > 1024) {
+        heap.resize(static_cast<std::size_t>(rows));
+        losses = heap.data();
+    }
+    parallel_for(rows, [&](std::int64_t r) {
+        const float* z = logits.data + r * k;
+        const float* t = targets.data + r * k;
+        float* d = dlogits.data + r * k;
+        const float top = *std::max_element(z, z + k);
+        double total = 0.0;
+        for (std::int64_t j = 0; j < k; ++j) total += std::exp(static_cast<double>(z[j] - top));
+        const double log_total = std::log(total);
+        double target_mass = 0.0;
+        double loss = 0.0;
+        for (std::int64_t j = 0; j < k; ++j) {
+            const double log_p = static_cast<double>(z[j] - top) - log_total;
+            target_mass += t[j];
+            if (t[j] != 0.0f) loss -= t[j] * log_p;
+        }
+        for (std::int64_t j = 0; j < k; ++j) {
+            const double p = std::exp(static_cast<double>(z[j] - top) - log_total);
+            d[j] = static_cast<float>(scale * (p * target_mass - t[j]));
+        }
+        losses[r] = loss;
+    });
+    double sum = 0.0;
+    for (std::int64_t r = 0; r < rows; ++r) sum += losses[r];
+    return sum;
+}
+
+inline void global_avg_pool_forward(context&, cview x, view y) {
+    check_shape("global_avg_pool output", matrix_shape(x.shape.n, x.shape.c), y.shape);
+    const std::int64_t c = x.shape.c;
+    const std::int64_t hw = x.shape.h * x.shape.w;
+    const float inv = 1.0f / static_cast<float>(hw);
+    parallel_for(x.shape.n, [&](std::int64_t n) {
+        const float* in = x.data + n * hw * c;
+        float* out = y.data + n * c;
+        for (std::int64_t k = 0; k < c; ++k) out[k] = 0.0f;
+        for (std::int64_t p = 0; p < hw; ++p)
+            for (std::int64_t k = 0; k < c; ++k) out[k] += in[p * c + k];
+        for (std::int64_t k = 0; k < c; ++k) out[k] *= inv;
+    });
+}
+
+inline void global_avg_pool_backward(context&, cview dy, view dx) {
+    check_shape("global_avg_pool output gradient", matrix_shape(dx.shape.n, dx.shape.c),
+                dy.shape);
+    const std::int64_t c = dx.shape.c;
+    const std::int64_t hw = dx.shape.h * dx.shape.w;
+    const float inv = 1.0f / static_cast<float>(hw);
+    parallel_for(dx.shape.n, [&](std::int64_t n) {
+        const float* g = dy.data + n * c;
+        float* out = dx.data + n * hw * c;
+        for (std::int64_t p = 0; p < hw; ++p)
+            for (std::int64_t k = 0; k < c; ++k) out[p * c + k] = g[k] * inv;
+    });
+}
+
+inline shape4 flattened(const shape4& s) { return matrix_shape(s.n, s.c * s.h * s.w); }
+
+inline void flatten_forward(context&, cview x, view y) {
+    check_shape("flatten output", flattened(x.shape), y.shape);
+    nhwc_to_nchw(x.data, x.shape, y.data);  // per sample: (h, w, c) → (c, h, w)
+}
+
+inline void flatten_backward(context&, cview dy, view dx) {
+    check_shape("flatten output gradient", flattened(dx.shape), dy.shape);
+    nchw_to_nhwc(dy.data, dx.shape, dx.data);
+}
+
+inline void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
+    check_same("sgd_step gradient", w.shape, g.shape);
+    if (u.momentum != 0.0f) check_same("sgd_step momentum buffer", w.shape, buf.shape);
+    float* p = w.data;
+    const float* grad = g.data;
+    float* b = buf.data;
+    const std::int64_t n = static_cast<std::int64_t>(w.size());
+    const float lr = u.learning_rate, mom = u.momentum, wd = u.weight_decay;
+    const float damp = 1.0f - u.dampening;
+    if (mom == 0.0f) {
+#pragma omp parallel for simd schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
+        return;
+    }
+    const bool first = u.first_step, nesterov = u.nesterov;
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float d = grad[i] + wd * p[i];
+        const float v = first ? d : mom * b[i] + damp * d;
+        b[i] = v;
+        p[i] -= lr * (nesterov ? d + mom * v : v);
+    }
+}
+
+}  // namespace smile::onednn::detail

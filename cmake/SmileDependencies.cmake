@@ -1,0 +1,19 @@
+# What smile::smile needs. Every package here is a Debian 12 package (see docs/building.md);
+# smileConfig.cmake repeats the same lookups for downstream projects.
+
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)        # host SVD (BSS, PCA) and test oracle
+find_package(xtensor REQUIRED)                     # host batches and .npy files
+find_package(nlohmann_json 3.10 REQUIRED)          # safetensors headers, JSON-lines logs
+find_package(Threads REQUIRED)                     # data-loader workers
+find_package(ZLIB REQUIRED)                        # gzip'd IDX files (MNIST family)
+find_package(JPEG REQUIRED)                        # libjpeg-turbo
+find_package(PNG REQUIRED)                         # libpng
+find_package(Matio REQUIRED)                       # Stanford Cars .mat annotations
+
+if(SMILE_BACKEND STREQUAL "onednn")
+  find_package(dnnl 2.6 REQUIRED CONFIG)           # Debian's config needs the OpenCL dev packages
+  find_package(OpenMP REQUIRED)
+elseif(SMILE_BACKEND STREQUAL "cuda")
+  find_package(CUDAToolkit 12 REQUIRED)            # cudart, cuBLAS, cuSOLVER, NVRTC
+  find_package(CUDNN REQUIRED)                     # no CMake package ships with cuDNN
+endif()

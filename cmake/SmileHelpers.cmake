@@ -1,0 +1,17 @@
+# Helpers for smile's own programs. Warnings go on these targets only, never on the INTERFACE
+# targets that downstream projects link (their flags are theirs to choose).
+
+function(smile_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wcast-qual)
+  if(SMILE_WARNINGS_AS_ERRORS)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# smile_add_executable(name SOURCES... [LIBS ...]): an own program linked to smile::smile.
+function(smile_add_executable name)
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE smile::smile ${arg_LIBS})
+  smile_set_warnings(${name})
+endfunction()

@@ -1,0 +1,225 @@
+#pragma once
+/// @file
+/// The backend concept: what a compute backend (oneDNN on the CPU, CUDA on the GPU, the plain
+/// reference used by the tests) must provide so that every generic template of smile runs on it.
+///
+/// A backend is a type with static operations, a `context` type (engine, stream, handles,
+/// scratch memory: no global state) and three per-call-site *plan* types that cache whatever a
+/// layer needs between calls (primitive descriptors, workspaces, algorithm choices).
+///
+/// Memory contract (shared by every operation below):
+/// - Tensors are float32 and contiguous. Their *logical* shape is NCHW; their *physical* layout
+///   is private to the backend. `upload`/`download` convert from/to logical NCHW order on the
+///   host. Matrices ([n, c, 1, 1]) and vectors ([c, 1, 1, 1]) are laid out identically by every
+///   backend, and a row (index along n) is always one contiguous block.
+/// - Generic code never dereferences backend memory; `download` is the only way to the host.
+/// - Operations are issued in order on the context's stream; only `download`, `dot`,
+///   `softmax_cross_entropy` and `synchronize` wait for completion.
+/// - Unless stated, outputs are overwritten, never accumulated into.
+///
+/// The concept is split in parts (`BackendStorage`, `BackendMath`, `BackendDnn`,
+/// `BackendOptimizer`) so that a compile error names the part that is missing.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <smile/core/shape.hpp>
+
+namespace smile {
+
+/// Training keeps what backward needs; evaluation uses inference primitives, BN running
+/// statistics, and keeps nothing.
+enum class mode : std::uint8_t { train, eval };
+
+/// Whether a gemm operand is used transposed.
+enum class transpose : bool { no = false, yes = true };
+
+/// Non-owning mutable view of backend memory with its logical shape.
+template <class B>
+struct tensor_view {
+    float* data = nullptr;
+    shape4 shape{};
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] bool empty() const noexcept { return data == nullptr; }
+};
+
+/// Non-owning read-only view of backend memory with its logical shape.
+template <class B>
+struct const_tensor_view {
+    const float* data = nullptr;
+    shape4 shape{};
+    const_tensor_view() = default;
+    const_tensor_view(const float* d, shape4 s) : data(d), shape(s) {}
+    const_tensor_view(tensor_view<B> v) : data(v.data), shape(v.shape) {}  // NOLINT: widening
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] bool empty() const noexcept { return data == nullptr; }
+};
+
+/// 2-D convolution hyper-parameters. Weights are [out, in/groups, kh, kw] (PyTorch's order).
+struct conv2d_desc {
+    std::int64_t stride_h = 1;
+    std::int64_t stride_w = 1;
+    std::int64_t pad_h = 0;
+    std::int64_t pad_w = 0;
+    std::int64_t groups = 1;
+    friend constexpr bool operator==(const conv2d_desc&, const conv2d_desc&) = default;
+};
+
+/// Pooling flavours. `average_include_padding` is PyTorch's AvgPool2d default.
+enum class pool_kind : std::uint8_t { max, average_include_padding, average_exclude_padding };
+
+/// 2-D pooling hyper-parameters (floor rounding of the output size, as PyTorch's default).
+struct pool2d_desc {
+    pool_kind kind = pool_kind::max;
+    std::int64_t window_h = 2;
+    std::int64_t window_w = 2;
+    std::int64_t stride_h = 2;
+    std::int64_t stride_w = 2;
+    std::int64_t pad_h = 0;
+    std::int64_t pad_w = 0;
+    friend constexpr bool operator==(const pool2d_desc&, const pool2d_desc&) = default;
+};
+
+/// Batch normalization hyper-parameters, in PyTorch's convention:
+/// running = (1 − momentum)·running + momentum·batch statistic, with the unbiased batch
+/// variance for `running_var` and the biased one for normalising.
+struct batch_norm_desc {
+    float epsilon = 1e-5f;
+    float momentum = 0.1f;
+    bool fuse_relu = false;  ///< y = max(0, BN(x)); backward masks with y > 0.
+    friend constexpr bool operator==(const batch_norm_desc&, const batch_norm_desc&) = default;
+};
+
+/// One SGD update in PyTorch's convention (torch.optim.SGD):
+///   d = g + weight_decay·w
+///   buf = first_step ? d : momentum·buf + (1 − dampening)·d
+///   d = nesterov ? d + momentum·buf : buf          (when momentum ≠ 0)
+///   w = w − learning_rate·d
+struct sgd_update {
+    float learning_rate = 0.01f;
+    float momentum = 0.0f;
+    float dampening = 0.0f;
+    float weight_decay = 0.0f;
+    bool nesterov = false;
+    bool first_step = true;
+};
+
+/// Axis-aligned box [top, top + height) × [left, left + width) on the spatial grid (CutMix).
+struct spatial_box {
+    std::int64_t top = 0;
+    std::int64_t left = 0;
+    std::int64_t height = 0;
+    std::int64_t width = 0;
+};
+
+/// Output shape of a convolution of `x` by weights `w`.
+[[nodiscard]] constexpr shape4 conv2d_output_shape(const shape4& x, const shape4& w,
+                                                   const conv2d_desc& d) noexcept {
+    return {x.n, w.n, (x.h + 2 * d.pad_h - w.h) / d.stride_h + 1,
+            (x.w + 2 * d.pad_w - w.w) / d.stride_w + 1};
+}
+
+/// Output shape of a pooling of `x`.
+[[nodiscard]] constexpr shape4 pool2d_output_shape(const shape4& x, const pool2d_desc& d) noexcept {
+    return {x.n, x.c, (x.h + 2 * d.pad_h - d.window_h) / d.stride_h + 1,
+            (x.w + 2 * d.pad_w - d.window_w) / d.stride_w + 1};
+}
+
+/// Storage: allocation, host transfer, copies and synchronisation.
+template <class B>
+concept BackendStorage =
+    std::default_initializable<typename B::context> &&
+    requires(typename B::context& ctx, tensor_view<B> v, const_tensor_view<B> cv, float* host,
+             const float* chost, std::size_t n, float value, float* p) {
+        { B::name } -> std::convertible_to<std::string_view>;
+        { B::allocate(ctx, n) } -> std::same_as<float*>;          // uninitialised, n floats
+        { B::deallocate(ctx, p, n) } noexcept;
+        { B::upload(ctx, chost, v) };                             // host NCHW → v
+        { B::download(ctx, cv, host) };                           // cv → host NCHW; waits
+        { B::copy(ctx, cv, v) };                                  // same shape
+        { B::fill(ctx, v, value) };
+        { B::synchronize(ctx) };
+    };
+
+/// Element-wise, reduction and small dense operations used by layers, losses and methods.
+template <class B>
+concept BackendMath = requires(typename B::context& ctx, tensor_view<B> v,
+                               const_tensor_view<B> cv, float a, bool flag,
+                               std::span<const std::int64_t> perm, const spatial_box& box) {
+    // C = alpha·op(A)·op(B) + beta·C on matrices (row-major; n = rows, c = columns).
+    { B::gemm(ctx, transpose::no, transpose::yes, a, cv, cv, a, v) };
+    // out = a·x + b·y; out may alias x or y.
+    { B::add(ctx, a, cv, a, cv, v) };
+    // out = x ⊙ y element-wise; out may alias x or y.
+    { B::multiply(ctx, cv, cv, v) };
+    // y[n,c,h,w] = scale[c]·x[n,c,h,w]; scale is a vector of c; y may alias x.
+    { B::scale_channels(ctx, cv, cv, v) };
+    // y[n,c,h,w] += bias[c].
+    { B::add_channel_bias(ctx, cv, v) };
+    // out[c] = Σ_{n,h,w} x[n,c,h,w] (bias gradients).
+    { B::channel_sum(ctx, cv, v) };
+    // y[i] = λ·x[i] + (1 − λ)·x[perm[i]] row-wise (mixup); y must not alias x.
+    { B::mix_rows(ctx, a, cv, perm, v) };
+    // y = x, then y[i, :, box] = x[perm[i], :, box] (CutMix); y must not alias x.
+    { B::paste_box(ctx, cv, perm, box, v) };
+    // Σ a_i·b_i accumulated in double; waits.
+    { B::dot(ctx, cv, cv) } -> std::same_as<double>;
+    // y = max(x, 0); dx = dy ⊙ [y > 0] (dx may alias dy).
+    { B::relu_forward(ctx, cv, v) };
+    { B::relu_backward(ctx, cv, cv, v) };
+    // Row-wise softmax (flag = false) or log-softmax (flag = true) of a matrix.
+    { B::softmax(ctx, cv, v, flag) };
+    // Σ_rows Σ_c −t·log softmax(z); d = a·(softmax(z)·Σ_c t − t). Targets are rows of any
+    // non-negative weights (one-hot, mixed, soft). Returns the sum over rows; waits.
+    { B::softmax_cross_entropy(ctx, cv, cv, a, v) } -> std::same_as<double>;
+    // y[n,c] = mean_{h,w} x[n,c,h,w]; dx[n,c,h,w] = dy[n,c]/(h·w).
+    { B::global_avg_pool_forward(ctx, cv, v) };
+    { B::global_avg_pool_backward(ctx, cv, v) };
+    // [n,c,h,w] → [n, c·h·w, 1, 1] in PyTorch's flatten order, and back.
+    { B::flatten_forward(ctx, cv, v) };
+    { B::flatten_backward(ctx, cv, v) };
+};
+
+/// Stateful deep-learning primitives; plans are owned by the calling layer and rebuilt when
+/// shapes change, so repeated calls with the same shapes allocate nothing.
+template <class B>
+concept BackendDnn =
+    std::default_initializable<typename B::conv2d_plan> &&
+    std::default_initializable<typename B::pool2d_plan> &&
+    std::default_initializable<typename B::batch_norm_plan> &&
+    requires(typename B::context& ctx, typename B::conv2d_plan& conv,
+             typename B::pool2d_plan& pool, typename B::batch_norm_plan& bn,
+             const conv2d_desc& cd, const pool2d_desc& pd, const batch_norm_desc& bd,
+             tensor_view<B> v, const_tensor_view<B> cv, mode m) {
+        // (x, w, optional bias) → y.
+        { B::conv2d_forward(ctx, conv, cd, cv, cv, cv, v, m) };
+        // (dy, w) → dx. Requires a forward in train mode with the same shapes.
+        { B::conv2d_backward_data(ctx, conv, cv, cv, v) };
+        // (x, dy) → dw and optional db.
+        { B::conv2d_backward_weights(ctx, conv, cv, cv, v, v) };
+        // x → y; in train mode the plan keeps what backward needs (max-pool workspace).
+        { B::pool2d_forward(ctx, pool, pd, cv, v, m) };
+        // (x, y, dy) → dx.
+        { B::pool2d_backward(ctx, pool, cv, cv, cv, v) };
+        // (x, γ, β, running mean, running var) → y. Train: batch statistics, running stats
+        // updated in place, statistics kept in the plan. Eval: running statistics.
+        { B::batch_norm_forward(ctx, bn, bd, cv, cv, cv, v, v, v, m) };
+        // (x, y, dy, γ, β) → dx, dγ, dβ.
+        { B::batch_norm_backward(ctx, bn, cv, cv, cv, cv, cv, v, v, v) };
+    };
+
+/// The fused optimizer kernel: one pass over a parameter, its gradient and its momentum buffer.
+template <class B>
+concept BackendOptimizer = requires(typename B::context& ctx, const sgd_update& u,
+                                    tensor_view<B> v, const_tensor_view<B> cv) {
+    { B::sgd_step(ctx, u, v, cv, v) };  // (w, g, momentum buffer)
+};
+
+/// A complete backend.
+template <class B>
+concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B>;
+
+}  // namespace smile

@@ -1,0 +1,34 @@
+#pragma once
+/// @file
+/// `relu<B>`: y = max(x, 0).
+
+#include <smile/layers/layer.hpp>
+
+namespace smile {
+
+template <Backend B>
+class relu : public layer_state<B> {
+public:
+    [[nodiscard]] shape4 output_shape(const shape4& x) const { return x; }
+
+    void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        this->begin_forward(x, y, m);
+        y.resize(x.shape());
+        B::relu_forward(s.context(), x.view(), y.view());
+    }
+
+    /// dx = dy ⊙ [y > 0] (the subgradient 0 is taken at 0, as PyTorch).
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
+        this->begin_backward(dy);
+        if (dx == nullptr) return;
+        B::relu_backward(s.context(), this->output().view(), dy.view(),
+                         prepare_gradient(dx, this->input()));
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view, F&&) {}
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+};
+
+}  // namespace smile

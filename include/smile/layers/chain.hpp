@@ -1,0 +1,74 @@
+#pragma once
+/// @file
+/// The forward/backward bookkeeping shared by `sequential` (a tuple of layers) and `stack`
+/// (a vector of layers of one type).
+///
+/// Training keeps one activation per inner boundary (each child's backward needs its input).
+/// Evaluation and backward keep only two transient tensors at a time, leased from the
+/// session's pool in a ping-pong: the input of child i is released as soon as child i has run.
+
+#include <cstddef>
+#include <vector>
+
+#include <smile/layers/layer.hpp>
+
+namespace smile::detail {
+
+/// `apply(i, f)` calls `f(child_i)`; the container supplies it.
+template <Backend B, class Apply>
+shape4 chain_output_shape(std::size_t count, shape4 shape, Apply&& apply) {
+    for (std::size_t i = 0; i < count; ++i)
+        apply(i, [&](auto& layer) { shape = layer.output_shape(shape); });
+    return shape;
+}
+
+template <Backend B, class Apply>
+void chain_forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m,
+                   std::vector<tensor<B>>& activations, std::size_t count, Apply&& apply) {
+    SMILE_CHECK(count > 0, "sequential: forward through an empty container");
+    if (m == mode::train) {
+        activations.resize(count - 1);
+        const tensor<B>* in = &x;
+        for (std::size_t i = 0; i < count; ++i) {
+            tensor<B>& out = i + 1 == count ? y : activations[i];
+            out.bind(s.context());
+            apply(i, [&](auto& layer) { layer.forward(s, *in, out, m); });
+            in = &out;
+        }
+        return;
+    }
+    typename tensor_pool<B>::lease previous;
+    const tensor<B>* in = &x;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i + 1 == count) {
+            apply(i, [&](auto& layer) { layer.forward(s, *in, y, m); });
+            break;
+        }
+        apply(i, [&](auto& layer) {
+            auto out = s.borrow(layer.output_shape(in->shape()));
+            layer.forward(s, *in, *out, m);
+            previous = std::move(out);  // releases child i's input
+        });
+        in = &*previous;
+    }
+}
+
+/// `input_shape(i)` gives child i's input shape (from the training activations).
+template <Backend B, class Apply>
+void chain_backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx,
+                    const std::vector<tensor<B>>& activations, std::size_t count, Apply&& apply) {
+    typename tensor_pool<B>::lease previous;
+    const tensor<B>* g = &dy;
+    for (std::size_t k = count; k-- > 0;) {
+        if (k == 0) {
+            apply(k, [&](auto& layer) { layer.backward(s, *g, dx); });
+            break;
+        }
+        auto out = s.borrow(activations[k - 1].shape());
+        apply(k, [&](auto& layer) { layer.backward(s, *g, &*out); });
+        previous = std::move(out);  // releases child k's output gradient
+        g = &*previous;
+    }
+}
+
+}  // namespace smile::detail

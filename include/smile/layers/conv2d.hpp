@@ -1,0 +1,95 @@
+#pragma once
+/// @file
+/// `conv2d<B>`: 2-D convolution, PyTorch's Conv2d (weights [out, in/groups, kh, kw], optional
+/// bias), with PyTorch's default initialisation.
+
+#include <smile/core/init.hpp>
+#include <smile/layers/layer.hpp>
+
+namespace smile {
+
+struct conv2d_options {
+    std::int64_t in_channels = 0;
+    std::int64_t out_channels = 0;
+    std::int64_t kernel = 3;
+    std::int64_t stride = 1;
+    std::int64_t padding = 0;
+    std::int64_t groups = 1;
+    bool bias = false;
+};
+
+template <Backend B>
+class conv2d : public layer_state<B> {
+public:
+    conv2d(session<B>& s, rng& gen, const conv2d_options& o)
+        : options_(o), desc_{o.stride, o.stride, o.padding, o.padding, o.groups} {
+        SMILE_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.kernel > 0 && o.stride > 0 &&
+                        o.padding >= 0 && o.groups > 0,
+                    "conv2d: channels, kernel, stride and groups must be positive, padding "
+                    "non-negative");
+        SMILE_CHECK(o.in_channels % o.groups == 0 && o.out_channels % o.groups == 0,
+                    "conv2d: ", o.groups, " groups do not divide ", o.in_channels, " input and ",
+                    o.out_channels, " output channels");
+        weight_ = parameter<B>(s, {o.out_channels, o.in_channels / o.groups, o.kernel, o.kernel});
+        if (o.bias) bias_ = parameter<B>(s, vector_shape(o.out_channels));
+        reset_parameters(gen);
+    }
+
+    /// PyTorch's default: weight and bias ~ U(±1/√fan_in), fan_in = in/groups·k².
+    void reset_parameters(rng& gen) {
+        const double bound = init::default_bound(weight_.shape().c * options_.kernel * options_.kernel);
+        init::uniform(weight_.value, gen, bound);
+        if (options_.bias) init::uniform(bias_.value, gen, bound);
+    }
+
+    [[nodiscard]] shape4 output_shape(const shape4& x) const {
+        SMILE_CHECK(x.c == options_.in_channels, this->label(), ": input ", x, " has ", x.c,
+                    " channels, the layer expects ", options_.in_channels);
+        SMILE_CHECK(x.h + 2 * options_.padding >= options_.kernel &&
+                        x.w + 2 * options_.padding >= options_.kernel,
+                    this->label(), ": input ", x, " is smaller than the ", options_.kernel, "x",
+                    options_.kernel, " kernel");
+        return conv2d_output_shape(x, weight_.shape(), desc_);
+    }
+
+    void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        this->begin_forward(x, y, m);
+        y.resize(output_shape(x.shape()));
+        B::conv2d_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
+                          options_.bias ? bias_.value.view() : const_tensor_view<B>{}, y.view(), m);
+    }
+
+    /// dW = Σ dy ⋆ x (correlation over the batch), db = Σ_{n,h,w} dy, dx = dy ⊛ W (transposed
+    /// convolution, skipped when dx is null).
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
+        this->begin_backward(dy);
+        auto& ctx = s.context();
+        B::conv2d_backward_weights(ctx, plan_, this->input().view(), dy.view(),
+                                   weight_.grad_for_write().view(),
+                                   options_.bias ? bias_.grad_for_write().view() : tensor_view<B>{});
+        if (dx != nullptr)
+            B::conv2d_backward_data(ctx, plan_, dy.view(), weight_.value.view(),
+                                    prepare_gradient(dx, this->input()));
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        f(join_name(prefix, "weight"), weight_);
+        if (options_.bias) f(join_name(prefix, "bias"), bias_);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+
+    [[nodiscard]] parameter<B>& weight() noexcept { return weight_; }
+    [[nodiscard]] parameter<B>& bias() noexcept { return bias_; }
+    [[nodiscard]] const conv2d_options& options() const noexcept { return options_; }
+
+private:
+    conv2d_options options_;
+    conv2d_desc desc_;
+    parameter<B> weight_;
+    parameter<B> bias_;
+    typename B::conv2d_plan plan_;
+};
+
+}  // namespace smile

@@ -1,0 +1,476 @@
+#pragma once
+/// @file
+/// `smile::reference::backend`: the test oracle. Plain loops over NCHW memory with double
+/// accumulation, written straight from each operation's definition and sharing no code with
+/// the real backends. It stores NCHW while oneDNN stores NHWC, so the conformance tests also
+/// catch layout mistakes in `upload`/`download`. Slow by design; used only by tests.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <smile/core/backend.hpp>
+#include <smile/core/error.hpp>
+
+namespace smile::reference {
+
+struct backend;
+using view = tensor_view<backend>;
+using cview = const_tensor_view<backend>;
+
+struct context {
+    std::size_t allocations = 0;
+};
+
+/// What a training forward remembers for backward, shared by the three plan kinds.
+struct conv2d_plan {
+    shape4 x, w;
+    conv2d_desc desc;
+    bool trained = false;
+};
+struct pool2d_plan {
+    shape4 x;
+    pool2d_desc desc;
+    std::vector<std::int64_t> argmax;  // max pooling: flat input index of each output
+    bool trained = false;
+};
+struct batch_norm_plan {
+    shape4 x;
+    batch_norm_desc desc;
+    std::vector<double> mean, inv_std;
+    bool trained = false;
+};
+
+namespace detail {
+inline std::size_t at(const shape4& s, std::int64_t n, std::int64_t c, std::int64_t h,
+                      std::int64_t w) {
+    return static_cast<std::size_t>(((n * s.c + c) * s.h + h) * s.w + w);
+}
+inline void same(const char* op, const shape4& a, const shape4& b) {
+    SMILE_CHECK(a == b, "reference ", op, ": shapes differ: ", a, " and ", b);
+}
+}  // namespace detail
+
+struct backend {
+    static constexpr std::string_view name = "reference";
+    using context = reference::context;
+    using conv2d_plan = reference::conv2d_plan;
+    using pool2d_plan = reference::pool2d_plan;
+    using batch_norm_plan = reference::batch_norm_plan;
+
+    static float* allocate(context& ctx, std::size_t n) {
+        ++ctx.allocations;
+        return new float[n];
+    }
+    static void deallocate(context&, float* p, std::size_t) noexcept { delete[] p; }
+    static void upload(context&, const float* host, view dst) {
+        std::memcpy(dst.data, host, dst.size() * sizeof(float));
+    }
+    static void download(context&, cview src, float* host) {
+        std::memcpy(host, src.data, src.size() * sizeof(float));
+    }
+    static void copy(context&, cview src, view dst) {
+        detail::same("copy", src.shape, dst.shape);
+        std::memmove(dst.data, src.data, src.size() * sizeof(float));
+    }
+    static void fill(context&, view dst, float v) { std::fill_n(dst.data, dst.size(), v); }
+    static void synchronize(context&) {}
+
+    static void gemm(context&, transpose ta, transpose tb, float alpha, cview a, cview b,
+                     float beta, view c) {
+        const bool tra = ta == transpose::yes, trb = tb == transpose::yes;
+        const std::int64_t m = tra ? a.shape.c : a.shape.n, k = tra ? a.shape.n : a.shape.c;
+        const std::int64_t n = trb ? b.shape.n : b.shape.c;
+        SMILE_CHECK((trb ? b.shape.c : b.shape.n) == k && c.shape.n == m && c.shape.c == n,
+                    "reference gemm: incompatible shapes");
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t j = 0; j < n; ++j) {
+                double acc = 0.0;
+                for (std::int64_t p = 0; p < k; ++p) {
+                    const double av = tra ? a.data[p * a.shape.c + i] : a.data[i * a.shape.c + p];
+                    const double bv = trb ? b.data[j * b.shape.c + p] : b.data[p * b.shape.c + j];
+                    acc += av * bv;
+                }
+                float& out = c.data[i * n + j];
+                out = static_cast<float>(alpha * acc + (beta == 0.0f ? 0.0 : beta * out));
+            }
+    }
+    static void add(context&, float a, cview x, float b, cview y, view out) {
+        detail::same("add", x.shape, y.shape);
+        detail::same("add", x.shape, out.shape);
+        for (std::size_t i = 0; i < x.size(); ++i)
+            out.data[i] = static_cast<float>(double(a) * x.data[i] + double(b) * y.data[i]);
+    }
+    static void multiply(context&, cview x, cview y, view out) {
+        detail::same("multiply", x.shape, y.shape);
+        for (std::size_t i = 0; i < x.size(); ++i) out.data[i] = x.data[i] * y.data[i];
+    }
+    static void scale_channels(context&, cview x, cview s, view y) {
+        const auto& sh = x.shape;
+        for (std::int64_t n = 0; n < sh.n; ++n)
+            for (std::int64_t c = 0; c < sh.c; ++c)
+                for (std::int64_t h = 0; h < sh.h; ++h)
+                    for (std::int64_t w = 0; w < sh.w; ++w)
+                        y.data[detail::at(sh, n, c, h, w)] =
+                            s.data[c] * x.data[detail::at(sh, n, c, h, w)];
+    }
+    static void add_channel_bias(context&, cview bias, view y) {
+        const auto& sh = y.shape;
+        for (std::int64_t n = 0; n < sh.n; ++n)
+            for (std::int64_t c = 0; c < sh.c; ++c)
+                for (std::int64_t p = 0; p < sh.h * sh.w; ++p)
+                    y.data[static_cast<std::size_t>((n * sh.c + c) * sh.h * sh.w + p)] +=
+                        bias.data[c];
+    }
+    static void channel_sum(context&, cview x, view out) {
+        const auto& sh = x.shape;
+        for (std::int64_t c = 0; c < sh.c; ++c) {
+            double acc = 0.0;
+            for (std::int64_t n = 0; n < sh.n; ++n)
+                for (std::int64_t p = 0; p < sh.h * sh.w; ++p)
+                    acc += x.data[static_cast<std::size_t>((n * sh.c + c) * sh.h * sh.w + p)];
+            out.data[c] = static_cast<float>(acc);
+        }
+    }
+    static void mix_rows(context&, float lambda, cview x, std::span<const std::int64_t> perm,
+                         view y) {
+        const std::size_t row = x.shape.row_size();
+        for (std::size_t i = 0; i < perm.size(); ++i)
+            for (std::size_t k = 0; k < row; ++k)
+                y.data[i * row + k] =
+                    static_cast<float>(double(lambda) * x.data[i * row + k] +
+                                       (1.0 - double(lambda)) *
+                                           x.data[static_cast<std::size_t>(perm[i]) * row + k]);
+    }
+    static void paste_box(context&, cview x, std::span<const std::int64_t> perm,
+                          const spatial_box& box, view y) {
+        const auto& sh = x.shape;
+        for (std::int64_t n = 0; n < sh.n; ++n)
+            for (std::int64_t c = 0; c < sh.c; ++c)
+                for (std::int64_t h = 0; h < sh.h; ++h)
+                    for (std::int64_t w = 0; w < sh.w; ++w) {
+                        const bool inside = h >= box.top && h < box.top + box.height &&
+                                            w >= box.left && w < box.left + box.width;
+                        const std::int64_t src = inside ? perm[static_cast<std::size_t>(n)] : n;
+                        y.data[detail::at(sh, n, c, h, w)] = x.data[detail::at(sh, src, c, h, w)];
+                    }
+    }
+    static double dot(context&, cview a, cview b) {
+        double acc = 0.0;
+        for (std::size_t i = 0; i < a.size(); ++i) acc += double(a.data[i]) * b.data[i];
+        return acc;
+    }
+    static void relu_forward(context&, cview x, view y) {
+        for (std::size_t i = 0; i < x.size(); ++i) y.data[i] = std::max(x.data[i], 0.0f);
+    }
+    static void relu_backward(context&, cview y, cview dy, view dx) {
+        for (std::size_t i = 0; i < y.size(); ++i) dx.data[i] = y.data[i] > 0.0f ? dy.data[i] : 0.0f;
+    }
+    static void softmax(context&, cview x, view y, bool log) {
+        const std::int64_t k = x.shape.c;
+        for (std::int64_t r = 0; r < x.shape.n; ++r) {
+            const float* z = x.data + r * k;
+            double top = *std::max_element(z, z + k), total = 0.0;
+            for (std::int64_t j = 0; j < k; ++j) total += std::exp(z[j] - top);
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double lp = z[j] - top - std::log(total);
+                y.data[r * k + j] = static_cast<float>(log ? lp : std::exp(lp));
+            }
+        }
+    }
+    static double softmax_cross_entropy(context&, cview z, cview t, float scale, view d) {
+        const std::int64_t k = z.shape.c;
+        double loss = 0.0;
+        for (std::int64_t r = 0; r < z.shape.n; ++r) {
+            const float* zr = z.data + r * k;
+            const float* tr = t.data + r * k;
+            double top = *std::max_element(zr, zr + k), total = 0.0, mass = 0.0;
+            for (std::int64_t j = 0; j < k; ++j) total += std::exp(zr[j] - top);
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double lp = zr[j] - top - std::log(total);
+                loss -= tr[j] * lp;
+                mass += tr[j];
+            }
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double p = std::exp(zr[j] - top - std::log(total));
+                d.data[r * k + j] = static_cast<float>(scale * (p * mass - tr[j]));
+            }
+        }
+        return loss;
+    }
+    static void global_avg_pool_forward(context&, cview x, view y) {
+        const auto& s = x.shape;
+        for (std::int64_t n = 0; n < s.n; ++n)
+            for (std::int64_t c = 0; c < s.c; ++c) {
+                double acc = 0.0;
+                for (std::int64_t p = 0; p < s.h * s.w; ++p)
+                    acc += x.data[static_cast<std::size_t>((n * s.c + c) * s.h * s.w + p)];
+                y.data[n * s.c + c] = static_cast<float>(acc / double(s.h * s.w));
+            }
+    }
+    static void global_avg_pool_backward(context&, cview dy, view dx) {
+        const auto& s = dx.shape;
+        for (std::int64_t n = 0; n < s.n; ++n)
+            for (std::int64_t c = 0; c < s.c; ++c)
+                for (std::int64_t p = 0; p < s.h * s.w; ++p)
+                    dx.data[static_cast<std::size_t>((n * s.c + c) * s.h * s.w + p)] =
+                        static_cast<float>(dy.data[n * s.c + c] / double(s.h * s.w));
+    }
+    static void flatten_forward(context&, cview x, view y) {
+        std::memcpy(y.data, x.data, x.size() * sizeof(float));
+    }
+    static void flatten_backward(context&, cview dy, view dx) {
+        std::memcpy(dx.data, dy.data, dy.size() * sizeof(float));
+    }
+
+    static void conv2d_forward(context&, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w,
+                               cview bias, view y, mode m) {
+        const auto &xs = x.shape, &ws = w.shape, &ys = y.shape;
+        SMILE_CHECK(xs.c == ws.c * d.groups, "reference conv2d: channel mismatch");
+        check_shape("reference conv2d output", conv2d_output_shape(xs, ws, d), ys);
+        const std::int64_t out_per_group = ws.n / d.groups;
+        for (std::int64_t n = 0; n < xs.n; ++n)
+            for (std::int64_t o = 0; o < ws.n; ++o) {
+                const std::int64_t g = o / out_per_group;
+                for (std::int64_t oy = 0; oy < ys.h; ++oy)
+                    for (std::int64_t ox = 0; ox < ys.w; ++ox) {
+                        double acc = bias.empty() ? 0.0 : bias.data[o];
+                        for (std::int64_t i = 0; i < ws.c; ++i)
+                            for (std::int64_t ky = 0; ky < ws.h; ++ky)
+                                for (std::int64_t kx = 0; kx < ws.w; ++kx) {
+                                    const std::int64_t iy = oy * d.stride_h - d.pad_h + ky;
+                                    const std::int64_t ix = ox * d.stride_w - d.pad_w + kx;
+                                    if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                                    acc += double(x.data[detail::at(xs, n, g * ws.c + i, iy, ix)]) *
+                                           w.data[detail::at(ws, o, i, ky, kx)];
+                                }
+                        y.data[detail::at(ys, n, o, oy, ox)] = static_cast<float>(acc);
+                    }
+            }
+        plan = {xs, ws, d, m == mode::train};
+    }
+    static void conv2d_backward_data(context&, conv2d_plan& plan, cview dy, cview w, view dx) {
+        SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
+        const auto& d = plan.desc;
+        const auto &xs = plan.x, &ws = w.shape, &ys = dy.shape;
+        std::vector<double> acc(xs.size(), 0.0);
+        const std::int64_t out_per_group = ws.n / d.groups;
+        for (std::int64_t n = 0; n < ys.n; ++n)
+            for (std::int64_t o = 0; o < ws.n; ++o)
+                for (std::int64_t oy = 0; oy < ys.h; ++oy)
+                    for (std::int64_t ox = 0; ox < ys.w; ++ox) {
+                        const double g = dy.data[detail::at(ys, n, o, oy, ox)];
+                        for (std::int64_t i = 0; i < ws.c; ++i)
+                            for (std::int64_t ky = 0; ky < ws.h; ++ky)
+                                for (std::int64_t kx = 0; kx < ws.w; ++kx) {
+                                    const std::int64_t iy = oy * d.stride_h - d.pad_h + ky;
+                                    const std::int64_t ix = ox * d.stride_w - d.pad_w + kx;
+                                    if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                                    acc[detail::at(xs, n, (o / out_per_group) * ws.c + i, iy, ix)] +=
+                                        g * w.data[detail::at(ws, o, i, ky, kx)];
+                                }
+                    }
+        for (std::size_t i = 0; i < acc.size(); ++i) dx.data[i] = static_cast<float>(acc[i]);
+    }
+    static void conv2d_backward_weights(context&, conv2d_plan& plan, cview x, cview dy, view dw,
+                                        view db) {
+        SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
+        const auto& d = plan.desc;
+        const auto &xs = x.shape, &ws = dw.shape, &ys = dy.shape;
+        const std::int64_t out_per_group = ws.n / d.groups;
+        for (std::int64_t o = 0; o < ws.n; ++o) {
+            const std::int64_t g = o / out_per_group;
+            for (std::int64_t i = 0; i < ws.c; ++i)
+                for (std::int64_t ky = 0; ky < ws.h; ++ky)
+                    for (std::int64_t kx = 0; kx < ws.w; ++kx) {
+                        double acc = 0.0;
+                        for (std::int64_t n = 0; n < ys.n; ++n)
+                            for (std::int64_t oy = 0; oy < ys.h; ++oy)
+                                for (std::int64_t ox = 0; ox < ys.w; ++ox) {
+                                    const std::int64_t iy = oy * d.stride_h - d.pad_h + ky;
+                                    const std::int64_t ix = ox * d.stride_w - d.pad_w + kx;
+                                    if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                                    acc += double(dy.data[detail::at(ys, n, o, oy, ox)]) *
+                                           x.data[detail::at(xs, n, g * ws.c + i, iy, ix)];
+                                }
+                        dw.data[detail::at(ws, o, i, ky, kx)] = static_cast<float>(acc);
+                    }
+            if (!db.empty()) {
+                double acc = 0.0;
+                for (std::int64_t n = 0; n < ys.n; ++n)
+                    for (std::int64_t p = 0; p < ys.h * ys.w; ++p)
+                        acc += dy.data[static_cast<std::size_t>((n * ys.c + o) * ys.h * ys.w + p)];
+                db.data[o] = static_cast<float>(acc);
+            }
+        }
+    }
+
+    static void pool2d_forward(context&, pool2d_plan& plan, const pool2d_desc& d, cview x, view y,
+                               mode m) {
+        const auto &xs = x.shape, &ys = y.shape;
+        check_shape("reference pool2d output", pool2d_output_shape(xs, d), ys);
+        plan.x = xs;
+        plan.desc = d;
+        plan.trained = m == mode::train;
+        plan.argmax.assign(ys.size(), -1);
+        for (std::int64_t n = 0; n < xs.n; ++n)
+            for (std::int64_t c = 0; c < xs.c; ++c)
+                for (std::int64_t oy = 0; oy < ys.h; ++oy)
+                    for (std::int64_t ox = 0; ox < ys.w; ++ox) {
+                        double best = -std::numeric_limits<double>::infinity(), acc = 0.0;
+                        std::int64_t best_index = -1, valid = 0;
+                        for (std::int64_t ky = 0; ky < d.window_h; ++ky)
+                            for (std::int64_t kx = 0; kx < d.window_w; ++kx) {
+                                const std::int64_t iy = oy * d.stride_h - d.pad_h + ky;
+                                const std::int64_t ix = ox * d.stride_w - d.pad_w + kx;
+                                if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                                const auto idx = static_cast<std::int64_t>(detail::at(xs, n, c, iy, ix));
+                                const double v = x.data[idx];
+                                ++valid;
+                                acc += v;
+                                if (v > best) {
+                                    best = v;
+                                    best_index = idx;
+                                }
+                            }
+                        const auto out = detail::at(ys, n, c, oy, ox);
+                        if (d.kind == pool_kind::max) {
+                            y.data[out] = static_cast<float>(best);
+                            plan.argmax[out] = best_index;
+                        } else {
+                            const double count = d.kind == pool_kind::average_include_padding
+                                                     ? double(d.window_h * d.window_w)
+                                                     : double(valid);
+                            y.data[out] = static_cast<float>(acc / count);
+                        }
+                    }
+    }
+    static void pool2d_backward(context&, pool2d_plan& plan, cview x, cview, cview dy, view dx) {
+        SMILE_CHECK(plan.trained, "reference pool2d: backward without a training forward");
+        const auto& d = plan.desc;
+        const auto &xs = x.shape, &ys = dy.shape;
+        std::vector<double> acc(xs.size(), 0.0);
+        for (std::int64_t n = 0; n < ys.n; ++n)
+            for (std::int64_t c = 0; c < ys.c; ++c)
+                for (std::int64_t oy = 0; oy < ys.h; ++oy)
+                    for (std::int64_t ox = 0; ox < ys.w; ++ox) {
+                        const auto out = detail::at(ys, n, c, oy, ox);
+                        if (d.kind == pool_kind::max) {
+                            acc[static_cast<std::size_t>(plan.argmax[out])] += dy.data[out];
+                            continue;
+                        }
+                        std::int64_t valid = 0;
+                        for (int pass = 0; pass < 2; ++pass)
+                            for (std::int64_t ky = 0; ky < d.window_h; ++ky)
+                                for (std::int64_t kx = 0; kx < d.window_w; ++kx) {
+                                    const std::int64_t iy = oy * d.stride_h - d.pad_h + ky;
+                                    const std::int64_t ix = ox * d.stride_w - d.pad_w + kx;
+                                    if (iy < 0 || iy >= xs.h || ix < 0 || ix >= xs.w) continue;
+                                    if (pass == 0) {
+                                        ++valid;
+                                        continue;
+                                    }
+                                    const double count =
+                                        d.kind == pool_kind::average_include_padding
+                                            ? double(d.window_h * d.window_w)
+                                            : double(valid);
+                                    acc[detail::at(xs, n, c, iy, ix)] += dy.data[out] / count;
+                                }
+                    }
+        for (std::size_t i = 0; i < acc.size(); ++i) dx.data[i] = static_cast<float>(acc[i]);
+    }
+
+    static void batch_norm_forward(context&, batch_norm_plan& plan, const batch_norm_desc& d,
+                                   cview x, cview gamma, cview beta, view rm, view rv, view y,
+                                   mode m) {
+        const auto& s = x.shape;
+        const std::int64_t count = s.n * s.h * s.w, hw = s.h * s.w;
+        plan.x = s;
+        plan.desc = d;
+        plan.trained = m == mode::train;
+        plan.mean.assign(static_cast<std::size_t>(s.c), 0.0);
+        plan.inv_std.assign(static_cast<std::size_t>(s.c), 0.0);
+        for (std::int64_t c = 0; c < s.c; ++c) {
+            double mean = rm.data[c], var = rv.data[c];
+            if (m == mode::train) {
+                double sum = 0.0, sq = 0.0;
+                for (std::int64_t n = 0; n < s.n; ++n)
+                    for (std::int64_t p = 0; p < hw; ++p)
+                        sum += x.data[static_cast<std::size_t>((n * s.c + c) * hw + p)];
+                mean = sum / double(count);
+                for (std::int64_t n = 0; n < s.n; ++n)
+                    for (std::int64_t p = 0; p < hw; ++p) {
+                        const double v = x.data[static_cast<std::size_t>((n * s.c + c) * hw + p)] - mean;
+                        sq += v * v;
+                    }
+                var = sq / double(count);
+                rm.data[c] = static_cast<float>((1.0 - d.momentum) * rm.data[c] + d.momentum * mean);
+                rv.data[c] = static_cast<float>((1.0 - d.momentum) * rv.data[c] +
+                                                d.momentum * var * double(count) / double(count - 1));
+            }
+            const double inv = 1.0 / std::sqrt(var + d.epsilon);
+            plan.mean[static_cast<std::size_t>(c)] = mean;
+            plan.inv_std[static_cast<std::size_t>(c)] = inv;
+            for (std::int64_t n = 0; n < s.n; ++n)
+                for (std::int64_t p = 0; p < hw; ++p) {
+                    const auto i = static_cast<std::size_t>((n * s.c + c) * hw + p);
+                    double v = gamma.data[c] * (x.data[i] - mean) * inv + beta.data[c];
+                    if (d.fuse_relu) v = std::max(v, 0.0);
+                    y.data[i] = static_cast<float>(v);
+                }
+        }
+    }
+    static void batch_norm_backward(context&, batch_norm_plan& plan, cview x, cview y, cview dy,
+                                    cview gamma, cview, view dx, view dgamma, view dbeta) {
+        SMILE_CHECK(plan.trained, "reference batch_norm: backward without a training forward");
+        const auto& s = x.shape;
+        const std::int64_t hw = s.h * s.w;
+        const double count = double(s.n * hw);
+        for (std::int64_t c = 0; c < s.c; ++c) {
+            const double mean = plan.mean[static_cast<std::size_t>(c)];
+            const double inv = plan.inv_std[static_cast<std::size_t>(c)];
+            auto grad = [&](std::size_t i) {
+                return plan.desc.fuse_relu && y.data[i] <= 0.0f ? 0.0 : double(dy.data[i]);
+            };
+            double sum_g = 0.0, sum_gx = 0.0;
+            for (std::int64_t n = 0; n < s.n; ++n)
+                for (std::int64_t p = 0; p < hw; ++p) {
+                    const auto i = static_cast<std::size_t>((n * s.c + c) * hw + p);
+                    sum_g += grad(i);
+                    sum_gx += grad(i) * (x.data[i] - mean) * inv;
+                }
+            dbeta.data[c] = static_cast<float>(sum_g);
+            dgamma.data[c] = static_cast<float>(sum_gx);
+            for (std::int64_t n = 0; n < s.n; ++n)
+                for (std::int64_t p = 0; p < hw; ++p) {
+                    const auto i = static_cast<std::size_t>((n * s.c + c) * hw + p);
+                    const double xhat = (x.data[i] - mean) * inv;
+                    dx.data[i] = static_cast<float>(gamma.data[c] * inv *
+                                                    (grad(i) - sum_g / count - xhat * sum_gx / count));
+                }
+        }
+    }
+
+    static void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            double d = double(g.data[i]) + double(u.weight_decay) * w.data[i];
+            if (u.momentum != 0.0f) {
+                const double v = u.first_step ? d
+                                              : double(u.momentum) * buf.data[i] +
+                                                    (1.0 - double(u.dampening)) * d;
+                buf.data[i] = static_cast<float>(v);
+                d = u.nesterov ? d + double(u.momentum) * v : v;
+            }
+            w.data[i] = static_cast<float>(w.data[i] - double(u.learning_rate) * d);
+        }
+    }
+};
+
+static_assert(Backend<backend>);
+
+}  // namespace smile::reference

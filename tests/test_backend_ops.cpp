@@ -1,0 +1,267 @@
+// Every operation of the configured backend against the reference backend on the same host
+// inputs (ggml's test-backend-ops). Shapes include odd sizes, stride 2, padding and groups.
+#include <doctest/doctest.h>
+
+#include <smile/core/session.hpp>
+
+#include "backends.hpp"
+#include "compare.hpp"
+#include "random_data.hpp"
+
+using smile::mode;
+using smile::shape4;
+using smile::test::device;
+using smile::test::oracle;
+
+namespace {
+
+template <class S>
+struct backend_of;
+template <class B>
+struct backend_of<smile::session<B>> {
+    using type = B;
+};
+#define BACKEND_OF(s) typename backend_of<std::remove_reference_t<decltype(s)>>::type
+
+/// Runs `op` (a generic lambda taking a session and returning host values) on both backends
+/// and compares the results.
+template <class Op>
+void check_op(const std::string& what, Op&& op, double tolerance = 1e-5) {
+    smile::session<device> ds;
+    smile::session<oracle> os;
+    const std::vector<float> got = op(ds);
+    const std::vector<float> want = op(os);
+    REQUIRE(got.size() == want.size());
+    REQUIRE(!want.empty());
+    const double err = smile::test::relative_error(got, want);
+    INFO(what, ": relative error ", err);
+    CHECK(err <= tolerance);
+}
+
+template <class B>
+smile::tensor<B> random_tensor(smile::session<B>& s, shape4 shape, std::uint64_t seed,
+                               double lo = -1, double hi = 1) {
+    smile::rng gen(seed);
+    return smile::tensor<B>::from_host(s, shape,
+                                       smile::test::uniform_values(gen, shape.size(), lo, hi));
+}
+
+std::vector<float> concat(std::initializer_list<std::vector<float>> parts) {
+    std::vector<float> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("ops: gemm with every transpose combination, alpha and beta") {
+    for (auto ta : {smile::transpose::no, smile::transpose::yes})
+        for (auto tb : {smile::transpose::no, smile::transpose::yes})
+            check_op("gemm", [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const std::int64_t m = 5, k = 7, n = 3;
+                auto a = random_tensor(s, ta == smile::transpose::no ? smile::matrix_shape(m, k)
+                                                                     : smile::matrix_shape(k, m), 1);
+                auto b = random_tensor(s, tb == smile::transpose::no ? smile::matrix_shape(k, n)
+                                                                     : smile::matrix_shape(n, k), 2);
+                auto c = random_tensor(s, smile::matrix_shape(m, n), 3);
+                B::gemm(s.context(), ta, tb, 0.7f, a.view(), b.view(), -0.3f, c.view());
+                return c.to_host();
+            });
+}
+
+TEST_CASE("ops: element-wise add, multiply, fill, copy") {
+    check_op("add/multiply", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const shape4 sh{2, 5, 3, 3};
+        auto x = random_tensor(s, sh, 1), y = random_tensor(s, sh, 2);
+        smile::tensor<B> out(s, sh), prod(s, sh);
+        B::add(s.context(), 1.5f, x.view(), -0.5f, y.view(), out.view());
+        B::add(s.context(), 2.0f, x.view(), 1.0f, y.view(), y.view());  // aliasing the output
+        B::multiply(s.context(), x.view(), out.view(), prod.view());
+        auto filled = smile::tensor<B>::filled(s, {1, 3, 2, 2}, 0.25f);
+        auto copied = x.clone();
+        return concat({out.to_host(), y.to_host(), prod.to_host(), filled.to_host(), copied.to_host()});
+    });
+}
+
+TEST_CASE("ops: per-channel scale, bias and sum on odd shapes") {
+    check_op("channels", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const shape4 sh{3, 5, 3, 7};
+        auto x = random_tensor(s, sh, 4);
+        auto scale = random_tensor(s, smile::vector_shape(5), 5);
+        auto bias = random_tensor(s, smile::vector_shape(5), 6);
+        smile::tensor<B> y(s, sh), sum(s, smile::vector_shape(5));
+        B::scale_channels(s.context(), x.view(), scale.view(), y.view());
+        B::add_channel_bias(s.context(), bias.view(), y.view());
+        B::channel_sum(s.context(), y.view(), sum.view());
+        return concat({y.to_host(), sum.to_host()});
+    });
+}
+
+TEST_CASE("ops: mix_rows and paste_box with a permutation") {
+    check_op("mixup", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const shape4 sh{4, 3, 5, 6};
+        auto x = random_tensor(s, sh, 7);
+        const std::vector<std::int64_t> perm{2, 0, 3, 1};
+        smile::tensor<B> mixed(s, sh), pasted(s, sh);
+        B::mix_rows(s.context(), 0.7f, x.view(), perm, mixed.view());
+        B::paste_box(s.context(), x.view(), perm, {1, 2, 3, 3}, pasted.view());
+        return concat({mixed.to_host(), pasted.to_host()});
+    });
+}
+
+TEST_CASE("ops: dot, relu forward and backward") {
+    check_op("dot/relu", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const shape4 sh{2, 3, 5, 5};
+        auto x = random_tensor(s, sh, 8), dy = random_tensor(s, sh, 9);
+        smile::tensor<B> y(s, sh), dx(s, sh);
+        B::relu_forward(s.context(), x.view(), y.view());
+        B::relu_backward(s.context(), y.view(), dy.view(), dx.view());
+        const double d = B::dot(s.context(), x.view(), dy.view());
+        return concat({y.to_host(), dx.to_host(), {static_cast<float>(d)}});
+    });
+}
+
+TEST_CASE("ops: softmax, log-softmax and soft-target cross-entropy") {
+    check_op("softmax", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const auto sh = smile::matrix_shape(6, 11);
+        auto z = random_tensor(s, sh, 10, -5, 5);
+        auto t = random_tensor(s, sh, 11, 0, 1);  // unnormalised weights: checks the Σt factor
+        smile::tensor<B> p(s, sh), lp(s, sh), d(s, sh);
+        B::softmax(s.context(), z.view(), p.view(), false);
+        B::softmax(s.context(), z.view(), lp.view(), true);
+        const double loss = B::softmax_cross_entropy(s.context(), z.view(), t.view(), 0.5f, d.view());
+        return concat({p.to_host(), lp.to_host(), d.to_host(), {static_cast<float>(loss)}});
+    });
+}
+
+TEST_CASE("ops: global average pooling and flatten, forward and backward") {
+    check_op("gap/flatten", [](auto& s) {
+        using B = BACKEND_OF(s);
+        const shape4 sh{2, 6, 3, 5};
+        auto x = random_tensor(s, sh, 12);
+        auto g = random_tensor(s, smile::matrix_shape(2, 6), 13);
+        auto gf = random_tensor(s, smile::matrix_shape(2, 90), 14);
+        smile::tensor<B> y(s, smile::matrix_shape(2, 6)), dx(s, sh), flat(s, smile::matrix_shape(2, 90)),
+            back(s, sh);
+        B::global_avg_pool_forward(s.context(), x.view(), y.view());
+        B::global_avg_pool_backward(s.context(), g.view(), dx.view());
+        B::flatten_forward(s.context(), x.view(), flat.view());
+        B::flatten_backward(s.context(), gf.view(), back.view());
+        return concat({y.to_host(), dx.to_host(), flat.to_host(), back.to_host()});
+    });
+}
+
+TEST_CASE("ops: sgd_step in every PyTorch variant over three steps") {
+    struct variant {
+        float momentum, dampening, weight_decay;
+        bool nesterov;
+    };
+    for (auto v : {variant{0, 0, 0, false}, variant{0, 0, 1e-2f, false}, variant{0.9f, 0, 1e-4f, false},
+                   variant{0.9f, 0, 1e-4f, true}, variant{0.5f, 0.1f, 0, false}})
+        check_op("sgd", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const shape4 sh{3, 4, 2, 2};
+            auto w = random_tensor(s, sh, 15);
+            auto buf = smile::tensor<B>::zeros(s, sh);
+            for (int step = 0; step < 3; ++step) {
+                auto g = random_tensor(s, sh, 16 + static_cast<std::uint64_t>(step));
+                B::sgd_step(s.context(),
+                            {0.1f, v.momentum, v.dampening, v.weight_decay, v.nesterov, step == 0},
+                            w.view(), g.view(), buf.view());
+            }
+            return concat({w.to_host(), buf.to_host()});
+        });
+}
+
+struct conv_case {
+    shape4 x, w;
+    smile::conv2d_desc d;
+    bool bias;
+};
+
+TEST_CASE("ops: convolution forward (train and eval), backward data and weights") {
+    const conv_case cases[] = {
+        {{2, 3, 9, 7}, {4, 3, 3, 3}, {1, 1, 1, 1, 1}, true},     // odd sizes, padding, bias
+        {{2, 4, 11, 10}, {6, 4, 3, 3}, {2, 2, 1, 1, 1}, false},  // stride 2
+        {{1, 3, 15, 15}, {5, 3, 7, 7}, {2, 2, 3, 3, 1}, false},  // ResNet stem shape
+        {{2, 8, 6, 6}, {8, 8, 1, 1}, {1, 1, 0, 0, 1}, false},    // 1x1
+        {{2, 6, 7, 7}, {8, 3, 3, 3}, {1, 1, 1, 1, 2}, true},     // 2 groups
+        {{3, 5, 8, 8}, {5, 5, 3, 2}, {2, 1, 1, 0, 1}, false},    // anisotropic kernel/stride
+    };
+    for (const auto& c : cases)
+        check_op("conv2d " + c.x.str() + " * " + c.w.str(), [&](auto& s) {
+            using B = BACKEND_OF(s);
+            auto x = random_tensor(s, c.x, 20), w = random_tensor(s, c.w, 21);
+            auto b = random_tensor(s, smile::vector_shape(c.w.n), 22);
+            const shape4 ys = smile::conv2d_output_shape(c.x, c.w, c.d);
+            auto dy = random_tensor(s, ys, 23);
+            smile::tensor<B> y_eval(s, ys), y(s, ys), dx(s, c.x), dw(s, c.w), db(s, smile::vector_shape(c.w.n));
+            typename B::conv2d_plan plan;
+            const smile::const_tensor_view<B> bias = c.bias ? b.view() : smile::const_tensor_view<B>{};
+            B::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias, y_eval.view(), mode::eval);
+            B::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias, y.view(), mode::train);
+            B::conv2d_backward_data(s.context(), plan, dy.view(), w.view(), dx.view());
+            B::conv2d_backward_weights(s.context(), plan, x.view(), dy.view(), dw.view(),
+                                       c.bias ? db.view() : smile::tensor_view<B>{});
+            auto out = concat({y_eval.to_host(), y.to_host(), dx.to_host(), dw.to_host()});
+            if (c.bias) out = concat({out, db.to_host()});
+            return out;
+        }, 1e-5);
+}
+
+TEST_CASE("ops: max and average pooling forward and backward") {
+    const smile::pool2d_desc cases[] = {
+        {smile::pool_kind::max, 3, 3, 2, 2, 1, 1},  // ResNet stem pool
+        {smile::pool_kind::max, 2, 2, 2, 2, 0, 0},
+        {smile::pool_kind::average_include_padding, 3, 3, 2, 2, 1, 1},
+        {smile::pool_kind::average_exclude_padding, 3, 3, 2, 2, 1, 1},
+        {smile::pool_kind::average_include_padding, 2, 3, 1, 2, 0, 1},
+    };
+    for (const auto& d : cases)
+        check_op("pool2d", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const shape4 xs{2, 3, 9, 8};
+            smile::rng gen(30);
+            auto x = smile::tensor<B>::from_host(s, xs, smile::test::distinct_values(gen, xs.size()));
+            const shape4 ys = smile::pool2d_output_shape(xs, d);
+            auto dy = random_tensor(s, ys, 31);
+            smile::tensor<B> y_eval(s, ys), y(s, ys), dx(s, xs);
+            typename B::pool2d_plan plan;
+            B::pool2d_forward(s.context(), plan, d, x.view(), y_eval.view(), mode::eval);
+            B::pool2d_forward(s.context(), plan, d, x.view(), y.view(), mode::train);
+            B::pool2d_backward(s.context(), plan, x.view(), y.view(), dy.view(), dx.view());
+            return concat({y_eval.to_host(), y.to_host(), dx.to_host()});
+        });
+}
+
+TEST_CASE("ops: batch norm training (running statistics), evaluation, fused ReLU, backward") {
+    for (bool fuse : {false, true})
+        check_op(fuse ? "batch_norm+relu" : "batch_norm", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const shape4 xs{3, 5, 4, 3};
+            const smile::batch_norm_desc d{1e-5f, 0.1f, fuse};
+            auto x = random_tensor(s, xs, 40, -2, 3);
+            auto gamma = random_tensor(s, smile::vector_shape(5), 41, 0.5, 1.5);
+            auto beta = random_tensor(s, smile::vector_shape(5), 42);
+            auto rm = random_tensor(s, smile::vector_shape(5), 43);
+            auto rv = random_tensor(s, smile::vector_shape(5), 44, 0.5, 2);
+            auto dy = random_tensor(s, xs, 45);
+            smile::tensor<B> y_eval(s, xs), y(s, xs), dx(s, xs), dg(s, smile::vector_shape(5)),
+                dbt(s, smile::vector_shape(5));
+            typename B::batch_norm_plan plan;
+            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
+                                  rv.view(), y_eval.view(), mode::eval);
+            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
+                                  rv.view(), y.view(), mode::train);
+            B::batch_norm_backward(s.context(), plan, x.view(), y.view(), dy.view(), gamma.view(),
+                                   beta.view(), dx.view(), dg.view(), dbt.view());
+            return concat({y_eval.to_host(), y.to_host(), rm.to_host(), rv.to_host(), dx.to_host(),
+                           dg.to_host(), dbt.to_host()});
+        }, 1e-4);
+}

@@ -1,0 +1,68 @@
+// The concepts accept the real backends and layers and reject incomplete ones, naming the part.
+#include <doctest/doctest.h>
+
+#include <smile/layers/activation.hpp>
+#include <smile/layers/batch_norm2d.hpp>
+#include <smile/layers/conv2d.hpp>
+#include <smile/layers/flatten.hpp>
+#include <smile/layers/linear.hpp>
+#include <smile/layers/pooling.hpp>
+#include <smile/layers/residual.hpp>
+#include <smile/layers/sequential.hpp>
+#include <smile/layers/tap.hpp>
+
+#include "backends.hpp"
+
+namespace {
+
+struct storage_only {
+    static constexpr std::string_view name = "storage_only";
+    struct context {};
+    static float* allocate(context&, std::size_t n) { return new float[n]; }
+    static void deallocate(context&, float* p, std::size_t) noexcept { delete[] p; }
+    static void upload(context&, const float*, smile::tensor_view<storage_only>) {}
+    static void download(context&, smile::const_tensor_view<storage_only>, float*) {}
+    static void copy(context&, smile::const_tensor_view<storage_only>,
+                     smile::tensor_view<storage_only>) {}
+    static void fill(context&, smile::tensor_view<storage_only>, float) {}
+    static void synchronize(context&) {}
+};
+
+struct not_a_layer {};
+
+}  // namespace
+
+TEST_CASE("concepts: the real backends satisfy every part") {
+    using smile::test::device;
+    using smile::test::oracle;
+    static_assert(smile::BackendStorage<device> && smile::BackendMath<device> &&
+                  smile::BackendDnn<device> && smile::BackendOptimizer<device>);
+    static_assert(smile::Backend<oracle>);
+    CHECK(device::name.size() > 0);
+}
+
+TEST_CASE("concepts: a backend with only storage fails exactly the other parts") {
+    static_assert(smile::BackendStorage<storage_only>);
+    static_assert(!smile::BackendMath<storage_only>);
+    static_assert(!smile::BackendDnn<storage_only>);
+    static_assert(!smile::BackendOptimizer<storage_only>);
+    static_assert(!smile::Backend<storage_only>);
+    CHECK(true);
+}
+
+TEST_CASE("concepts: every layer satisfies Layer and other types do not") {
+    using B = smile::test::device;
+    static_assert(smile::Layer<smile::conv2d<B>, B>);
+    static_assert(smile::Layer<smile::batch_norm2d<B>, B>);
+    static_assert(smile::Layer<smile::relu<B>, B>);
+    static_assert(smile::Layer<smile::pool2d<B>, B>);
+    static_assert(smile::Layer<smile::global_avg_pool<B>, B>);
+    static_assert(smile::Layer<smile::linear<B>, B>);
+    static_assert(smile::Layer<smile::flatten<B>, B>);
+    static_assert(smile::Layer<smile::tap_layer<B>, B>);
+    static_assert(smile::Layer<smile::residual_block<B>, B>);
+    static_assert(smile::Layer<smile::sequential<B, smile::relu<B>, smile::flatten<B>>, B>);
+    static_assert(smile::Layer<smile::stack<B, smile::residual_block<B>>, B>);
+    static_assert(!smile::Layer<not_a_layer, B>);
+    CHECK(true);
+}

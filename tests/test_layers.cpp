@@ -1,0 +1,128 @@
+// Every leaf layer: forward and backward equal the reference backend, and the analytic
+// gradients with respect to the input and every parameter equal central finite differences.
+#include <doctest/doctest.h>
+
+#include <smile/layers/activation.hpp>
+#include <smile/layers/batch_norm2d.hpp>
+#include <smile/layers/conv2d.hpp>
+#include <smile/layers/flatten.hpp>
+#include <smile/layers/linear.hpp>
+#include <smile/layers/pooling.hpp>
+
+#include "gradcheck.hpp"
+#include "layer_compare.hpp"
+
+using smile::shape4;
+using smile::test::check_layer_against_reference;
+
+namespace {
+
+template <class S>
+struct backend_of;
+template <class B>
+struct backend_of<smile::session<B>> {
+    using type = B;
+};
+#define BACKEND_OF(s) typename backend_of<std::remove_reference_t<decltype(s)>>::type
+
+auto uniform = [](smile::rng& g, std::size_t n) { return smile::test::uniform_values(g, n); };
+auto nonzero = [](smile::rng& g, std::size_t n) { return smile::test::away_from_zero(g, n); };
+auto distinct = [](smile::rng& g, std::size_t n) { return smile::test::distinct_values(g, n); };
+
+/// Finite-difference check of a layer on backend B, requiring every result ≤ tolerance.
+template <class B, class Make, class Input>
+void check_gradients(const std::string& what, Make&& make, const shape4& xs, Input&& input,
+                     double tolerance, smile::test::gradcheck_options o = {}) {
+    smile::session<B> s;
+    smile::rng gen(5);
+    auto layer = make(s, gen);
+    smile::rng data(6);
+    for (const auto& r : smile::test::gradcheck(s, layer, xs, input(data, xs.size()), o)) {
+        INFO(what, " on ", B::name, ": d/d", r.what, " relative error ", r.relative_error, " over ",
+             r.probes, " probes, ", r.nonsmooth, " non-smooth");
+        CHECK(smile::test::passed(r, tolerance));
+    }
+}
+
+template <class Make, class Input>
+void check_layer(const std::string& what, Make&& make, const shape4& xs, Input&& input,
+                 double fd_tolerance = 5e-3, smile::test::gradcheck_options o = {}) {
+    check_layer_against_reference(what, make, xs, input);
+    check_gradients<smile::test::device>(what, make, xs, input, fd_tolerance, o);
+    check_gradients<smile::test::oracle>(what, make, xs, input, fd_tolerance, o);
+}
+
+}  // namespace
+
+TEST_CASE("layers: conv2d with odd sizes, stride 2, padding, groups and bias") {
+    struct c {
+        smile::conv2d_options o;
+        shape4 x;
+    };
+    for (const auto& [o, xs] : {c{{3, 4, 3, 1, 1, 1, true}, {2, 3, 7, 5}},
+                               c{{4, 6, 3, 2, 1, 1, false}, {2, 4, 9, 8}},
+                               c{{3, 5, 7, 2, 3, 1, false}, {2, 3, 11, 11}},
+                               c{{4, 6, 1, 1, 0, 2, true}, {2, 4, 5, 5}}}) {
+        check_layer("conv2d", [&](auto& s, smile::rng& g) { return smile::conv2d<BACKEND_OF(s)>(s, g, o); },
+                    xs, uniform);
+    }
+}
+
+TEST_CASE("layers: batch_norm2d, plain and fused with ReLU") {
+    check_layer("batch_norm2d",
+                [](auto& s, smile::rng&) { return smile::batch_norm2d<BACKEND_OF(s)>(s, {4}); },
+                {3, 4, 3, 5}, uniform, 5e-3, {1e-3, 64, 7});
+    check_layer("batch_norm2d+relu",
+                [](auto& s, smile::rng&) {
+                    return smile::batch_norm2d<BACKEND_OF(s)>(s, {4, 1e-5f, 0.1f, true});
+                },
+                {3, 4, 3, 5}, uniform, 5e-3, {1e-3, 64, 7});
+}
+
+TEST_CASE("layers: relu, flatten, global average pooling") {
+    check_layer("relu", [](auto& s, smile::rng&) { (void)s; return smile::relu<BACKEND_OF(s)>(); },
+                {2, 3, 4, 5}, nonzero);
+    check_layer("flatten", [](auto& s, smile::rng&) { (void)s; return smile::flatten<BACKEND_OF(s)>(); },
+                {2, 3, 4, 5}, uniform);
+    check_layer("global_avg_pool",
+                [](auto& s, smile::rng&) { (void)s; return smile::global_avg_pool<BACKEND_OF(s)>(); },
+                {2, 5, 3, 7}, uniform);
+}
+
+TEST_CASE("layers: max and average pooling with stride and padding") {
+    check_layer("max_pool2d",
+                [](auto& s, smile::rng&) { (void)s; return smile::pool2d<BACKEND_OF(s)>::max(3, 2, 1); },
+                {2, 3, 9, 8}, distinct);
+    check_layer("avg_pool2d",
+                [](auto& s, smile::rng&) { (void)s; return smile::pool2d<BACKEND_OF(s)>::average(3, 2, 1); },
+                {2, 3, 9, 8}, uniform);
+}
+
+TEST_CASE("layers: linear with and without bias") {
+    for (bool bias : {true, false})
+        check_layer("linear",
+                    [&](auto& s, smile::rng& g) {
+                        return smile::linear<BACKEND_OF(s)>(s, g, {7, 5, bias});
+                    },
+                    smile::matrix_shape(4, 7), uniform);
+}
+
+TEST_CASE("layers: conv2d is initialised as PyTorch: U(±1/√fan_in)") {
+    smile::session<smile::test::device> s;
+    smile::rng gen(1);
+    smile::conv2d<smile::test::device> conv(s, gen, {8, 16, 3, 1, 1, 1, true});
+    const auto w = conv.weight().value.to_host();
+    const double bound = 1.0 / std::sqrt(8.0 * 9.0);
+    double lo = 1, hi = -1, sq = 0;
+    for (float v : w) {
+        lo = std::min(lo, double(v));
+        hi = std::max(hi, double(v));
+        sq += double(v) * v;
+    }
+    CHECK(lo >= -bound);
+    CHECK(hi <= bound);
+    CHECK(lo < -0.9 * bound);
+    CHECK(hi > 0.9 * bound);
+    // Variance of U(−b, b) is b²/3.
+    CHECK(sq / double(w.size()) == doctest::Approx(bound * bound / 3).epsilon(0.1));
+}

@@ -1,0 +1,97 @@
+// tensor<B>, views, the scratch pool and the session.
+#include <doctest/doctest.h>
+
+#include <numeric>
+
+#include <smile/core/session.hpp>
+
+#include "backends.hpp"
+
+using smile::shape4;
+
+TEST_CASE_TEMPLATE("tensor: upload then download returns the NCHW values", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    for (shape4 shape : {shape4{2, 3, 4, 5}, shape4{3, 7, 1, 1}, shape4{1, 1, 3, 3}, shape4{2, 16, 3, 2}}) {
+        std::vector<float> values(shape.size());
+        std::iota(values.begin(), values.end(), 0.0f);
+        auto t = smile::tensor<B>::from_host(s, shape, values);
+        CHECK(t.shape() == shape);
+        CHECK(t.to_host() == values);
+    }
+}
+
+TEST_CASE_TEMPLATE("tensor: clone is a deep copy and moves transfer ownership", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    auto a = smile::tensor<B>::filled(s, {2, 2, 2, 2}, 3.0f);
+    auto b = a.clone();
+    b.fill(5.0f);
+    CHECK(a.to_host() == std::vector<float>(16, 3.0f));
+    CHECK(b.to_host() == std::vector<float>(16, 5.0f));
+    const float* storage = b.data();
+    smile::tensor<B> c = std::move(b);
+    CHECK(c.data() == storage);
+    CHECK(b.empty());  // NOLINT: moved-from is empty by contract
+    c = std::move(a);
+    CHECK(c.to_host() == std::vector<float>(16, 3.0f));
+}
+
+TEST_CASE_TEMPLATE("tensor: resize reuses storage that is large enough", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    smile::tensor<B> t(s, {4, 8, 4, 4});
+    const float* storage = t.data();
+    const auto allocations = s.context().allocations;
+    t.resize({2, 8, 4, 4});
+    t.resize({4, 8, 4, 4});
+    CHECK(t.data() == storage);
+    CHECK(s.context().allocations == allocations);
+    t.resize({8, 8, 4, 4});
+    CHECK(s.context().allocations == allocations + 1);
+}
+
+TEST_CASE_TEMPLATE("tensor: rows are contiguous samples in every layout", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    const shape4 shape{3, 2, 2, 2};
+    std::vector<float> values(shape.size());
+    std::iota(values.begin(), values.end(), 0.0f);
+    auto t = smile::tensor<B>::from_host(s, shape, values);
+    smile::tensor<B> middle(s, {1, 2, 2, 2});
+    B::copy(s.context(), t.rows(1, 2), middle.view());
+    CHECK(middle.to_host() == std::vector<float>(values.begin() + 8, values.begin() + 16));
+}
+
+TEST_CASE_TEMPLATE("tensor: misuse is reported with the shapes involved", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    CHECK_THROWS_WITH_AS(smile::tensor<B>(s, {2, 0, 3, 3}),
+                         doctest::Contains("every dimension must be positive, got shape [2,0,3,3]"),
+                         smile::error);
+    auto t = smile::tensor<B>::zeros(s, {2, 3, 4, 4});
+    CHECK_THROWS_WITH_AS(t.copy_from_host(std::vector<float>(5)),
+                         doctest::Contains("got 5 values for shape [2,3,4,4]"), smile::error);
+    CHECK_THROWS_WITH_AS((void)t.rows(1, 3), doctest::Contains("outside shape [2,3,4,4]"),
+                         smile::error);
+    CHECK_THROWS_WITH_AS((void)t.reshaped({2, 48, 1, 1}), doctest::Contains("memory layout"),
+                         smile::error);
+    auto m = smile::tensor<B>::zeros(s, {2, 6, 1, 1});
+    CHECK(m.reshaped({3, 4, 1, 1}).shape == shape4{3, 4, 1, 1});
+}
+
+TEST_CASE_TEMPLATE("tensor_pool: leases are reused once returned", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    const float* first = nullptr;
+    {
+        auto a = s.borrow({4, 4, 4, 4});
+        auto b = s.borrow({2, 4, 4, 4});
+        first = a->data();
+        CHECK(a->data() != b->data());
+    }
+    CHECK(s.scratch().tensors() == 2);
+    const auto allocations = s.context().allocations;
+    {
+        auto small = s.borrow({2, 4, 4, 4});  // best fit: the smaller free tensor
+        auto large = s.borrow({4, 4, 4, 4});
+        CHECK(large->data() == first);
+        CHECK(small->data() != first);
+    }
+    CHECK(s.context().allocations == allocations);
+    CHECK(s.scratch().tensors() == 2);
+}
