@@ -261,7 +261,15 @@ TEST_CASE("ops: batch norm training (running statistics), evaluation, fused ReLU
                                   rv.view(), y.view(), mode::train);
             B::batch_norm_backward(s.context(), plan, x.view(), y.view(), dy.view(), gamma.view(),
                                    beta.view(), dx.view(), dg.view(), dbt.view());
-            return concat({y_eval.to_host(), y.to_host(), rm.to_host(), rv.to_host(), dx.to_host(),
-                           dg.to_host(), dbt.to_host()});
+            auto train = concat({y_eval.to_host(), y.to_host(), rm.to_host(), rv.to_host(), dx.to_host(),
+                                 dg.to_host(), dbt.to_host()});
+            // eval_grad: running statistics (left unchanged) with a backward.
+            smile::tensor<B> y_eg(s, xs);
+            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
+                                  rv.view(), y_eg.view(), mode::eval_grad);
+            B::batch_norm_backward(s.context(), plan, x.view(), y_eg.view(), dy.view(), gamma.view(),
+                                   beta.view(), dx.view(), dg.view(), dbt.view());
+            return concat({train, y_eg.to_host(), rm.to_host(), rv.to_host(), dx.to_host(), dg.to_host(),
+                           dbt.to_host()});
         }, 1e-4);
 }

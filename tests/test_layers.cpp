@@ -79,6 +79,21 @@ TEST_CASE("layers: batch_norm2d, plain and fused with ReLU") {
                 {3, 4, 3, 5}, uniform, 5e-3, {1e-3, 64, 7});
 }
 
+TEST_CASE("layers: batch_norm2d with running statistics and gradients (eval_grad)") {
+    auto make = [](auto& s, smile::rng&) {
+        using B = BACKEND_OF(s);
+        smile::batch_norm2d<B> bn(s, {4, 1e-5f, 0.1f, true});
+        smile::rng stats(3);  // non-trivial running statistics
+        bn.running_mean().copy_from_host(smile::test::uniform_values(stats, 4, -0.5, 0.5));
+        bn.running_var().copy_from_host(smile::test::uniform_values(stats, 4, 0.5, 1.5));
+        return bn;
+    };
+    smile::test::gradcheck_options o{1e-3, 64, 7};
+    o.pass = smile::mode::eval_grad;
+    check_gradients<smile::test::device>("batch_norm2d eval_grad", make, {3, 4, 3, 5}, uniform, 5e-3, o);
+    check_gradients<smile::test::oracle>("batch_norm2d eval_grad", make, {3, 4, 3, 5}, uniform, 5e-3, o);
+}
+
 TEST_CASE("layers: relu, flatten, global average pooling") {
     check_layer("relu", [](auto& s, smile::rng&) { (void)s; return smile::relu<BACKEND_OF(s)>(); },
                 {2, 3, 4, 5}, nonzero);

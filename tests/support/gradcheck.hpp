@@ -41,6 +41,8 @@ struct gradcheck_options {
     /// in a smooth region the two agree to O(ε²) (~1e-4 at ε = 1e-2), so a larger gap means
     /// the step crossed a kink.
     double kink_tolerance = 0.01;
+    /// The pass checked: `train`, or `eval_grad` (BN with running statistics).
+    mode pass = mode::train;
 };
 
 /// True when at most `max_nonsmooth_fraction` of the probes were left out as non-smooth and
@@ -57,9 +59,10 @@ inline bool passed_with(const gradcheck_result& r, double tolerance, std::size_t
 }
 
 template <Backend B, class L>
-double projected_output(session<B>& s, L& layer, const tensor<B>& x, const std::vector<float>& r) {
+double projected_output(session<B>& s, L& layer, const tensor<B>& x, const std::vector<float>& r,
+                        mode m = mode::train) {
     tensor<B> y;
-    layer.forward(s, x, y, mode::train);
+    layer.forward(s, x, y, m);
     const auto values = y.to_host();
     double acc = 0.0;
     for (std::size_t i = 0; i < values.size(); ++i) acc += double(values[i]) * r[i];
@@ -79,7 +82,7 @@ std::vector<gradcheck_result> gradcheck(session<B>& s, L& layer, const shape4& i
 
     // Analytic gradients.
     tensor<B> y;
-    layer.forward(s, x, y, mode::train);
+    layer.forward(s, x, y, o.pass);
     tensor<B> dx;
     layer.backward(s, dy, &dx);
     const std::vector<float> analytic_dx = dx.to_host();
@@ -106,9 +109,9 @@ std::vector<gradcheck_result> gradcheck(session<B>& s, L& layer, const shape4& i
     // Central difference of L along one coordinate, set through `set(value)`.
     auto central = [&](auto&& set, float origin, double step) {
         set(static_cast<float>(origin + step));
-        const double plus = projected_output(s, layer, x, r);
+        const double plus = projected_output(s, layer, x, r, o.pass);
         set(static_cast<float>(origin - step));
-        const double minus = projected_output(s, layer, x, r);
+        const double minus = projected_output(s, layer, x, r, o.pass);
         return (plus - minus) / (2 * step);
     };
     // Appends the probe to (numeric, analytic) when smooth; returns false when it is not.

@@ -18,8 +18,8 @@
 namespace smile::test {
 
 struct layer_run {
-    std::vector<float> y_eval, y, dx;
-    std::map<std::string, std::vector<float>> grads, buffers;
+    std::vector<float> y_eval, y, dx, y_eval_after, y_eval_grad, dx_eval_grad;
+    std::map<std::string, std::vector<float>> grads, buffers, grads_eval_grad;
 };
 
 /// `make(session<B>&, rng&)` builds the layer; `input(rng&, n)` makes the input values.
@@ -43,6 +43,18 @@ layer_run run_layer(Make&& make, const shape4& xs, Input&& input) {
     run.dx = dx.to_host();
     layer.visit_parameters("", [&](const std::string& n, parameter<B>& p) { run.grads[n] = p.grad.to_host(); });
     layer.visit_buffers("", [&](const std::string& n, tensor<B>& t) { run.buffers[n] = t.to_host(); });
+    // Evaluation semantics with gradients (PyTorch's eval() + backward()); the training pass
+    // above moved the running statistics, so compare with a fresh evaluation pass.
+    tensor<B> y_eval_after, y_eg, dx_eg;
+    layer.forward(s, x, y_eval_after, mode::eval);
+    run.y_eval_after = y_eval_after.to_host();
+    layer.forward(s, x, y_eg, mode::eval_grad);
+    layer.backward(s, dy, &dx_eg);
+    run.y_eval_grad = y_eg.to_host();
+    run.dx_eval_grad = dx_eg.to_host();
+    layer.visit_parameters("", [&](const std::string& n, parameter<B>& p) {
+        run.grads_eval_grad[n] = p.grad.to_host();
+    });
     return run;
 }
 
@@ -63,6 +75,11 @@ void check_layer_against_reference(const std::string& what, Make&& make, const s
     REQUIRE(got.grads.size() == want.grads.size());
     for (const auto& [name, g] : want.grads) check("gradient of " + name, got.grads.at(name), g);
     for (const auto& [name, b] : want.buffers) check("buffer " + name, got.buffers.at(name), b);
+    check("eval_grad output", got.y_eval_grad, want.y_eval_grad);
+    check("eval_grad output equals eval output", got.y_eval_grad, got.y_eval_after);
+    check("eval_grad input gradient", got.dx_eval_grad, want.dx_eval_grad);
+    for (const auto& [name, g] : want.grads_eval_grad)
+        check("eval_grad gradient of " + name, got.grads_eval_grad.at(name), g);
 }
 
 }  // namespace smile::test

@@ -44,6 +44,7 @@ struct batch_norm_plan {
     batch_norm_desc desc;
     std::vector<double> mean, inv_std;
     bool trained = false;
+    bool global_stats = false;  // eval_grad: statistics are constants for backward
 };
 
 namespace detail {
@@ -252,7 +253,7 @@ struct backend {
                         y.data[detail::at(ys, n, o, oy, ox)] = static_cast<float>(acc);
                     }
             }
-        plan = {xs, ws, d, m == mode::train};
+        plan = {xs, ws, d, keeps_activations(m)};
     }
     static void conv2d_backward_data(context&, conv2d_plan& plan, cview dy, cview w, view dx) {
         SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
@@ -316,7 +317,7 @@ struct backend {
         check_shape("reference pool2d output", pool2d_output_shape(xs, d), ys);
         plan.x = xs;
         plan.desc = d;
-        plan.trained = m == mode::train;
+        plan.trained = keeps_activations(m);
         plan.argmax.assign(ys.size(), -1);
         for (std::int64_t n = 0; n < xs.n; ++n)
             for (std::int64_t c = 0; c < xs.c; ++c)
@@ -392,12 +393,13 @@ struct backend {
         const std::int64_t count = s.n * s.h * s.w, hw = s.h * s.w;
         plan.x = s;
         plan.desc = d;
-        plan.trained = m == mode::train;
+        plan.trained = keeps_activations(m);
+        plan.global_stats = !uses_batch_statistics(m);
         plan.mean.assign(static_cast<std::size_t>(s.c), 0.0);
         plan.inv_std.assign(static_cast<std::size_t>(s.c), 0.0);
         for (std::int64_t c = 0; c < s.c; ++c) {
             double mean = rm.data[c], var = rv.data[c];
-            if (m == mode::train) {
+            if (uses_batch_statistics(m)) {
                 double sum = 0.0, sq = 0.0;
                 for (std::int64_t n = 0; n < s.n; ++n)
                     for (std::int64_t p = 0; p < hw; ++p)
@@ -450,8 +452,11 @@ struct backend {
                 for (std::int64_t p = 0; p < hw; ++p) {
                     const auto i = static_cast<std::size_t>((n * s.c + c) * hw + p);
                     const double xhat = (x.data[i] - mean) * inv;
-                    dx.data[i] = static_cast<float>(gamma.data[c] * inv *
-                                                    (grad(i) - sum_g / count - xhat * sum_gx / count));
+                    // With running statistics μ and σ do not depend on x.
+                    const double centred = plan.global_stats
+                                               ? grad(i)
+                                               : grad(i) - sum_g / count - xhat * sum_gx / count;
+                    dx.data[i] = static_cast<float>(gamma.data[c] * inv * centred);
                 }
         }
     }

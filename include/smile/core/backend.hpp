@@ -30,9 +30,20 @@
 
 namespace smile {
 
-/// Training keeps what backward needs; evaluation uses inference primitives, BN running
-/// statistics, and keeps nothing.
-enum class mode : std::uint8_t { train, eval };
+/// How a forward pass runs.
+/// - `train`: BN normalises with batch statistics and updates its running statistics; what
+///   backward needs is kept.
+/// - `eval`: inference primitives, BN running statistics; nothing is kept and backward is an
+///   error. This is how teachers and frozen source networks run.
+/// - `eval_grad`: evaluation semantics (BN running statistics, not updated) but what backward
+///   needs is kept: PyTorch's `model.eval()` followed by `backward()`, i.e. fine-tuning with
+///   frozen BN statistics, or gradients of an evaluated model.
+enum class mode : std::uint8_t { train, eval, eval_grad };
+
+/// True when the pass keeps activations for a backward (`train`, `eval_grad`).
+[[nodiscard]] constexpr bool keeps_activations(mode m) noexcept { return m != mode::eval; }
+/// True when BN normalises with batch statistics and updates its running statistics.
+[[nodiscard]] constexpr bool uses_batch_statistics(mode m) noexcept { return m == mode::train; }
 
 /// Whether a gemm operand is used transposed.
 enum class transpose : bool { no = false, yes = true };

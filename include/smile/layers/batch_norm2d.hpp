@@ -49,7 +49,7 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         const shape4& xs = x.shape();
-        SMILE_CHECK(m == mode::eval || xs.n * xs.h * xs.w > 1, this->label(),
+        SMILE_CHECK(!uses_batch_statistics(m) || xs.n * xs.h * xs.w > 1, this->label(),
                     ": training needs more than one value per channel, got input ", xs);
         B::batch_norm_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
                               bias_.value.view(), running_mean_.view(), running_var_.view(),

@@ -26,7 +26,7 @@ template <Backend B, class Apply>
 void chain_forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m,
                    std::vector<tensor<B>>& activations, std::size_t count, Apply&& apply) {
     SMILE_CHECK(count > 0, "sequential: forward through an empty container");
-    if (m == mode::train) {
+    if (keeps_activations(m)) {
         activations.resize(count - 1);
         const tensor<B>* in = &x;
         for (std::size_t i = 0; i < count; ++i) {

@@ -12,12 +12,13 @@
 ///   void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m);
 ///       @pre  `x` and `y` are distinct tensors; `x` has a valid input shape.
 ///       @post `y` is resized to `output_shape(x.shape())` and overwritten.
-///       In `mode::train` the layer remembers `x` and `y` (by address): the caller keeps both
-///       alive and unmodified until `backward`. In `mode::eval` the layer uses inference
-///       primitives and BN running statistics, and remembers nothing.
+///       In `mode::train` and `mode::eval_grad` the layer remembers `x` and `y` (by address):
+///       the caller keeps both alive and unmodified until `backward`. In `mode::eval` the
+///       layer uses inference primitives and BN running statistics, and remembers nothing.
 ///
 ///   void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx);
-///       @pre  the layer's last forward ran in `mode::train` (otherwise `smile::error`), and
+///       @pre  the layer's last forward kept its activations (`train` or `eval_grad`;
+///             otherwise `smile::error`), and
 ///             `dy` = ∂L/∂y has the output shape.
 ///       @post every parameter's gradient is *overwritten* with ∂L/∂θ; when `dx` is not null,
 ///             `*dx` is resized to the input shape and overwritten with ∂L/∂x. When `dx` is
@@ -92,14 +93,15 @@ protected:
         SMILE_CHECK(!x.empty(), label(), ": forward on an empty input tensor");
         SMILE_CHECK(&x != &y, label(), ": forward input and output must be distinct tensors");
         y.bind(x.context());
-        input_ = m == mode::train ? &x : nullptr;
-        output_ = m == mode::train ? &y : nullptr;
+        input_ = keeps_activations(m) ? &x : nullptr;
+        output_ = keeps_activations(m) ? &y : nullptr;
     }
     /// Called at the start of backward: the last forward must have been a training one.
     void begin_backward(const tensor<B>& dy) const {
         SMILE_CHECK(input_ != nullptr, label(),
                     ": backward needs a preceding forward in training mode (the last forward ran"
-                    " in evaluation mode, which keeps no activations)");
+                    " in evaluation mode, which keeps no activations; use mode::eval_grad for"
+                    " gradients with evaluation semantics)");
         check_shape(label() + " output gradient", output_->shape(), dy.shape());
     }
     [[nodiscard]] const tensor<B>& input() const { return *input_; }

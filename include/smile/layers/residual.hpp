@@ -104,7 +104,7 @@ public:
         auto& ctx = s.context();
         std::vector<typename tensor_pool<B>::lease> transient;  // evaluation only
         auto slot = [&](tensor<B>& kept, const shape4& shape) -> tensor<B>& {
-            if (m == mode::train) {
+            if (keeps_activations(m)) {
                 kept.bind(ctx);
                 return kept;
             }

@@ -30,10 +30,11 @@ public:
     }
     [[nodiscard]] bool enabled() const noexcept { return enabled_; }
 
-    /// Called by the container with the tensor computed at the tap point.
+    /// Called by the container with the tensor computed at the tap point: kept by reference when
+    /// the pass keeps activations, copied otherwise.
     void record(const tensor<B>& t, mode m) {
         if (!enabled_) return;
-        if (m == mode::train) {
+        if (keeps_activations(m)) {
             recorded_ = &t;
         } else {
             copy_.assign(t);

@@ -6,7 +6,8 @@
 /// updates the running statistics in PyTorch's convention: running = (1 − m)·running + m·stat,
 /// with the unbiased variance n/(n − 1)·σ² (n = N·H·W) for `running_var`. oneDNN does not keep
 /// running statistics itself, so that update is done here. Evaluation uses the running
-/// statistics through the inference primitive.
+/// statistics through the inference primitive; `eval_grad` uses them through the training
+/// primitive with global statistics, so that backward works.
 
 #include <smile/backends/onednn/compat.hpp>
 #include <smile/backends/onednn/layout.hpp>
@@ -29,6 +30,8 @@ struct bn_entry {
     dnnl::batch_normalization_forward fwd;
     dnnl::memory mean, variance;  // batch statistics of the last training forward
     dnnl::memory workspace;       // ReLU mask when fused, training only
+    const float* global_mean = nullptr;  // eval_grad: the running statistics used by forward
+    const float* global_var = nullptr;
     bool has_backward = false;
     dnnl::batch_normalization_backward::primitive_desc bwd_pd;
     dnnl::batch_normalization_backward bwd;
@@ -37,7 +40,7 @@ struct bn_entry {
 inline dnnl::normalization_flags bn_flags(const batch_norm_desc& d, mode m) {
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (d.fuse_relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
-    if (m == mode::eval) flags = flags | dnnl::normalization_flags::use_global_stats;
+    if (!uses_batch_statistics(m)) flags = flags | dnnl::normalization_flags::use_global_stats;
     return flags;
 }
 
@@ -47,7 +50,7 @@ class batch_norm_plan {
 public:
     detail::bn_entry& forward_entry(context& ctx, const detail::bn_key& key) {
         auto& e = cache_.find_or_create(key, [&] { return build_forward(ctx, key); });
-        last_ = key.m == mode::train ? &e : nullptr;
+        last_ = keeps_activations(key.m) ? &e : nullptr;
         ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size());
         return e;
     }
@@ -59,7 +62,7 @@ public:
             const auto& k = last_->key;
             last_->bwd_pd = compat::bn_backward(
                 ctx.engine, detail::activation_md(k.x), k.desc.epsilon,
-                detail::bn_flags(k.desc, mode::train), last_->fwd_pd, compat::user_scratchpad());
+                detail::bn_flags(k.desc, k.m), last_->fwd_pd, compat::user_scratchpad());
             last_->bwd = dnnl::batch_normalization_backward(last_->bwd_pd);
             ctx.scratchpad(last_->bwd_pd.scratchpad_desc().get_size());
             last_->has_backward = true;
@@ -73,15 +76,17 @@ private:
         bn_entry e{};
         e.key = k;
         e.fwd_pd = compat::bn_forward(ctx.engine,
-                                      k.m == mode::train ? dnnl::prop_kind::forward_training
-                                                         : dnnl::prop_kind::forward_inference,
+                                      keeps_activations(k.m) ? dnnl::prop_kind::forward_training
+                                                             : dnnl::prop_kind::forward_inference,
                                       activation_md(k.x), k.desc.epsilon, bn_flags(k.desc, k.m),
                                       compat::user_scratchpad());
         e.fwd = dnnl::batch_normalization_forward(e.fwd_pd);
-        if (k.m == mode::train) {
+        if (uses_batch_statistics(k.m)) {
             e.mean = dnnl::memory(e.fwd_pd.mean_desc(), ctx.engine);
             e.variance = dnnl::memory(e.fwd_pd.variance_desc(), ctx.engine);
             ctx.allocations += 2;
+        }
+        if (keeps_activations(k.m)) {
             if (e.fwd_pd.workspace_desc().get_size() > 0) {
                 e.workspace = dnnl::memory(e.fwd_pd.workspace_desc(), ctx.engine);
                 ++ctx.allocations;
@@ -114,9 +119,12 @@ inline void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_
         {DNNL_ARG_SCALE, wrap(ctx, vector_md(c), gamma.data)},
         {DNNL_ARG_SHIFT, wrap(ctx, vector_md(c), beta.data)},
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}};
-    if (m == mode::eval) {
+    if (!uses_batch_statistics(m)) {
         args.emplace(DNNL_ARG_MEAN, wrap(ctx, vector_md(c), running_mean.data));
         args.emplace(DNNL_ARG_VARIANCE, wrap(ctx, vector_md(c), running_var.data));
+        if (e.workspace) args.emplace(DNNL_ARG_WORKSPACE, e.workspace);
+        e.global_mean = running_mean.data;
+        e.global_var = running_var.data;
         e.fwd.execute(ctx.stream, args);
         return;
     }
@@ -141,7 +149,8 @@ inline void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_
 }
 
 /// With x̂ = (x − μ)/σ and g = dy (masked by y > 0 when ReLU is fused), per channel:
-/// dβ = Σ g, dγ = Σ g·x̂, dx = γ/σ·(g − dβ/n − x̂·dγ/n), n = N·H·W.
+/// dβ = Σ g, dγ = Σ g·x̂, and with batch statistics dx = γ/σ·(g − dβ/n − x̂·dγ/n), n = N·H·W;
+/// with running statistics (eval_grad) μ and σ are constants and dx = γ/σ·g.
 inline void batch_norm_backward(context& ctx, batch_norm_plan& plan, cview x, cview /*y*/,
                                 cview dy, cview gamma, cview beta, view dx, view dgamma,
                                 view dbeta) {
@@ -154,8 +163,8 @@ inline void batch_norm_backward(context& ctx, batch_norm_plan& plan, cview x, cv
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
         {DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
-        {DNNL_ARG_MEAN, e.mean},
-        {DNNL_ARG_VARIANCE, e.variance},
+        {DNNL_ARG_MEAN, e.mean ? e.mean : wrap(ctx, vector_md(c), e.global_mean)},
+        {DNNL_ARG_VARIANCE, e.variance ? e.variance : wrap(ctx, vector_md(c), e.global_var)},
         {DNNL_ARG_SCALE, wrap(ctx, vector_md(c), gamma.data)},
         {DNNL_ARG_SHIFT, wrap(ctx, vector_md(c), beta.data)},  // oneDNN 2.6 insists on it
         {DNNL_ARG_DIFF_SRC, wrap(ctx, activation_md(dx.shape), dx.data)},

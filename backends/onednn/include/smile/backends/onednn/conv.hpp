@@ -23,7 +23,7 @@ struct conv_key {
     shape4 x, w;
     conv2d_desc desc;
     bool bias;
-    mode m;
+    bool training;  // training primitive (keeps what backward needs) vs inference primitive
     friend bool operator==(const conv_key&, const conv_key&) = default;
 };
 
@@ -76,7 +76,7 @@ class conv2d_plan {
 public:
     detail::conv_entry& forward_entry(context& ctx, const detail::conv_key& key) {
         auto& e = cache_.find_or_create(key, [&] { return build_forward(ctx, key); });
-        last_ = key.m == mode::train ? &e : nullptr;
+        last_ = key.training ? &e : nullptr;
         ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size());
         return e;
     }
@@ -98,8 +98,7 @@ private:
         e.key = k;
         e.fwd_pd = compat::conv_forward(
             ctx.engine,
-            k.m == mode::train ? dnnl::prop_kind::forward_training
-                               : dnnl::prop_kind::forward_inference,
+            k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
             activation_md(k.x), any_weights_md(k.w, k.desc.groups), k.bias ? &bias_md : nullptr,
             activation_md(y), strides_of(k.desc), padding_of(k.desc), compat::user_scratchpad());
         e.fwd = dnnl::convolution_forward(e.fwd_pd);
@@ -150,7 +149,7 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
                            cview w, cview bias, view y, mode m) {
     check_conv_shapes(x, w, d);
     check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
-    auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), m});
+    auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
     if (e.fwd_weights.needed()) {
         e.fwd_weights.to_blocked.execute(ctx.stream, weights, e.fwd_weights.blocked);

@@ -15,7 +15,7 @@ namespace detail {
 struct pool_key {
     shape4 x;
     pool2d_desc desc;
-    mode m;
+    bool training;
     friend bool operator==(const pool_key&, const pool_key&) = default;
 };
 
@@ -44,7 +44,7 @@ class pool2d_plan {
 public:
     detail::pool_entry& forward_entry(context& ctx, const detail::pool_key& key) {
         auto& e = cache_.find_or_create(key, [&] { return build_forward(ctx, key); });
-        last_ = key.m == mode::train ? &e : nullptr;
+        last_ = key.training ? &e : nullptr;
         ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size());
         return e;
     }
@@ -74,8 +74,7 @@ private:
         e.key = k;
         e.fwd_pd = compat::pool_forward(
             ctx.engine,
-            k.m == mode::train ? dnnl::prop_kind::forward_training
-                               : dnnl::prop_kind::forward_inference,
+            k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
             pool_algorithm(k.desc.kind), activation_md(k.x),
             activation_md(pool2d_output_shape(k.x, k.desc)), {k.desc.stride_h, k.desc.stride_w},
             {k.desc.window_h, k.desc.window_w}, {k.desc.pad_h, k.desc.pad_w},
@@ -102,7 +101,7 @@ inline void pool2d_forward(context& ctx, pool2d_plan& plan, const pool2d_desc& d
     SMILE_CHECK(d.pad_h * 2 <= d.window_h && d.pad_w * 2 <= d.window_w,
                 "pool2d: padding must be at most half the window (as in PyTorch)");
     check_shape("pool2d output", pool2d_output_shape(x.shape, d), y.shape);
-    auto& e = plan.forward_entry(ctx, {x.shape, d, m});
+    auto& e = plan.forward_entry(ctx, {x.shape, d, keeps_activations(m)});
     const auto& sp = e.fwd_pd.scratchpad_desc();
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},

@@ -1,0 +1,36 @@
+#pragma once
+// Counters shared by the benchmarks: minor page faults and backend allocations per iteration
+// (performance.md §3: on these VMs a fresh page costs ~12 µs, so a steady-state step must take
+// none), and the conventional FLOP rate.
+
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+
+namespace smile::bench {
+
+inline long minor_faults() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+/// Records faults and allocations across the timed loop as per-iteration counters.
+struct steady_state_probe {
+    long faults_before = minor_faults();
+    std::size_t allocations_before;
+    explicit steady_state_probe(std::size_t allocations) : allocations_before(allocations) {}
+    void report(benchmark::State& state, std::size_t allocations_after) const {
+        const double n = static_cast<double>(state.iterations());
+        state.counters["faults/iter"] = static_cast<double>(minor_faults() - faults_before) / n;
+        state.counters["allocs/iter"] = static_cast<double>(allocations_after - allocations_before) / n;
+    }
+};
+
+/// FLOP/s counter for `flops` per iteration.
+inline void report_flops(benchmark::State& state, double flops) {
+    state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
+                                                   benchmark::Counter::kIsRate);
+}
+
+}  // namespace smile::bench
