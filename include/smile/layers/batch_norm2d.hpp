@@ -24,8 +24,8 @@ public:
         SMILE_CHECK(o.momentum >= 0.0f && o.momentum <= 1.0f && o.epsilon > 0.0f,
                     "batch_norm2d: momentum must be in [0, 1] and epsilon positive");
         const shape4 v = vector_shape(o.channels);
-        weight_ = parameter<B>(s, v);
-        bias_ = parameter<B>(s, v);
+        weight_ = parameter<B>(s, v, 1);
+        bias_ = parameter<B>(s, v, 1);
         running_mean_ = tensor<B>(s, v);
         running_var_ = tensor<B>(s, v);
         reset_parameters();

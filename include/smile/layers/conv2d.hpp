@@ -31,7 +31,7 @@ public:
                     "conv2d: ", o.groups, " groups do not divide ", o.in_channels, " input and ",
                     o.out_channels, " output channels");
         weight_ = parameter<B>(s, {o.out_channels, o.in_channels / o.groups, o.kernel, o.kernel});
-        if (o.bias) bias_ = parameter<B>(s, vector_shape(o.out_channels));
+        if (o.bias) bias_ = parameter<B>(s, vector_shape(o.out_channels), 1);
         reset_parameters(gen);
     }
 

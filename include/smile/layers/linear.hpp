@@ -20,8 +20,8 @@ public:
     linear(session<B>& s, rng& gen, const linear_options& o) : options_(o) {
         SMILE_CHECK(o.in_features > 0 && o.out_features > 0,
                     "linear: in_features and out_features must be positive");
-        weight_ = parameter<B>(s, matrix_shape(o.out_features, o.in_features));
-        if (o.bias) bias_ = parameter<B>(s, vector_shape(o.out_features));
+        weight_ = parameter<B>(s, matrix_shape(o.out_features, o.in_features), 2);
+        if (o.bias) bias_ = parameter<B>(s, vector_shape(o.out_features), 1);
         reset_parameters(gen);
     }
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include <smile/layers/activation_slots.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/conv2d.hpp>
 #include <smile/layers/tap.hpp>
@@ -102,15 +103,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         auto& ctx = s.context();
-        std::vector<typename tensor_pool<B>::lease> transient;  // evaluation only
-        auto slot = [&](tensor<B>& kept, const shape4& shape) -> tensor<B>& {
-            if (keeps_activations(m)) {
-                kept.bind(ctx);
-                return kept;
-            }
-            transient.push_back(s.borrow(shape));
-            return *transient.back();
-        };
+        activation_slots<B> slot(s, m);
         const tensor<B>* in = &x;
         for (std::size_t i = 0; i < units_.size(); ++i) {
             unit& u = units_[i];
@@ -207,6 +200,19 @@ public:
         for (std::size_t i = 0; i < units_.size(); ++i)
             units_[i].bn.visit_buffers(join_name(prefix, "bn" + std::to_string(i + 1)), f);
         if (ds_bn_) ds_bn_->visit_buffers(join_name(prefix, "downsample.1"), f);
+    }
+
+    /// Calls f on every convolution and batch norm of the block, in visiting order.
+    template <class F>
+    void visit_modules(F&& f) {
+        for (auto& u : units_) {
+            f(u.conv);
+            f(u.bn);
+        }
+        if (ds_conv_) {
+            f(*ds_conv_);
+            f(*ds_bn_);
+        }
     }
 
     /// The hook on the last convolution's output (before its BN).

@@ -74,6 +74,14 @@ public:
         has_injection_ = false;
     }
 
+    /// Records a tensor that its owner keeps alive and unmodified until the next forward in any
+    /// mode (a model's own outputs), so no copy is needed even in evaluation.
+    void record_kept(const tensor<B>& t) {
+        if (!enabled_) return;
+        recorded_ = &t;
+        has_injection_ = false;
+    }
+
     /// Discards a pending injection (a step that is abandoned before its backward).
     void clear() noexcept { has_injection_ = false; }
 

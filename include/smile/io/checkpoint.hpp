@@ -1,0 +1,109 @@
+#pragma once
+/// @file
+/// Checkpoints: one safetensors file holding everything a run needs to continue exactly —
+/// the model's parameters and buffers, the optimizer's momentum buffers, any extra tensors a
+/// method owns (a mean teacher, L2-SP anchors), the generator state and the iteration — written
+/// atomically, so a crash or a full disk never replaces a good checkpoint with a torn one.
+///
+/// Tensor names are "<group>.<name>" ("model.conv1.weight", "optimizer.momentum.fc.bias",
+/// "teacher.layer1.0.bn1.running_mean"); shapes are smile's logical [n, c, h, w]. The metadata
+/// carries "smile.checkpoint" = "1", "iteration", "rng" and free-form "info.*" entries.
+/// Resuming from a checkpoint continues the same run bit for bit on the same backend.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <smile/core/random.hpp>
+#include <smile/io/safetensors.hpp>
+#include <smile/optim/sgd.hpp>
+
+namespace smile::io {
+
+/// What a checkpoint holds besides tensors.
+struct run_state {
+    std::int64_t iteration = 0;
+    std::map<std::string, std::string> info;  ///< method name, configuration, ...
+};
+
+/// The tensors of a checkpoint, by group: attach the model, the optimizer and extras.
+template <Backend B>
+class checkpoint_content {
+public:
+    /// Every parameter and buffer of `model` under `group`.
+    template <class Model>
+    void add_model(const std::string& group, Model& model) {
+        for (const auto& t : state_of<B>(model)) tensors_.emplace_back(group + "." + t.name, t.value);
+    }
+    /// One extra tensor (a method's state).
+    void add_tensor(const std::string& name, tensor<B>& t) { tensors_.emplace_back(name, &t); }
+    void set_optimizer(sgd<B>& opt) { optimizer_ = &opt; }
+
+    void save(const std::filesystem::path& path, const rng& generator, const run_state& state) {
+        std::vector<safetensors_record> records;
+        auto add = [&](const std::string& name, tensor<B>& t) {
+            SMILE_CHECK(!t.empty(), "save_checkpoint ", path.string(), ": tensor '", name, "' is empty");
+            const shape4& s = t.shape();
+            records.push_back({name, {s.n, s.c, s.h, s.w}, t.to_host(), false, 0});
+        };
+        for (auto& [name, t] : tensors_) add(name, *t);
+        if (optimizer_ != nullptr)
+            optimizer_->visit_state([&](const std::string& name, tensor<B>& t) { add("optimizer." + name, t); });
+        std::map<std::string, std::string> meta{{"smile.checkpoint", "1"},
+                                                {"iteration", std::to_string(state.iteration)},
+                                                {"rng", generator.state()}};
+        for (const auto& [k, v] : state.info) meta["info." + k] = v;
+        write_safetensors(path, records, meta);
+    }
+
+    /// Restores every attached tensor (each must be present with its exact shape), the optimizer
+    /// state and the generator; returns the iteration and info.
+    run_state load(session<B>& s, const std::filesystem::path& path, rng& generator) {
+        safetensors_reader file(path);
+        const auto& meta = file.metadata();
+        if (meta.count("smile.checkpoint") == 0)
+            smile::detail::fail(path.string(), ": not a smile checkpoint (no smile.checkpoint metadata)");
+        std::vector<std::string> problems;
+        for (auto& [name, t] : tensors_) {
+            if (!file.contains(name)) {
+                problems.push_back("missing " + name);
+                continue;
+            }
+            const auto& e = file.entry(name);
+            const shape4& sh = t->shape();
+            if (e.shape != std::vector<std::int64_t>{sh.n, sh.c, sh.h, sh.w}) {
+                problems.push_back(name + " has shape " + shape_string(e.shape) + ", expected " + sh.str());
+                continue;
+            }
+            t->copy_from_host(file.read_floats(name));
+        }
+        if (!problems.empty()) {
+            std::string all;
+            for (std::size_t i = 0; i < problems.size() && i < 8; ++i) all += (i ? "; " : "") + problems[i];
+            smile::detail::fail(path.string(), ": checkpoint does not match the run: ", all,
+                                problems.size() > 8 ? "; ..." : "");
+        }
+        if (optimizer_ != nullptr)
+            optimizer_->restore_state(s, [&](const std::string& name) {
+                const std::string key = "optimizer." + name;
+                return file.contains(key) ? file.read_floats(key) : std::vector<float>{};
+            });
+        run_state state;
+        try {
+            state.iteration = std::stoll(meta.at("iteration"));
+            generator.restore(meta.at("rng"));
+        } catch (const std::exception& e) {
+            smile::detail::fail(path.string(), ": checkpoint metadata is damaged (iteration/rng): ", e.what());
+        }
+        for (const auto& [k, v] : meta)
+            if (k.rfind("info.", 0) == 0) state.info[k.substr(5)] = v;
+        return state;
+    }
+
+private:
+    std::vector<std::pair<std::string, tensor<B>*>> tensors_;
+    sgd<B>* optimizer_ = nullptr;
+};
+
+}  // namespace smile::io

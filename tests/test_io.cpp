@@ -1,0 +1,299 @@
+// Weight formats, atomic writes and checkpoints.
+#include <doctest/doctest.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <smile/io/checkpoint.hpp>
+#include <smile/io/npy.hpp>
+#include <smile/io/weights.hpp>
+#include <smile/models/classifier.hpp>
+#include <smile/optim/lr_schedule.hpp>
+
+#include "backends.hpp"
+#include "compare.hpp"
+#include "random_data.hpp"
+
+namespace fs = std::filesystem;
+using B = smile::default_backend;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        path = fs::temp_directory_path() / ("smile_test_" + std::to_string(::getpid()) + "_" +
+                                            std::to_string(counter()++));
+        fs::create_directories(path);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+    static int& counter() {
+        static int c = 0;
+        return c;
+    }
+};
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary) << bytes;
+}
+
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// A safetensors file from a raw JSON header and data bytes.
+std::string safetensors_bytes(const std::string& header, const std::string& data) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[std::size_t(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    return out + header + data;
+}
+
+}  // namespace
+
+TEST_CASE("half precision: binary16 and bfloat16 convert exactly") {
+    CHECK(smile::io::f16_to_float(0x3c00) == 1.0f);
+    CHECK(smile::io::f16_to_float(0xc000) == -2.0f);
+    CHECK(smile::io::f16_to_float(0x3555) == doctest::Approx(0.333251953125));
+    CHECK(smile::io::f16_to_float(0x0001) == doctest::Approx(5.960464477539063e-08));  // smallest subnormal
+    CHECK(smile::io::f16_to_float(0x7bff) == 65504.0f);
+    CHECK(std::isinf(smile::io::f16_to_float(0x7c00)));
+    CHECK(std::isnan(smile::io::f16_to_float(0x7e00)));
+    CHECK(smile::io::bf16_to_float(0x3f80) == 1.0f);
+    CHECK(smile::io::bf16_to_float(0x4049) == 3.140625f);
+}
+
+TEST_CASE("safetensors: round trip with metadata; F16 and BF16 read as float32") {
+    temp_dir dir;
+    const auto p = dir.path / "w.safetensors";
+    smile::io::write_safetensors(p, {{"a", {2, 3}, {1, 2, 3, 4, 5, 6}, false, 0}, {"n", {}, {}, true, 0}},
+                                 {{"k", "v"}});
+    smile::io::safetensors_reader r(p);
+    CHECK(r.read_floats("a") == std::vector<float>{1, 2, 3, 4, 5, 6});
+    CHECK(r.entry("a").shape == std::vector<std::int64_t>{2, 3});
+    CHECK(r.entry("n").dtype == "I64");
+    CHECK(r.metadata().at("k") == "v");
+    CHECK_THROWS_WITH_AS((void)r.read_floats("n"), doctest::Contains("tensor 'n' has dtype I64"), smile::error);
+    // Half-precision tensors written by hand: 1.0 and -2.0.
+    const std::string data("\x00\x3c\x00\xc0\x80\x3f\x00\xc0", 8);
+    write_bytes(p, safetensors_bytes(
+        R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})", data));
+    smile::io::safetensors_reader half(p);
+    CHECK(half.read_floats("h") == std::vector<float>{1.0f, -2.0f});
+    CHECK(half.read_floats("b") == std::vector<float>{1.0f, -2.0f});
+}
+
+TEST_CASE("safetensors: every malformed file is rejected with the file and tensor named") {
+    temp_dir dir;
+    const auto p = dir.path / "bad.safetensors";
+    struct bad_case {
+        std::string bytes, message;
+    };
+    const std::string four_floats(16, '\0');
+    const std::vector<bad_case> cases{
+        {"abc", "shorter than the 8-byte header length"},
+        {std::string("\xff\xff\xff\x00\x00\x00\x00\x00", 8) + "{}", "exceeds the file size"},
+        {safetensors_bytes("{not json", ""), "the header is not valid JSON"},
+        {safetensors_bytes("[1,2]", ""), "the header is not a JSON object"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4]}})", four_floats), "tensor 'w': needs dtype, shape and data_offsets"},
+        {safetensors_bytes(R"({"w":{"dtype":"Q7","shape":[4],"data_offsets":[0,16]}})", four_floats), "tensor 'w': unknown dtype Q7"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", four_floats), "negative dimension"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,32]}})", four_floats), "fall outside the 16-byte data section"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", four_floats), "needs 12"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"v":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", four_floats), "overlaps"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", four_floats), "8 unused bytes before tensor 'w'"},
+        {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four_floats), "8 bytes at the end of the file belong to no tensor"},
+        {safetensors_bytes(R"({"__metadata__":{"a":1}})", ""), "__metadata__ value 'a' is not a string"},
+    };
+    for (const auto& c : cases) {
+        write_bytes(p, c.bytes);
+        INFO("expecting: ", c.message);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(c.message.c_str()), smile::error);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(p.string().c_str()), smile::error);
+    }
+    CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{dir.path / "none.safetensors"},
+                         doctest::Contains("cannot open"), smile::error);
+}
+
+TEST_CASE("npy: float32 and float64 read, truncated and foreign files rejected") {
+    temp_dir dir;
+    const auto p = dir.path / "a.npy";
+    smile::io::write_npy(p, {2, 3}, {1, 2, 3, 4, 5, 6});
+    const auto a = smile::io::read_npy(p);
+    CHECK(a.shape == std::vector<std::int64_t>{2, 3});
+    CHECK(a.values == std::vector<float>{1, 2, 3, 4, 5, 6});
+    std::vector<std::size_t> shape{3};
+    std::vector<double> d{0.5, 1.5, -2.0};
+    const std::string f8 = xt::dump_npy(xt::adapt(d.data(), d.size(), xt::no_ownership(), shape));
+    write_bytes(p, f8);
+    CHECK(smile::io::read_npy(p).values == std::vector<float>{0.5f, 1.5f, -2.0f});
+    write_bytes(p, f8.substr(0, f8.size() - 4));
+    CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains("truncated"), smile::error);
+    write_bytes(p, "hello world");
+    CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains("not a .npy file"), smile::error);
+}
+
+TEST_CASE("weights: save then load round trips; missing, unexpected and wrong-shape tensors are named") {
+    temp_dir dir;
+    smile::session<B> s;
+    smile::rng gen(1);
+    auto a = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+    auto b = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+    const auto p = dir.path / "m.safetensors";
+    smile::io::save_weights<B>(a, p);
+    const auto report = smile::io::load_weights<B>(b, p);
+    CHECK(report.missing.empty());
+    for (const auto& [name, param] : smile::parameters_of<B>(b)) {
+        for (const auto& [n2, pa] : smile::parameters_of<B>(a))
+            if (n2 == name) CHECK(param->value.to_host() == pa->value.to_host());
+    }
+    // A directory of .npy files works the same way.
+    const auto npy_dir = dir.path / "npy";
+    fs::create_directories(npy_dir);
+    for (const auto& t : smile::state_of<B>(a))
+        smile::io::write_npy(npy_dir / (t.name + ".npy"), smile::torch_shape(t.value->shape(), t.torch_rank), t.value->to_host());
+    CHECK(smile::io::load_weights<B>(b, npy_dir).loaded.size() == smile::state_of<B>(a).size());
+    // Damaged files: one missing key, one extra key, one wrong shape.
+    smile::io::safetensors_reader full(p);
+    std::vector<smile::io::safetensors_record> records;
+    for (const auto& [name, e] : full.entries()) {
+        if (name == "layer1.0.bn1.bias") continue;
+        if (e.dtype == "I64") records.push_back({name, {}, {}, true, 0});
+        else records.push_back({name, e.shape, full.read_floats(name), false, 0});
+    }
+    records.push_back({"layer9.conv1.weight", {1}, {0.0f}, false, 0});
+    const auto damaged = dir.path / "damaged.safetensors";
+    smile::io::write_safetensors(damaged, records);
+    CHECK_THROWS_WITH_AS(smile::io::load_weights<B>(b, damaged),
+                         doctest::Contains("1 missing: layer1.0.bn1.bias; 1 unexpected: layer9.conv1.weight"),
+                         smile::error);
+    const auto lax = smile::io::load_weights<B>(b, damaged, {false, "fc", ""});
+    CHECK(lax.missing == std::vector<std::string>{"layer1.0.bn1.bias"});
+    CHECK(lax.unexpected == std::vector<std::string>{"layer9.conv1.weight"});
+    auto wider = smile::make_classifier<B>(s, gen, smile::resnet18(), {5, 0});
+    CHECK_THROWS_WITH_AS(smile::io::load_weights<B>(wider, p, {false, "fc", ""}),
+                         doctest::Contains("conv1.weight (file conv1.weight [16,3,3,3], model [64,3,7,7])"), smile::error);
+}
+
+TEST_CASE("atomic writes: a write that fails on a full disk leaves the old file intact") {
+    temp_dir dir;
+    const auto p = dir.path / "checkpoint.safetensors";
+    smile::io::write_safetensors(p, {{"w", {4}, {1, 2, 3, 4}, false, 0}});
+    const std::string before = read_bytes(p);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        // The disk is "full" after 4 KiB: the OS fails the write (EFBIG) as it would with ENOSPC.
+        std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limit{4096, 4096};
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+        try {
+            smile::io::write_safetensors(p, {{"w", {100000}, std::vector<float>(100000, 7.0f), false, 0}});
+        } catch (const smile::error& e) {
+            const std::string message = e.what();
+            ::_exit(message.find(p.string()) != std::string::npos &&
+                            message.find("previous file, if any, is unchanged") != std::string::npos
+                        ? 42
+                        : 1);
+        }
+        ::_exit(2);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+    CHECK(read_bytes(p) == before);
+    std::size_t files = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++files;
+    CHECK(files == 1);  // no temporary file left behind
+    CHECK_THROWS_WITH_AS(smile::io::write_safetensors(dir.path / "no" / "such" / "dir.safetensors", {}),
+                         doctest::Contains("does not exist"), smile::error);
+}
+
+namespace {
+
+/// A short deterministic training run: batches are drawn by the run's own generator.
+struct tiny_run {
+    smile::session<B> s;
+    smile::rng gen;
+    smile::classifier<B> model;
+    smile::sgd<B> opt{{0.9f, 0.0f, 5e-4f, true}};
+    smile::lr_schedule schedule{smile::schedule_kind::step, 0.05f, 8, 0.1f, {}};
+    std::vector<float> images, targets;
+
+    explicit tiny_run(std::uint64_t init_seed)
+        : gen(init_seed), model(smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {4, 3})) {
+        opt.attach(model);
+        smile::rng data(77);
+        images = smile::test::uniform_values(data, 32 * 3 * 8 * 8);
+        for (int i = 0; i < 32; ++i)
+            for (int k = 0; k < 4; ++k) targets.push_back(k == i % 4 ? 1.0f : 0.0f);
+    }
+    void steps(std::int64_t from, std::int64_t to) {
+        for (std::int64_t k = from; k < to; ++k) {
+            std::vector<float> xb, tb;
+            for (int i = 0; i < 6; ++i) {
+                const auto j = static_cast<std::size_t>(gen.below(32));
+                xb.insert(xb.end(), images.begin() + long(j * 192), images.begin() + long((j + 1) * 192));
+                tb.insert(tb.end(), targets.begin() + long(j * 4), targets.begin() + long((j + 1) * 4));
+            }
+            auto x = smile::tensor<B>::from_host(s, {6, 3, 8, 8}, xb);
+            auto t = smile::tensor<B>::from_host(s, {6, 4, 1, 1}, tb);
+            model.forward(s, x, smile::mode::train);
+            smile::tensor<B> d(s, {6, 4, 1, 1}), ds(s, {6, 3, 1, 1});
+            B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 1.0f / 6, d.view());
+            auto st = smile::tensor<B>::filled(s, {6, 3, 1, 1}, 1.0f / 3);
+            B::softmax_cross_entropy(s.context(), model.source_logits().view(), st.view(), 0.1f / 6, ds.view());
+            model.backward(s, &d, &ds);
+            opt.step(s, schedule.at(k));
+        }
+    }
+    smile::io::checkpoint_content<B> content() {
+        smile::io::checkpoint_content<B> c;
+        c.add_model("model", model);
+        c.set_optimizer(opt);
+        return c;
+    }
+    std::vector<std::vector<float>> state() {
+        std::vector<std::vector<float>> out;
+        for (const auto& t : smile::state_of<B>(model)) out.push_back(t.value->to_host());
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("checkpoints: N steps straight equal N/2 + save + load + N/2, to the bit") {
+    temp_dir dir;
+    tiny_run straight(3);
+    straight.steps(0, 8);
+
+    const auto path = dir.path / "run.safetensors";
+    {
+        tiny_run first(3);
+        first.steps(0, 4);
+        first.content().save(path, first.gen, {4, {{"method", "test"}}});
+    }
+    tiny_run resumed(999);  // different initialisation, overwritten by the checkpoint
+    const auto state = resumed.content().load(resumed.s, path, resumed.gen);
+    CHECK(state.iteration == 4);
+    CHECK(state.info.at("method") == "test");
+    resumed.steps(state.iteration, 8);
+    CHECK(resumed.state() == straight.state());
+    CHECK(resumed.gen == straight.gen);
+
+    // A checkpoint of another architecture is rejected by name.
+    smile::session<B> s;
+    smile::rng g(1);
+    auto other = smile::make_classifier<B>(s, g, smile::cifar_resnet(14), {4, 3});
+    smile::io::checkpoint_content<B> c;
+    c.add_model("model", other);
+    CHECK_THROWS_WITH_AS(c.load(s, path, g), doctest::Contains("missing model.layer1.1.conv1.weight"), smile::error);
+    smile::io::write_safetensors(dir.path / "plain.safetensors", {{"w", {1}, {0.0f}, false, 0}});
+    CHECK_THROWS_WITH_AS(c.load(s, dir.path / "plain.safetensors", g), doctest::Contains("not a smile checkpoint"),
+                         smile::error);
+}
