@@ -248,7 +248,12 @@ TEST_CASE("taps: expose the block output in both modes and add injected gradient
     auto dy = smile::tensor<device>::zeros(s, y.shape());
     b.backward(s, dy, &dx_plain);
     CHECK(smile::test::max_abs_diff(dx_plain.to_host(), std::vector<float>(xs.size(), 0.0f)) == 0.0);
+    // After the backward the training activation is gone, and so is the tap's view of it.
+    CHECK_THROWS_WITH_AS((void)b.conv_tap().output(), doctest::Contains("between a forward and its backward"),
+                         smile::error);
+    CHECK_THROWS_WITH_AS(b.backward(s, dy, &dx_plain), doctest::Contains("once per forward"), smile::error);
     // An injected gradient G at the conv2 output with dy = 0 equals backpropagating G alone.
+    b.forward(s, x, y, smile::mode::train);
     auto G = smile::tensor<device>::from_host(s, b.conv_tap().output().shape(),
                                               smile::test::uniform_values(data, xs.size()));
     b.conv_tap().inject(s, 2.0f, G);

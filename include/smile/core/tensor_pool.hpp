@@ -43,6 +43,9 @@ public:
         [[nodiscard]] tensor<B>& operator*() const noexcept { return slot_->value; }
         [[nodiscard]] tensor<B>* operator->() const noexcept { return &slot_->value; }
         [[nodiscard]] tensor<B>& get() const noexcept { return slot_->value; }
+        /// The leased tensor, or null when the lease holds nothing.
+        [[nodiscard]] tensor<B>* get_if() const noexcept { return slot_ ? &slot_->value : nullptr; }
+        explicit operator bool() const noexcept { return slot_ != nullptr; }
 
     private:
         void give_back() noexcept {
@@ -87,6 +90,19 @@ public:
         return total;
     }
     [[nodiscard]] std::size_t tensors() const noexcept { return slots_.size(); }
+    /// Bytes of the tensors currently leased (their shapes, not their capacities).
+    [[nodiscard]] std::size_t bytes_in_use() const noexcept {
+        std::size_t total = 0;
+        for (const auto& s : slots_)
+            if (s->busy) total += s->value.size() * sizeof(float);
+        return total;
+    }
+    /// Capacity of each pooled tensor, in elements (diagnostics).
+    [[nodiscard]] std::vector<std::size_t> capacities() const {
+        std::vector<std::size_t> out;
+        for (const auto& s : slots_) out.push_back(s->value.capacity());
+        return out;
+    }
 
 private:
     std::vector<std::unique_ptr<slot>> slots_;

@@ -14,6 +14,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(x.shape());
+        this->end_forward(y);
         B::relu_forward(s.context(), x.view(), y.view());
     }
 

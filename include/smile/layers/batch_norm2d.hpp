@@ -48,6 +48,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         const shape4& xs = x.shape();
         SMILE_CHECK(!uses_batch_statistics(m) || xs.n * xs.h * xs.w > 1, this->label(),
                     ": training needs more than one value per channel, got input ", xs);
@@ -64,7 +65,9 @@ public:
         // oneDNN and cuDNN always produce dx; route it to a scratch tensor when not wanted.
         auto scratch = dx == nullptr ? s.borrow(dy.shape()) : typename tensor_pool<B>::lease{};
         tensor<B>& out = dx != nullptr ? *dx : *scratch;
-        B::batch_norm_backward(s.context(), plan_, this->input().view(), this->output().view(),
+        // The output is read only to mask the fused ReLU (and may be released otherwise).
+        const const_tensor_view<B> y = options_.fuse_relu ? this->output().view() : const_tensor_view<B>{};
+        B::batch_norm_backward(s.context(), plan_, this->input().view(), y,
                                dy.view(), weight_.value.view(), bias_.value.view(),
                                prepare_gradient(&out, this->input()),
                                weight_.grad_for_write().view(), bias_.grad_for_write().view());

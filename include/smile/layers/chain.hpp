@@ -3,14 +3,14 @@
 /// The forward/backward bookkeeping shared by `sequential` (a tuple of layers) and `stack`
 /// (a vector of layers of one type).
 ///
-/// Training keeps one activation per inner boundary (each child's backward needs its input).
-/// Evaluation and backward keep only two transient tensors at a time, leased from the
-/// session's pool in a ping-pong: the input of child i is released as soon as child i has run.
+/// Training keeps one activation per inner boundary (each child's backward needs its input),
+/// leased from the session's pool and released as soon as backward has passed it
+/// (activation_slots.hpp). Evaluation and backward hold only two transient tensors at a time.
 
 #include <cstddef>
 #include <vector>
 
-#include <smile/layers/layer.hpp>
+#include <smile/layers/activation_slots.hpp>
 
 namespace smile::detail {
 
@@ -24,16 +24,22 @@ shape4 chain_output_shape(std::size_t count, shape4 shape, Apply&& apply) {
 
 template <Backend B, class Apply>
 void chain_forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m,
-                   std::vector<tensor<B>>& activations, std::size_t count, Apply&& apply) {
+                   std::vector<activation_lease<B>>& activations, std::size_t count, Apply&& apply) {
     SMILE_CHECK(count > 0, "sequential: forward through an empty container");
+    activations.clear();
     if (keeps_activations(m)) {
         activations.resize(count - 1);
         const tensor<B>* in = &x;
         for (std::size_t i = 0; i < count; ++i) {
-            tensor<B>& out = i + 1 == count ? y : activations[i];
-            out.bind(s.context());
-            apply(i, [&](auto& layer) { layer.forward(s, *in, out, m); });
-            in = &out;
+            if (i + 1 == count) {
+                apply(i, [&](auto& layer) { layer.forward(s, *in, y, m); });
+                break;
+            }
+            apply(i, [&](auto& layer) {
+                activations[i] = s.borrow(layer.output_shape(in->shape()));
+                layer.forward(s, *in, *activations[i], m);
+            });
+            in = &*activations[i];
         }
         return;
     }
@@ -53,10 +59,11 @@ void chain_forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m,
     }
 }
 
-/// `input_shape(i)` gives child i's input shape (from the training activations).
+/// Child k's output (activation k) is released once child k's backward has run: both child k
+/// (its output) and child k + 1 (its input) are then done with it.
 template <Backend B, class Apply>
 void chain_backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx,
-                    const std::vector<tensor<B>>& activations, std::size_t count, Apply&& apply) {
+                    std::vector<activation_lease<B>>& activations, std::size_t count, Apply&& apply) {
     typename tensor_pool<B>::lease previous;
     const tensor<B>* g = &dy;
     for (std::size_t k = count; k-- > 0;) {
@@ -64,11 +71,13 @@ void chain_backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx,
             apply(k, [&](auto& layer) { layer.backward(s, *g, dx); });
             break;
         }
-        auto out = s.borrow(activations[k - 1].shape());
+        auto out = s.borrow(activations[k - 1]->shape());
         apply(k, [&](auto& layer) { layer.backward(s, *g, &*out); });
+        if (k < activations.size()) activations[k] = {};
         previous = std::move(out);  // releases child k's output gradient
         g = &*previous;
     }
+    activations.clear();
 }
 
 }  // namespace smile::detail

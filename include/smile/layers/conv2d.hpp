@@ -55,6 +55,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         B::conv2d_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
                           options_.bias ? bias_.value.view() : const_tensor_view<B>{}, y.view(), m);
     }

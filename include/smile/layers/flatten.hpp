@@ -17,6 +17,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         B::flatten_forward(s.context(), x.view(), y.view());
     }
 

@@ -13,8 +13,9 @@
 ///       @pre  `x` and `y` are distinct tensors; `x` has a valid input shape.
 ///       @post `y` is resized to `output_shape(x.shape())` and overwritten.
 ///       In `mode::train` and `mode::eval_grad` the layer remembers `x` and `y` (by address):
-///       the caller keeps both alive and unmodified until `backward`. In `mode::eval` the
-///       layer uses inference primitives and BN running statistics, and remembers nothing.
+///       the caller keeps `x` alive and unmodified until `backward`, and `y` too when the
+///       layer's backward reads its output (ReLU, max pooling, fused BN+ReLU). In `mode::eval`
+///       the layer uses inference primitives and BN running statistics, and remembers nothing.
 ///
 ///   void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx);
 ///       @pre  the layer's last forward kept its activations (`train` or `eval_grad`;
@@ -96,15 +97,19 @@ protected:
         input_ = keeps_activations(m) ? &x : nullptr;
         output_ = keeps_activations(m) ? &y : nullptr;
     }
+    /// Called at the end of forward, once the output has its shape.
+    void end_forward(const tensor<B>& y) { output_shape_ = y.shape(); }
     /// Called at the start of backward: the last forward must have been a training one.
     void begin_backward(const tensor<B>& dy) const {
         SMILE_CHECK(input_ != nullptr, label(),
                     ": backward needs a preceding forward in training mode (the last forward ran"
                     " in evaluation mode, which keeps no activations; use mode::eval_grad for"
                     " gradients with evaluation semantics)");
-        check_shape(label() + " output gradient", output_->shape(), dy.shape());
+        check_shape(label() + " output gradient", output_shape_, dy.shape());
     }
     [[nodiscard]] const tensor<B>& input() const { return *input_; }
+    /// The output of the last forward. Only layers whose backward reads their output values
+    /// (ReLU, fused BN+ReLU) may use it; a container may have released it otherwise.
     [[nodiscard]] const tensor<B>& output() const { return *output_; }
     [[nodiscard]] std::string label() const { return name_.empty() ? "(unnamed layer)" : name_; }
 
@@ -112,6 +117,7 @@ private:
     std::string name_;
     const tensor<B>* input_ = nullptr;
     const tensor<B>* output_ = nullptr;
+    shape4 output_shape_{};
 };
 
 /// Resizes `*dx` to `shape` (when requested) and returns its view; an empty view otherwise.

@@ -43,6 +43,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         auto& ctx = s.context();
         B::gemm(ctx, transpose::no, transpose::yes, 1.0f, x.view(), weight_.value.view(), 0.0f,
                 y.view());

@@ -39,6 +39,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         B::pool2d_forward(s.context(), plan_, desc_, x.view(), y.view(), m);
     }
 
@@ -49,7 +50,7 @@ public:
         this->begin_backward(dy);
         if (dx == nullptr) return;
         B::pool2d_backward(s.context(), plan_, this->input().view(), this->output().view(),
-                           dy.view(), prepare_gradient(dx, this->input()));
+                           dy.view(), prepare_gradient(dx, this->input()));  // y: kept by the caller
     }
 
     template <class F>
@@ -72,6 +73,7 @@ public:
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
+        this->end_forward(y);
         B::global_avg_pool_forward(s.context(), x.view(), y.view());
     }
 

@@ -12,8 +12,9 @@
 /// convolution's output, before its BN (where the original DELTA hooks `conv3`).
 ///
 /// Memory: in training the block keeps each convolution's output and each fused BN+ReLU's
-/// output (what backward needs), and adds the shortcut and applies the final ReLU in place on
-/// its output tensor, as torchvision does; evaluation and backward use pooled transients.
+/// output (what backward needs) and releases each as soon as backward has passed it; it adds
+/// the shortcut and applies the final ReLU in place on its output tensor, as torchvision does.
+/// The projection's BN output is only summed, so it is not kept at all.
 
 #include <optional>
 #include <vector>
@@ -46,8 +47,8 @@ class residual_block : public layer_state<B> {
     struct unit {
         conv2d<B> conv;
         batch_norm2d<B> bn;
-        tensor<B> conv_out;  // kept in training for BN's backward
-        tensor<B> bn_out;    // kept in training for the next convolution's backward
+        activation_lease<B> conv_out;  // kept in training for BN's backward
+        activation_lease<B> bn_out;    // kept in training for the next convolution's backward
     };
 
 public:
@@ -122,9 +123,10 @@ public:
         if (ds_conv_) {
             tensor<B>& t = slot(ds_conv_out_, ds_conv_->output_shape(x.shape()));
             ds_conv_->forward(s, x, t, m);
-            tensor<B>& sc = slot(ds_out_, t.shape());
-            ds_bn_->forward(s, t, sc, m);
-            B::add(ctx, 1.0f, sc.view(), 1.0f, y.view(), y.view());
+            // Only summed into y: the projection BN's backward needs its input, not its output.
+            auto sc = s.borrow(t.shape());
+            ds_bn_->forward(s, t, *sc, m);
+            B::add(ctx, 1.0f, sc->view(), 1.0f, y.view(), y.view());
         } else if (!pad_weights_.empty()) {
             auto sc = s.borrow(y.shape());
             B::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), pad_weights_.view(),
@@ -135,6 +137,7 @@ public:
             B::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
         }
         B::relu_forward(ctx, y.view(), y.view());
+        this->end_forward(y);
     }
 
     /// g = dy ⊙ [y > 0] reaches both branches; the main branch runs back through the units
@@ -151,23 +154,29 @@ public:
         const tensor<B>* grad = &*g;
         for (std::size_t k = units_.size(); k-- > 0;) {
             unit& u = units_[k];
-            auto g_conv = s.borrow(u.conv_out.shape());
+            SMILE_CHECK(u.conv_out.get_if() != nullptr, this->label(),
+                        ": backward needs a preceding forward in training mode (once per forward)");
+            auto g_conv = s.borrow(u.conv_out->shape());
             u.bn.backward(s, *grad, &*g_conv);
+            u.bn_out = {};  // released: both its readers (this BN, the next conv) are done
             if (k + 1 == units_.size()) tap_.apply(s, *g_conv);
             if (k == 0) {
                 u.conv.backward(s, *g_conv, dx);
+                u.conv_out = {};
                 break;
             }
-            auto g_in = s.borrow(units_[k - 1].bn_out.shape());
+            auto g_in = s.borrow(units_[k - 1].bn_out->shape());
             u.conv.backward(s, *g_conv, &*g_in);
+            u.conv_out = {};
             previous = std::move(g_in);
             grad = &*previous;
         }
         previous = {};
 
         if (ds_conv_) {
-            auto g_ds = s.borrow(ds_conv_out_.shape());
+            auto g_ds = s.borrow(ds_conv_out_->shape());
             ds_bn_->backward(s, *g, &*g_ds);
+            ds_conv_out_ = {};
             if (dx == nullptr) {
                 ds_conv_->backward(s, *g_ds, nullptr);
                 return;
@@ -242,7 +251,7 @@ private:
     std::vector<unit> units_;
     std::optional<conv2d<B>> ds_conv_;
     std::optional<batch_norm2d<B>> ds_bn_;
-    tensor<B> ds_conv_out_, ds_out_;
+    activation_lease<B> ds_conv_out_;
     tensor<B> pad_weights_;
     typename B::conv2d_plan pad_plan_;
     tap<B> tap_;

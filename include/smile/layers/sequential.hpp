@@ -50,8 +50,8 @@ public:
     }
 
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
-        SMILE_CHECK(activations_.size() + 1 == size, name_,
-                    ": backward needs a preceding forward in training mode");
+        SMILE_CHECK(size == 1 || activations_.size() + 1 == size, name_,
+                    ": backward needs a preceding forward in training mode (once per forward)");
         detail::chain_backward<B>(s, dy, dx, activations_, size,
                                   [&](std::size_t i, auto&& f) { apply(i, f); });
     }
@@ -84,7 +84,7 @@ private:
     std::tuple<Ls...> layers_;
     std::array<std::string, size> names_;
     std::string name_;
-    std::vector<tensor<B>> activations_;
+    std::vector<activation_lease<B>> activations_;
 };
 
 template <Backend B, class L>
@@ -118,8 +118,8 @@ public:
     }
 
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
-        SMILE_CHECK(activations_.size() + 1 == layers_.size(), name_,
-                    ": backward needs a preceding forward in training mode");
+        SMILE_CHECK(layers_.size() == 1 || activations_.size() + 1 == layers_.size(), name_,
+                    ": backward needs a preceding forward in training mode (once per forward)");
         detail::chain_backward<B>(s, dy, dx, activations_, layers_.size(),
                                   [&](std::size_t i, auto&& f) { f(layers_[i]); });
     }
@@ -143,7 +143,7 @@ public:
 private:
     std::vector<L> layers_;
     std::string name_;
-    std::vector<tensor<B>> activations_;
+    std::vector<activation_lease<B>> activations_;
 };
 
 }  // namespace smile

@@ -34,7 +34,8 @@ public:
     /// the pass keeps activations, copied otherwise.
     void record(const tensor<B>& t, mode m) {
         if (!enabled_) return;
-        if (keeps_activations(m)) {
+        by_reference_ = keeps_activations(m);
+        if (by_reference_) {
             recorded_ = &t;
         } else {
             copy_.assign(t);
@@ -43,10 +44,12 @@ public:
         has_injection_ = false;
     }
 
-    /// The tensor recorded by the last forward.
+    /// The tensor recorded by the last forward. After a training forward it refers to the
+    /// container's activation and stays valid until the backward passes the tap.
     [[nodiscard]] const tensor<B>& output() const {
         SMILE_CHECK(enabled_, "tap ", name_, ": the tap is not enabled");
-        SMILE_CHECK(recorded_ != nullptr, "tap ", name_, ": no forward has run through it yet");
+        SMILE_CHECK(recorded_ != nullptr, "tap ", name_,
+                    ": no output (read and inject between a forward and its backward)");
         return *recorded_;
     }
 
@@ -68,6 +71,7 @@ public:
 
     /// Called by the container during backward: g += injection, then the injection is cleared.
     void apply(session<B>& s, tensor<B>& g) {
+        if (by_reference_) recorded_ = nullptr;  // the container releases that activation now
         if (!has_injection_) return;
         check_shape("tap " + name_ + " gradient", injection_.shape(), g.shape());
         B::add(s.context(), 1.0f, injection_.view(), 1.0f, g.view(), g.view());
@@ -79,6 +83,7 @@ public:
     void record_kept(const tensor<B>& t) {
         if (!enabled_) return;
         recorded_ = &t;
+        by_reference_ = false;
         has_injection_ = false;
     }
 
@@ -92,6 +97,7 @@ private:
     std::string name_;
     bool enabled_ = false;
     bool has_injection_ = false;
+    bool by_reference_ = false;
     const tensor<B>* recorded_ = nullptr;
     tensor<B> copy_;
     tensor<B> injection_;
@@ -109,6 +115,7 @@ public:
         (void)s;
         this->begin_forward(x, y, m);
         y.assign(x);
+        this->end_forward(y);
         tap_.record(y, m);
     }
 

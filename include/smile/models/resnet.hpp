@@ -103,12 +103,15 @@ public:
             stage_taps_[i].record(out, m);
             in = &out;
         }
+        this->end_forward(y);
     }
 
     /// Runs back through the stages (adding each stage tap's injected gradient at its output),
-    /// the stem's max pooling, BN+ReLU and convolution.
+    /// the stem's max pooling, BN+ReLU and convolution, releasing each kept activation once
+    /// backward has passed it.
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
+        SMILE_CHECK(conv1_out_, config_.arch, ": backward needs a preceding forward in training mode (once per forward)");
         typename tensor_pool<B>::lease current;
         const tensor<B>* g = &dy;
         if (stage_taps_.back().has_injection()) {
@@ -120,19 +123,24 @@ public:
         for (std::size_t i = stages_.size(); i-- > 0;) {
             auto next = s.borrow(stage_input(i).shape());
             stages_[i].backward(s, *g, &*next);
+            if (i + 1 < stages_.size()) stage_out_[i] = {};
             if (i > 0) stage_taps_[i - 1].apply(s, *next);
             current = std::move(next);
             g = &*current;
         }
         if (maxpool_) {
-            auto next = s.borrow(bn1_out_.shape());
+            auto next = s.borrow(bn1_out_->shape());
             maxpool_->backward(s, *g, &*next);
+            pool_out_ = {};
             current = std::move(next);
             g = &*current;
         }
-        auto g_conv = s.borrow(conv1_out_.shape());
+        auto g_conv = s.borrow(conv1_out_->shape());
         bn1_.backward(s, *g, &*g_conv);
+        bn1_out_ = {};
+        current = {};
         conv1_.backward(s, *g_conv, dx);
+        conv1_out_ = {};
     }
 
     template <class F>
@@ -180,8 +188,8 @@ private:
     static std::string stage_name(std::size_t i) { return "layer" + std::to_string(i + 1); }
 
     const tensor<B>& stage_input(std::size_t i) const {
-        if (i > 0) return stage_out_[i - 1];
-        return maxpool_ ? pool_out_ : bn1_out_;
+        if (i > 0) return *stage_out_[i - 1];
+        return maxpool_ ? *pool_out_ : *bn1_out_;
     }
 
     resnet_config config_;
@@ -190,8 +198,8 @@ private:
     std::optional<pool2d<B>> maxpool_;
     std::vector<stage_type> stages_;
     std::vector<tap<B>> stage_taps_;
-    tensor<B> conv1_out_, bn1_out_, pool_out_;
-    std::vector<tensor<B>> stage_out_;
+    activation_lease<B> conv1_out_, bn1_out_, pool_out_;
+    std::vector<activation_lease<B>> stage_out_;
 };
 
 }  // namespace smile

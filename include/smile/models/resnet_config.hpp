@@ -68,20 +68,25 @@ inline resnet_config cifar_resnet(std::int64_t depth) {
 }
 
 /// The configuration for an architecture name: resnet18, resnet34, resnet50, resnet101, or a
-/// CIFAR ResNet resnet20, resnet32, resnet44, resnet56, resnet110.
+/// CIFAR ResNet of any depth 6n + 2 other than those (resnet8, resnet20, resnet32, resnet56, ...).
 inline std::optional<resnet_config> resnet_by_name(std::string_view name) {
     if (name == "resnet18") return resnet18();
     if (name == "resnet34") return resnet34();
     if (name == "resnet50") return resnet50();
     if (name == "resnet101") return resnet101();
-    for (std::int64_t depth : {20, 32, 44, 56, 110})
-        if (name == "resnet" + std::to_string(depth)) return cifar_resnet(depth);
-    return std::nullopt;
+    if (name.rfind("resnet", 0) != 0 || name.size() == 6 || name.size() > 10) return std::nullopt;
+    std::int64_t depth = 0;
+    for (char ch : name.substr(6)) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        depth = depth * 10 + (ch - '0');
+    }
+    if (depth < 8 || (depth - 2) % 6 != 0) return std::nullopt;
+    return cifar_resnet(depth);
 }
 
 /// The names `resnet_by_name` accepts, for help texts and error messages.
 inline const char* resnet_names() {
-    return "resnet18, resnet34, resnet50, resnet101, resnet20, resnet32, resnet44, resnet56, resnet110";
+    return "resnet18, resnet34, resnet50, resnet101, or a CIFAR ResNet resnet<6n+2> (resnet8, resnet20, resnet32, resnet56, ...)";
 }
 
 }  // namespace smile

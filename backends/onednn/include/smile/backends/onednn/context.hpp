@@ -29,7 +29,10 @@ struct context {
     context() = default;
     context(const context&) = delete;
     context& operator=(const context&) = delete;
-    ~context() { std::free(scratchpad_); }
+    ~context() {
+        std::free(scratchpad_);
+        std::free(weights_buffer_);
+    }
 
     /// A scratchpad of at least `bytes`. Primitives run one at a time on the stream, so one
     /// buffer serves them all; it grows only when a new plan needs more.
@@ -42,6 +45,20 @@ struct context {
             scratchpad_bytes_ = bytes;
         }
         return scratchpad_;
+    }
+
+    /// A buffer of at least `bytes` for weights reordered into a primitive's layout. Only one
+    /// convolution call runs at a time and its reordered weights live only during that call, so
+    /// all convolutions of the context share it (instead of three copies per layer).
+    void* weights_buffer(std::size_t bytes) {
+        if (bytes > weights_buffer_bytes_) {
+            std::free(weights_buffer_);
+            weights_buffer_ = nullptr;
+            weights_buffer_bytes_ = 0;
+            weights_buffer_ = allocate_bytes(bytes);
+            weights_buffer_bytes_ = bytes;
+        }
+        return weights_buffer_;
     }
 
     /// Aligned allocation (see the file comment); counted.
@@ -59,12 +76,16 @@ struct context {
         return p;
     }
 
+    [[nodiscard]] std::size_t scratchpad_bytes() const noexcept { return scratchpad_bytes_; }
+
     std::size_t allocations = 0;      ///< number of allocations made through this context
     std::size_t bytes_allocated = 0;  ///< their total size
 
 private:
     void* scratchpad_ = nullptr;
     std::size_t scratchpad_bytes_ = 0;
+    void* weights_buffer_ = nullptr;
+    std::size_t weights_buffer_bytes_ = 0;
 };
 
 namespace detail {

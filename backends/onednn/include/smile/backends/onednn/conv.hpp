@@ -27,28 +27,34 @@ struct conv_key {
     friend bool operator==(const conv_key&, const conv_key&) = default;
 };
 
-/// A primitive with an optional reorder of one argument between the stored layout and the
-/// primitive's layout.
+/// Weights (or weight gradients) in the primitive's preferred layout, reordered from or to the
+/// stored OHWI layout around each call, in the context's shared weights buffer.
 struct reordered_weights {
-    dnnl::memory::desc stored;  // OHWI as kept in the tensor
-    dnnl::memory blocked;       // the primitive's layout (empty when it equals `stored`)
-    dnnl::reorder to_blocked;   // stored → blocked
-    dnnl::reorder to_stored;    // blocked → stored (weight gradients)
+    dnnl::memory::desc stored;   // OHWI as kept in the tensor
+    dnnl::memory::desc blocked;  // the primitive's layout
+    bool reorder = false;        // false when the primitive takes the stored layout as is
+    dnnl::reorder to_blocked;    // stored → blocked
+    dnnl::reorder to_stored;     // blocked → stored (weight gradients)
 
     void init(context& ctx, const dnnl::memory::desc& stored_md,
               const dnnl::memory::desc& wanted, bool gradient) {
         stored = stored_md;
-        if (wanted == stored_md) return;
-        blocked = dnnl::memory(wanted, ctx.engine);
+        blocked = wanted;
+        reorder = !(wanted == stored_md);
+        if (!reorder) return;
+        ctx.weights_buffer(wanted.get_size());
         if (gradient)
             to_stored = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, wanted,
                                                                     ctx.engine, stored_md));
         else
             to_blocked = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, stored_md,
                                                                      ctx.engine, wanted));
-        ++ctx.allocations;  // the blocked buffer, allocated by oneDNN once per plan entry
     }
-    [[nodiscard]] bool needed() const { return bool(blocked); }
+    [[nodiscard]] bool needed() const { return reorder; }
+    /// The blocked layout over the shared buffer, valid for the current call only.
+    [[nodiscard]] dnnl::memory buffer(context& ctx) const {
+        return dnnl::memory(blocked, ctx.engine, ctx.weights_buffer(blocked.get_size()));
+    }
 };
 
 struct conv_entry {
@@ -152,8 +158,9 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
     auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
     if (e.fwd_weights.needed()) {
-        e.fwd_weights.to_blocked.execute(ctx.stream, weights, e.fwd_weights.blocked);
-        weights = e.fwd_weights.blocked;
+        auto blocked = e.fwd_weights.buffer(ctx);
+        e.fwd_weights.to_blocked.execute(ctx.stream, weights, blocked);
+        weights = blocked;
     }
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
@@ -175,8 +182,9 @@ inline void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cvie
                 dy.shape);
     auto weights = wrap(ctx, e.bwd_data_weights.stored, w.data);
     if (e.bwd_data_weights.needed()) {
-        e.bwd_data_weights.to_blocked.execute(ctx.stream, weights, e.bwd_data_weights.blocked);
-        weights = e.bwd_data_weights.blocked;
+        auto blocked = e.bwd_data_weights.buffer(ctx);
+        e.bwd_data_weights.to_blocked.execute(ctx.stream, weights, blocked);
+        weights = blocked;
     }
     const auto& sp = e.bwd_data_pd.scratchpad_desc();
     e.bwd_data.execute(ctx.stream,
@@ -196,16 +204,16 @@ inline void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cv
     SMILE_CHECK(db.empty() == !e.key.bias,
                 "conv2d: a bias gradient must be given exactly when the forward had a bias");
     auto stored = wrap(ctx, e.diff_weights.stored, dw.data);
+    dnnl::memory blocked = e.diff_weights.needed() ? e.diff_weights.buffer(ctx) : stored;
     const auto& sp = e.bwd_weights_pd.scratchpad_desc();
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
         {DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
-        {DNNL_ARG_DIFF_WEIGHTS, e.diff_weights.needed() ? e.diff_weights.blocked : stored},
+        {DNNL_ARG_DIFF_WEIGHTS, blocked},
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}};
     if (!db.empty()) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(ctx, vector_md(dw.shape.n), db.data));
     e.bwd_weights.execute(ctx.stream, args);
-    if (e.diff_weights.needed())
-        e.diff_weights.to_stored.execute(ctx.stream, e.diff_weights.blocked, stored);
+    if (e.diff_weights.needed()) e.diff_weights.to_stored.execute(ctx.stream, blocked, stored);
 }
 
 }  // namespace detail

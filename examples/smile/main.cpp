@@ -1,0 +1,37 @@
+// smile: transfer learning with SMILE and its baselines, from the command line.
+//
+//   smile predict  ...   logits (and pooled features) of a float32 NCHW batch
+//
+// Every error is one line on stderr and a non-zero exit status.
+#include <cstdio>
+#include <exception>
+
+#include <smile/version.hpp>
+
+#include "smile/commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"smile " SMILE_VERSION_STRING ": transfer learning with SMILE (self-distilled mixup) and its baselines"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", SMILE_VERSION_STRING);
+    std::vector<std::pair<CLI::App*, smile::cli::command>> commands;
+    auto add = [&](auto&& registrar) {
+        const std::size_t before = app.get_subcommands({}).size();
+        auto run = registrar(app);
+        commands.emplace_back(app.get_subcommands({})[before], std::move(run));
+    };
+    add(smile::cli::add_predict);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        for (auto& [sub, run] : commands)
+            if (sub->parsed()) run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "smile: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

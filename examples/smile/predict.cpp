@@ -1,0 +1,62 @@
+// smile predict: logits (and optionally pooled features) of a float32 NCHW batch, in
+// evaluation mode, with weights loaded strictly by name.
+#include <cstdio>
+
+#include <smile/smile.hpp>
+#include <smile/io/npy.hpp>
+#include <smile/io/weights.hpp>
+#include <smile/models/classifier.hpp>
+
+#include "smile/commands.hpp"
+#include "smile/model_options.hpp"
+
+namespace smile::cli {
+
+command add_predict(CLI::App& app) {
+    struct options {
+        model_options model;
+        std::string weights, input, output, features;
+        std::int64_t batch_size = 64;
+    };
+    auto o = std::make_shared<options>();
+    auto* sub = app.add_subcommand("predict", "logits of a batch of images (float32 NCHW .npy, already normalised)");
+    o->model.add_to(*sub);
+    sub->add_option("--weights", o->weights, "model weights (.safetensors, or a directory of .npy)")->required();
+    sub->add_option("--input", o->input, "input batch, float32 [N, C, H, W] .npy")->required();
+    sub->add_option("--output", o->output, "where to write the logits [N, classes] (.npy)")->required();
+    sub->add_option("--features", o->features, "where to write the pooled features [N, D] (.npy)");
+    sub->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+    return [o] {
+        using B = default_backend;
+        const resnet_config arch = o->model.config();
+        const io::host_array input = io::read_npy(o->input);
+        if (input.shape.size() != 4)
+            detail::fail("--input ", o->input, ": expected a 4-D [N, C, H, W] array, got ", shape_string(input.shape));
+        const shape4 all{input.shape[0], input.shape[1], input.shape[2], input.shape[3]};
+        check_valid_shape("--input " + o->input, all);
+        session<B> s;
+        rng gen(0);
+        auto model = make_classifier<B>(s, gen, arch, {o->model.num_classes, 0});
+        io::load_weights<B>(model, o->weights, {true, "fc", ""});
+        std::vector<float> logits, features;
+        const std::size_t per_image = all.row_size();
+        for (std::int64_t begin = 0; begin < all.n; begin += o->batch_size) {
+            const std::int64_t n = std::min(o->batch_size, all.n - begin);
+            const auto first = input.values.begin() + static_cast<std::ptrdiff_t>(std::size_t(begin) * per_image);
+            auto x = tensor<B>::from_host(s, {n, all.c, all.h, all.w},
+                                          std::span<const float>(&*first, std::size_t(n) * per_image));
+            model.forward(s, x, mode::eval);
+            const auto l = model.logits().to_host();
+            logits.insert(logits.end(), l.begin(), l.end());
+            if (!o->features.empty()) {
+                const auto f = model.pooled().to_host();
+                features.insert(features.end(), f.begin(), f.end());
+            }
+        }
+        io::write_npy(o->output, {all.n, o->model.num_classes}, logits);
+        if (!o->features.empty()) io::write_npy(o->features, {all.n, model.feature_dim()}, features);
+        std::printf("wrote logits of %lld images to %s\n", static_cast<long long>(all.n), o->output.c_str());
+    };
+}
+
+}  // namespace smile::cli
