@@ -1,0 +1,141 @@
+#pragma once
+/// @file
+/// Stanford Cars in the layout of the official devkit download, read with libmatio:
+///   root/cars_train/<fname>.jpg, root/cars_test/<fname>.jpg
+///   root/devkit/cars_meta.mat               class_names: 1×196 cell of strings
+///   root/devkit/cars_train_annos.mat        annotations: struct array with bbox_x1, bbox_y1,
+///                                           bbox_x2, bbox_y2, class (1-based), fname
+///   root/cars_test_annos_withlabels.mat     the same for the test images, with class
+/// (each .mat is also accepted in root/ or root/devkit/). Boxes are 1-based inclusive pixel
+/// coordinates; `crop_to_box` crops to them. 196 classes, 8,144 training and 8,041 test images.
+
+#include <matio.h>
+
+#include <smile/data/dataset.hpp>
+#include <smile/data/formats/text_lines.hpp>
+
+namespace smile::data::formats {
+
+namespace detail_mat {
+
+/// RAII for an open MAT file and a variable read from it.
+class mat_file {
+public:
+    explicit mat_file(const std::filesystem::path& path) : path_(path), mat_(Mat_Open(path.c_str(), MAT_ACC_RDONLY)) {
+        if (mat_ == nullptr) detail::fail("cannot open ", path.string(), " as a MAT file");
+    }
+    ~mat_file() {
+        for (auto* v : vars_) Mat_VarFree(v);
+        Mat_Close(mat_);
+    }
+    mat_file(const mat_file&) = delete;
+    mat_file& operator=(const mat_file&) = delete;
+
+    matvar_t* read(const char* name) {
+        matvar_t* v = Mat_VarRead(mat_, name);
+        if (v == nullptr) detail::fail(path_.string(), ": no variable '", name, "'");
+        vars_.push_back(v);
+        return v;
+    }
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+    mat_t* mat_;
+    std::vector<matvar_t*> vars_;
+};
+
+inline std::size_t element_count(const matvar_t* v) {
+    std::size_t n = 1;
+    for (int i = 0; i < v->rank; ++i) n *= v->dims[i];
+    return n;
+}
+
+inline std::string as_string(const mat_file& f, const matvar_t* v, const std::string& what) {
+    if (v == nullptr || v->class_type != MAT_C_CHAR) detail::fail(f.path().string(), ": ", what, " is not a string");
+    const std::size_t n = element_count(v);
+    std::string out;
+    if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16) {
+        const auto* d = static_cast<const std::uint16_t*>(v->data);
+        for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(d[i] < 128 ? d[i] : '?'));
+    } else {
+        out.assign(static_cast<const char*>(v->data), n);
+    }
+    return out;
+}
+
+inline double as_number(const mat_file& f, const matvar_t* v, const std::string& what) {
+    if (v == nullptr || element_count(v) != 1) detail::fail(f.path().string(), ": ", what, " is not a scalar");
+    switch (v->class_type) {
+        case MAT_C_DOUBLE: return *static_cast<const double*>(v->data);
+        case MAT_C_SINGLE: return *static_cast<const float*>(v->data);
+        case MAT_C_INT8: return *static_cast<const std::int8_t*>(v->data);
+        case MAT_C_UINT8: return *static_cast<const std::uint8_t*>(v->data);
+        case MAT_C_INT16: return *static_cast<const std::int16_t*>(v->data);
+        case MAT_C_UINT16: return *static_cast<const std::uint16_t*>(v->data);
+        case MAT_C_INT32: return *static_cast<const std::int32_t*>(v->data);
+        case MAT_C_UINT32: return *static_cast<const std::uint32_t*>(v->data);
+        case MAT_C_INT64: return double(*static_cast<const std::int64_t*>(v->data));
+        case MAT_C_UINT64: return double(*static_cast<const std::uint64_t*>(v->data));
+        default: detail::fail(f.path().string(), ": ", what, " is not numeric");
+    }
+}
+
+inline std::filesystem::path find_mat(const std::filesystem::path& root, const char* name) {
+    for (const auto& candidate : {root / "devkit" / name, root / name})
+        if (std::filesystem::exists(candidate)) return candidate;
+    detail::fail("cars: missing ", name, " (looked in ", (root / "devkit").string(), " and ", root.string(), ")");
+}
+
+}  // namespace detail_mat
+
+struct cars_options {
+    bool crop_to_box = false;
+};
+
+inline dataset read_stanford_cars(const std::filesystem::path& root, const cars_options& o = {}) {
+    using namespace detail_mat;
+    dataset d;
+    d.format = "cars";
+    d.root = root;
+    {
+        mat_file meta(find_mat(root, "cars_meta.mat"));
+        matvar_t* names = meta.read("class_names");
+        if (names->class_type != MAT_C_CELL) detail::fail(meta.path().string(), ": class_names is not a cell array");
+        for (std::size_t i = 0; i < element_count(names); ++i)
+            d.classes.push_back(as_string(meta, Mat_VarGetCell(names, int(i)), "class_names{" + std::to_string(i + 1) + "}"));
+    }
+    auto read_split = [&](const char* file, const char* folder, std::vector<sample>& out) {
+        mat_file f(find_mat(root, file));
+        matvar_t* annos = f.read("annotations");
+        if (annos->class_type != MAT_C_STRUCT) detail::fail(f.path().string(), ": annotations is not a struct array");
+        for (std::size_t i = 0; i < element_count(annos); ++i) {
+            const std::string where = "annotations(" + std::to_string(i + 1) + ").";
+            auto field = [&](const char* name) {
+                matvar_t* v = Mat_VarGetStructFieldByName(annos, name, i);
+                if (v == nullptr) detail::fail(f.path().string(), ": ", where, name, " is missing");
+                return v;
+            };
+            const std::string fname = as_string(f, field("fname"), where + "fname");
+            const double cls = as_number(f, field("class"), where + "class");
+            if (cls < 1 || cls > double(d.classes.size()) || cls != std::floor(cls))
+                detail::fail(f.path().string(), ": ", where, "class ", cls, " is outside 1..", d.classes.size());
+            sample s{std::string(folder) + "/" + fname, static_cast<std::int32_t>(cls) - 1, std::nullopt, -1, 0};
+            if (o.crop_to_box) {
+                const auto x1 = std::int64_t(as_number(f, field("bbox_x1"), where + "bbox_x1"));
+                const auto y1 = std::int64_t(as_number(f, field("bbox_y1"), where + "bbox_y1"));
+                const auto x2 = std::int64_t(as_number(f, field("bbox_x2"), where + "bbox_x2"));
+                const auto y2 = std::int64_t(as_number(f, field("bbox_y2"), where + "bbox_y2"));
+                if (x2 < x1 || y2 < y1) detail::fail(f.path().string(), ": ", where, "bbox is empty");
+                s.box = crop_box{y1 - 1, x1 - 1, y2 - y1 + 1, x2 - x1 + 1};  // 1-based inclusive → 0-based
+            }
+            out.push_back(std::move(s));
+        }
+    };
+    read_split("cars_train_annos.mat", "cars_train", d.train);
+    read_split("cars_test_annos_withlabels.mat", "cars_test", d.test);
+    d.validate();
+    return d;
+}
+
+}  // namespace smile::data::formats
