@@ -11,5 +11,9 @@ namespace smile::cli {
 using command = std::function<void()>;
 
 command add_predict(CLI::App& app);
+command add_split(CLI::App& app);
+command add_pretrain(CLI::App& app);
+command add_finetune(CLI::App& app);
+command add_compare(CLI::App& app);
 
 }  // namespace smile::cli

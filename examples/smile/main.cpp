@@ -1,6 +1,10 @@
 // smile: transfer learning with SMILE and its baselines, from the command line.
 //
 //   smile predict  ...   logits (and pooled features) of a float32 NCHW batch
+//   smile split    ...   training subsets at sampling rates, as list files
+//   smile pretrain ...   a source network from scratch (default ResNet-20 on MNIST)
+//   smile finetune ...   fine-tuning with SMILE or a baseline, top-1 on the test split
+//   smile compare  ...   the main job: methods x datasets x seeds, a Table-1-style comparison
 //
 // Every error is one line on stderr and a non-zero exit status.
 #include <cstdio>
@@ -21,6 +25,10 @@ int main(int argc, char** argv) {
         commands.emplace_back(app.get_subcommands({})[before], std::move(run));
     };
     add(smile::cli::add_predict);
+    add(smile::cli::add_split);
+    add(smile::cli::add_pretrain);
+    add(smile::cli::add_finetune);
+    add(smile::cli::add_compare);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,130 @@
+#pragma once
+// Options shared by `smile pretrain`, `smile finetune` and `smile compare`: the optimizer,
+// schedule, data pipeline and every method's hyper-parameters.
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <smile/data/pipeline.hpp>
+#include <smile/methods/registry.hpp>
+#include <smile/train/trainer.hpp>
+
+namespace smile::cli {
+
+struct training_options {
+    std::int64_t iterations = 9000;
+    std::int64_t batch_size = 48;
+    float lr = 0.01f;
+    std::string schedule = "step";
+    float momentum = 0.9f;
+    float weight_decay = 1e-4f;
+    bool nesterov = true;
+    float head_lr_mult = 1.0f;
+    std::string train_transform, test_transform;  // empty: from the dataset
+    std::int64_t image_size = 0;                  // 0: 224, or 28 for the MNIST family
+    std::int64_t resize_to = 256;
+    std::uint64_t seed = 0;
+    std::size_t workers = 2;
+    trainer_options trainer;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--iters", iterations, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
+        app.add_option("--batch-size", batch_size, "images per step")->capture_default_str()->check(CLI::PositiveNumber);
+        app.add_option("--lr", lr, "initial learning rate")->capture_default_str();
+        app.add_option("--schedule", schedule, "learning-rate schedule: step (/10 after 2/3), constant, cosine")
+            ->check(CLI::IsMember({"step", "constant", "cosine"}))->capture_default_str();
+        app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str();
+        app.add_option("--weight-decay", weight_decay, "L2 weight decay on every parameter")->capture_default_str();
+        app.add_option("--nesterov", nesterov, "Nesterov momentum (true in the SMILE authors' code)")->capture_default_str();
+        app.add_option("--head-lr-mult", head_lr_mult, "learning-rate multiplier of the new head fc.*")->capture_default_str();
+        app.add_option("--train-transform", train_transform,
+                       "training preset: smile-cub-train, smile-train, tllib-train, small (default: by dataset)");
+        app.add_option("--test-transform", test_transform, "evaluation preset: smile-cub-test, smile-test, tllib-test, small");
+        app.add_option("--image-size", image_size, "crop size (default 224; 28 for mnist, fashion-mnist, digits)");
+        app.add_option("--resize", resize_to, "resize before cropping (the presets' 256)")->capture_default_str();
+        app.add_option("--seed", seed, "seed of every random choice")->capture_default_str();
+        app.add_option("--workers", workers, "data-loading threads")->capture_default_str();
+        app.add_option("--log", trainer.log_path, "JSON-lines log of every iteration's loss terms");
+        app.add_option("--log-every", trainer.log_every, "progress line every N iterations")->capture_default_str();
+        app.add_option("--eval-every", trainer.eval_every, "evaluate on the test split every N iterations (0: at the end)");
+        app.add_option("--checkpoint", trainer.checkpoint_path, "checkpoint file (written atomically)");
+        app.add_option("--checkpoint-every", trainer.checkpoint_every, "checkpoint every N iterations (0: at the end)");
+        app.add_flag("--resume", trainer.resume, "continue from --checkpoint if it exists");
+    }
+
+    [[nodiscard]] static bool small_images(const std::string& format) {
+        return format == "mnist" || format == "fashion-mnist" || format == "digits" || format == "idx";
+    }
+
+    /// The pipelines for a dataset format: the SMILE authors' recipe for natural images
+    /// (keep-aspect resize for CUB), gray 28x28 for the MNIST family.
+    [[nodiscard]] std::pair<data::pipeline, data::pipeline> pipelines(const std::string& format) const {
+        const bool small = small_images(format);
+        const std::int64_t size = image_size > 0 ? image_size : (small ? 28 : 224);
+        const std::string train = !train_transform.empty() ? train_transform
+                                  : small                  ? "small"
+                                  : format == "cub200"     ? "smile-cub-train"
+                                                           : "smile-train";
+        const std::string test = !test_transform.empty() ? test_transform
+                                 : small                 ? "small"
+                                 : format == "cub200"    ? "smile-cub-test"
+                                                         : "smile-test";
+        return {data::pipeline::preset(train, size, resize_to), data::pipeline::preset(test, size, resize_to)};
+    }
+
+    [[nodiscard]] lr_schedule make_schedule() const {
+        return {parse_schedule(schedule), lr, iterations, 0.1f, {}};
+    }
+    [[nodiscard]] sgd_options make_sgd() const { return {momentum, 0.0f, weight_decay, nesterov}; }
+};
+
+/// The hyper-parameters of the methods themselves.
+struct method_options {
+    method_config config;
+    std::string teacher_update = "ema", teacher_head = "frozen", fe_distance = "frobenius", fe_features = "map",
+                fc_loss_name = "soft-ce";
+    bool no_fold = false;
+
+    void add_to(CLI::App& app) {
+        auto& c = config;
+        app.add_option("--alpha", c.mixup.alpha, "mixup Beta(alpha, alpha)")->capture_default_str();
+        app.add_flag("--no-fold", no_fold, "do not fold lambda to max(lambda, 1 - lambda)");
+        app.add_option("--cutmix-beta", c.cutmix_beta, "CutMix Beta(beta, beta)")->capture_default_str();
+        app.add_option("--cutmix-prob", c.cutmix_prob, "probability of a CutMix batch")->capture_default_str();
+        app.add_option("--gamma-fe", c.smile.gamma_fe, "SMILE: weight of L_FE")->capture_default_str();
+        app.add_option("--gamma-fc", c.smile.gamma_fc, "SMILE: weight of L_FC")->capture_default_str();
+        app.add_option("--fe-distance", fe_distance, "SMILE L_FE: frobenius (||.||_F/hw, code) or squared (mean squared L2, paper)")
+            ->check(CLI::IsMember({"frobenius", "squared"}))->capture_default_str();
+        app.add_option("--fe-features", fe_features, "SMILE L_FE on the layer4 map (code) or pooled features (paper)")
+            ->check(CLI::IsMember({"map", "pooled"}))->capture_default_str();
+        app.add_option("--fc-loss", fc_loss_name, "SMILE L_FC: soft-ce (code) or squared-l2 on logits (paper)")
+            ->check(CLI::IsMember({"soft-ce", "squared-l2"}))->capture_default_str();
+        app.add_option("--teacher-update", teacher_update, "mean teacher: ema (code), copy (paper), fixed, latest")
+            ->check(CLI::IsMember({"ema", "copy", "fixed", "latest"}))->capture_default_str();
+        app.add_option("--teacher-decay", c.smile.teacher.decay, "EMA decay")->capture_default_str();
+        app.add_option("--teacher-period", c.smile.teacher.period, "teacher update every P iterations")->capture_default_str();
+        app.add_option("--teacher-head", teacher_head, "teacher classifier: frozen (pretrained, code) or student (paper)")
+            ->check(CLI::IsMember({"frozen", "student"}))->capture_default_str();
+        app.add_flag("--include-clean-ce", c.smile.include_clean_ce, "add Eq. 2's clean cross-entropy to L_Tri");
+        app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)");
+    }
+
+    [[nodiscard]] method_config finish(const std::string& name, const training_options& t) const {
+        method_config c = config;
+        c.name = name;
+        c.sgd = t.make_sgd();
+        c.schedule = t.make_schedule();
+        c.mixup.fold = !no_fold;
+        c.smile.mixup = c.mixup;
+        c.smile.teacher.policy = parse_teacher_policy(teacher_update);
+        c.smile.teacher.head = parse_teacher_head(teacher_head);
+        c.smile.fe_distance = fe_distance == "frobenius" ? feature_distance::frobenius_over_area : feature_distance::squared_mean;
+        c.smile.fe_on_pooled = fe_features == "pooled";
+        c.smile.fc = fc_loss_name == "soft-ce" ? fc_loss::soft_ce : fc_loss::squared_l2;
+        if (t.head_lr_mult != 1.0f) c.rules.push_back({"fc.*", t.head_lr_mult, 1.0f});
+        return c;
+    }
+};
+
+}  // namespace smile::cli

@@ -1,0 +1,110 @@
+#pragma once
+/// @file
+/// The common interface of the training methods (plain fine-tuning, mixup, CutMix, SMILE and
+/// its ablations, L2-SP, DELTA, BSS, RIFLE, Co-Tuning, ...): a method owns the student model,
+/// its optimizer and learning-rate schedule and any state of its own (a teacher, anchors), and
+/// turns one batch into one optimizer step, reporting every loss term by name.
+///
+/// Methods are chosen at run time (`smile finetune --method ...`), so they share an abstract
+/// base; the virtual call happens once per step, never inside the numerics.
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <smile/data/loader.hpp>
+#include <smile/io/checkpoint.hpp>
+#include <smile/losses/cross_entropy.hpp>
+#include <smile/mixup/mixup.hpp>
+#include <smile/models/classifier.hpp>
+#include <smile/optim/lr_schedule.hpp>
+#include <smile/optim/sgd.hpp>
+
+namespace smile {
+
+/// What one step did: the total loss, each term by name, and the learning rate used.
+struct step_report {
+    double loss = 0.0;
+    std::vector<std::pair<std::string, double>> terms;
+    double lr = 0.0;
+
+    [[nodiscard]] double term(const std::string& name) const {
+        for (const auto& [n, v] : terms)
+            if (n == name) return v;
+        detail::fail("step_report: no term named '", name, "'");
+    }
+};
+
+template <Backend B>
+class method {
+public:
+    method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule)
+        : session_(s), rng_(gen), model_(std::move(student)), optimizer_(opt), schedule_(schedule) {}
+    virtual ~method() = default;
+    method(const method&) = delete;
+    method& operator=(const method&) = delete;
+
+    [[nodiscard]] virtual std::string name() const = 0;
+
+    /// One training step on `batch` at iteration `iter` (0-based).
+    virtual step_report step(const data::host_batch& batch, std::int64_t iter) = 0;
+
+    /// One-off preparation from the training data, run once before the first step (DELTA's
+    /// channel attention, Co-Tuning's category relationship); `eval_transform` is the
+    /// evaluation pipeline. The default needs nothing.
+    virtual void prepare(const std::shared_ptr<const data::dataset>&, const std::vector<data::sample>&,
+                         const data::pipeline&, std::size_t /*workers*/) {}
+
+    /// Everything a checkpoint must hold to resume this method exactly.
+    virtual void add_state(io::checkpoint_content<B>& c) {
+        c.add_model("model", model_);
+        c.set_optimizer(optimizer_);
+    }
+
+    /// The configuration as "key=value" pairs (printed and logged with a run).
+    [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
+        return {{"method", name()}, {"momentum", std::to_string(optimizer_.options().momentum)},
+                {"weight_decay", std::to_string(optimizer_.options().weight_decay)},
+                {"nesterov", optimizer_.options().nesterov ? "true" : "false"}};
+    }
+
+    [[nodiscard]] classifier<B>& model() noexcept { return model_; }
+    [[nodiscard]] sgd<B>& optimizer() noexcept { return optimizer_; }
+    [[nodiscard]] const lr_schedule& schedule() const noexcept { return schedule_; }
+    [[nodiscard]] session<B>& sess() noexcept { return session_; }
+
+protected:
+    /// The batch images as a backend tensor (one buffer, reused every step).
+    const tensor<B>& upload(const data::host_batch& batch) {
+        const auto& sh = batch.images.shape();
+        input_.bind(session_.context());
+        input_.resize({std::int64_t(sh[0]), std::int64_t(sh[1]), std::int64_t(sh[2]), std::int64_t(sh[3])});
+        input_.copy_from_host(std::span<const float>(batch.images.data(), batch.images.size()));
+        return input_;
+    }
+
+    /// Plain cross-entropy of the target head on `x`, backpropagated: the fine-tuning step body.
+    double plain_cross_entropy(const tensor<B>& x, const std::vector<std::int64_t>& labels) {
+        model_.forward(session_, x, mode::train);
+        const double ce = cross_entropy(session_, model_.logits(), one_hot(labels, model_.num_classes()), targets_, dlogits_);
+        model_.backward(session_, &dlogits_, nullptr);
+        return ce;
+    }
+
+    /// Applies the optimizer at the scheduled rate for `iter`; returns that rate.
+    double apply_update(std::int64_t iter) {
+        const float lr = schedule_.at(iter);
+        optimizer_.step(session_, lr);
+        return lr;
+    }
+
+    session<B>& session_;
+    rng& rng_;
+    classifier<B> model_;
+    sgd<B> optimizer_;
+    lr_schedule schedule_;
+    tensor<B> input_, targets_, dlogits_;
+};
+
+}  // namespace smile

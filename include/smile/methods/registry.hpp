@@ -1,0 +1,116 @@
+#pragma once
+/// @file
+/// Building a training method by name, from a pretrained network, with one configuration that
+/// holds every method's hyper-parameters (`smile finetune --method ...`).
+///
+/// The student is the pretrained backbone with a new target head `fc` (PyTorch's default
+/// initialisation) and, for the methods that need one, a source head `source_fc` initialised
+/// from the pretrained `fc`. Defaults are the SMILE authors' runner (algorithms.md §1.2):
+/// SGD, momentum 0.9, Nesterov, weight decay 1e-4 on every parameter, lr 0.01 divided by 10
+/// after two thirds of the iterations.
+
+#include <filesystem>
+#include <memory>
+
+#include <smile/io/weights.hpp>
+#include <smile/methods/finetune.hpp>
+#include <smile/methods/mixup_methods.hpp>
+#include <smile/methods/smile.hpp>
+
+namespace smile {
+
+struct method_config {
+    std::string name = "smile";
+    sgd_options sgd{0.9f, 0.0f, 1e-4f, true};
+    lr_schedule schedule{schedule_kind::step, 0.01f, 9000, 0.1f, {}};
+    std::vector<parameter_rule> rules;  ///< per-parameter multipliers by name
+    mixup_options mixup{0.2, true};
+    double cutmix_beta = 0.2;
+    double cutmix_prob = 0.5;
+    smile_options smile;
+};
+
+/// The method names `make_method` accepts.
+inline const std::vector<std::string>& method_names() {
+    static const std::vector<std::string> names{"finetune", "mixup", "cutmix", "smile", "smile-m-fe",
+                                                "smile-m-fc", "smile-no-s-teacher", "smile-no-t-teacher"};
+    return names;
+}
+
+namespace detail {
+inline std::int64_t source_classes_of(const std::filesystem::path& weights) {
+    if (std::filesystem::is_directory(weights)) return io::read_npy(weights / "fc.weight.npy").shape.at(0);
+    io::safetensors_reader f(weights);
+    if (!f.contains("fc.weight"))
+        fail(weights.string(), ": has no fc.weight, so it cannot provide a source classifier");
+    return f.entry("fc.weight").shape.at(0);
+}
+}  // namespace detail
+
+/// A student for `arch` with `num_classes` target classes, backbone (and source head when
+/// `with_source_head`) loaded from `pretrained`.
+template <Backend B>
+classifier<B> make_student(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
+                           const std::filesystem::path& pretrained, bool with_source_head) {
+    const std::int64_t source = with_source_head ? detail::source_classes_of(pretrained) : 0;
+    auto student = make_classifier<B>(s, gen, arch, {num_classes, source});
+    io::load_options o;
+    o.strict = false;
+    o.head_from = "";  // the target head is new
+    o.source_head_from = with_source_head ? "fc" : "";
+    const auto report = io::load_weights<B>(student, pretrained, o);
+    SMILE_CHECK(report.missing.empty(), pretrained.string(), ": the pretrained network lacks tensors of ", arch.arch,
+                ": ", report.summary());
+    return student;
+}
+
+/// The pretrained network itself (its fc as classifier), loaded strictly: a mean teacher or a
+/// frozen source network.
+template <Backend B>
+classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch, const std::filesystem::path& pretrained) {
+    auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained), 0});
+    io::load_weights<B>(model, pretrained, {true, "fc", ""});
+    return model;
+}
+
+/// The method `c.name` for a student of `arch` with `num_classes` classes fine-tuned from
+/// `pretrained`. `gen` drives the method's training-time draws (λ, permutations, boxes,
+/// re-initialisations); model initialisation uses a generator seeded by one draw from it, so
+/// every method starts its training draws at the same point whatever models it builds (SMILE
+/// with γ_FE = γ_FC = 0 then reproduces mixup bit for bit).
+template <Backend B>
+std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
+                                       const std::filesystem::path& pretrained, const method_config& c) {
+    const std::string& n = c.name;
+    std::unique_ptr<method<B>> m;
+    rng init(gen.bits());
+    auto student = [&](bool source_head) { return make_student<B>(s, init, arch, num_classes, pretrained, source_head); };
+    if (n == "finetune") {
+        m = std::make_unique<finetune_method<B>>(s, gen, student(false), c.sgd, c.schedule);
+    } else if (n == "mixup") {
+        m = std::make_unique<mixup_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.mixup);
+    } else if (n == "cutmix") {
+        m = std::make_unique<cutmix_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.cutmix_beta, c.cutmix_prob);
+    } else if (n == "smile" || n == "smile-m-fe" || n == "smile-m-fc" || n == "smile-no-s-teacher" ||
+               n == "smile-no-t-teacher") {
+        smile_options o = c.smile;
+        if (n == "smile-m-fe") o.gamma_fc = 0.0f;  // FT w/ M-FE
+        if (n == "smile-m-fc") o.gamma_fe = 0.0f;  // FT w/ M-FC
+        if (n == "smile-no-s-teacher") o.teacher.policy = teacher_policy::latest;
+        if (n == "smile-no-t-teacher") o.teacher.policy = teacher_policy::fixed;
+        // Sequenced: both draw from `init`, and argument order is unspecified.
+        auto learner = student(true);
+        auto teacher = make_pretrained<B>(s, init, arch, pretrained);
+        m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.sgd, c.schedule, o, n);
+    }
+    if (!m) {
+        std::string known;
+        for (const auto& name : method_names()) known += (known.empty() ? "" : ", ") + name;
+        detail::fail("unknown method '", n, "' (expected one of ", known, ")");
+    }
+    for (const auto& r : c.rules) m->optimizer().add_rule(r);
+    m->optimizer().attach(m->model());
+    return m;
+}
+
+}  // namespace smile

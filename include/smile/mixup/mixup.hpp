@@ -1,0 +1,74 @@
+#pragma once
+/// @file
+/// Mixup (Zhang et al., 2018) as SMILE and its baselines use it: one coefficient λ and one
+/// permutation per batch, applied alike to inputs, feature maps, probability vectors and labels:
+///
+///   Mix_λ(u)[i] = λ·u[i] + (1 − λ)·u[perm[i]],   λ ~ Beta(α, α)
+///
+/// with the SMILE authors' folding λ ← max(λ, 1 − λ) (so the anchor image i dominates) as an
+/// option (on by default in SMILE and D-SMILE, algorithms.md A6). The paper writes
+/// Mix_λ(u, v) = (1 − λ)u + λv; with folding the two conventions differ only in naming.
+
+#include <span>
+#include <vector>
+
+#include <smile/core/random.hpp>
+#include <smile/core/session.hpp>
+
+namespace smile {
+
+/// One batch's mixing: the coefficient and the permutation.
+struct mixup_plan {
+    double lambda = 1.0;
+    std::vector<std::int64_t> perm;
+};
+
+struct mixup_options {
+    double alpha = 0.2;  ///< Beta(α, α); α ≤ 0 means no mixing (λ = 1)
+    bool fold = true;    ///< λ ← max(λ, 1 − λ)
+};
+
+/// Draws λ and a permutation of `n` from the run's generator.
+[[nodiscard]] inline mixup_plan sample_mixup(rng& gen, const mixup_options& o, std::int64_t n) {
+    mixup_plan p;
+    p.lambda = o.alpha > 0.0 ? gen.beta(o.alpha, o.alpha) : 1.0;
+    if (o.fold) p.lambda = std::max(p.lambda, 1.0 - p.lambda);
+    p.perm = gen.permutation(n);
+    return p;
+}
+
+/// out[i] = λ·x[i] + (1 − λ)·x[perm[i]] for any tensor whose rows are samples.
+template <Backend B>
+void mix(session<B>& s, const mixup_plan& p, const tensor<B>& x, tensor<B>& out) {
+    SMILE_CHECK(std::int64_t(p.perm.size()) == x.shape().n, "mixup: the plan mixes ", p.perm.size(),
+                " samples but the tensor has ", x.shape().n, " (shape ", x.shape(), ")");
+    out.bind(s.context());
+    out.resize(x.shape());
+    B::mix_rows(s.context(), static_cast<float>(p.lambda), x.view(), p.perm, out.view());
+}
+
+/// Mixed one-hot targets λ·e(y[i]) + (1 − λ)·e(y[perm[i]]) as host rows of `classes` values
+/// (cross-entropy is linear in its target, so CE against them is λ·CE(y) + (1 − λ)·CE(y[perm])).
+[[nodiscard]] inline std::vector<float> mixed_one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes,
+                                                      const mixup_plan& p) {
+    std::vector<float> t(labels.size() * std::size_t(classes), 0.0f);
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const std::int64_t a = labels[i], b = labels[std::size_t(p.perm[i])];
+        SMILE_CHECK(a >= 0 && a < classes && b >= 0 && b < classes, "mixup: label outside 0..", classes - 1);
+        t[i * std::size_t(classes) + std::size_t(a)] += static_cast<float>(p.lambda);
+        t[i * std::size_t(classes) + std::size_t(b)] += static_cast<float>(1.0 - p.lambda);
+    }
+    return t;
+}
+
+/// One-hot targets of `labels`.
+[[nodiscard]] inline std::vector<float> one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes) {
+    std::vector<float> t(labels.size() * std::size_t(classes), 0.0f);
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        SMILE_CHECK(labels[i] >= 0 && labels[i] < classes, "label ", labels[i], " is outside 0..", classes - 1);
+        t[i * std::size_t(classes) + std::size_t(labels[i])] = 1.0f;
+    }
+    return t;
+}
+
+}  // namespace smile

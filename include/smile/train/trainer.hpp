@@ -1,0 +1,127 @@
+#pragma once
+/// @file
+/// The training loop shared by every method and by `smile pretrain` / `smile finetune`:
+/// batches from an endless loader, one method step per iteration, a JSON-lines log of every
+/// term, progress with an ETA, evaluation every N iterations and at the end (the reported
+/// number is the last evaluation, as the SMILE authors report; the best is kept too), atomic
+/// checkpoints, exact resumption, and a clear error naming the term when a loss stops being
+/// finite.
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include <smile/methods/method.hpp>
+#include <smile/train/evaluate.hpp>
+
+namespace smile {
+
+struct trainer_options {
+    std::int64_t iterations = 9000;
+    std::int64_t log_every = 100;        ///< progress lines; 0: none
+    std::int64_t eval_every = 0;         ///< evaluations during training; 0: only at the end
+    std::string log_path;                ///< JSON lines, one per iteration; empty: none
+    std::string checkpoint_path;         ///< empty: no checkpoints
+    std::int64_t checkpoint_every = 0;   ///< 0: only at the end (when a path is given)
+    bool resume = false;                 ///< continue from checkpoint_path if it exists
+    std::string label;                   ///< prefix of progress lines
+};
+
+struct run_result {
+    double final_top1 = 0.0;
+    double best_top1 = 0.0;
+    std::vector<std::pair<std::int64_t, double>> evaluations;  ///< (iteration, top-1)
+    double seconds = 0.0;           ///< the whole run
+    double evaluation_seconds = 0.0;
+    double seconds_per_step = 0.0;  ///< training only (loading, steps, logging, checkpoints)
+    std::int64_t iterations = 0;
+};
+
+/// Runs `m` for `o.iterations` steps on batches from a loader built by `make_loader(start_batch)`;
+/// `evaluate_now()` returns the current top-1 (empty function: no evaluation).
+template <Backend B>
+run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>(std::int64_t)>& make_loader,
+                 const std::function<double()>& evaluate_now, const trainer_options& o, rng& generator) {
+    using clock = std::chrono::steady_clock;
+    run_result result;
+    std::int64_t start = 0;
+    auto checkpoint = [&](std::int64_t next_iteration) {
+        io::checkpoint_content<B> c;
+        m.add_state(c);
+        io::run_state state{next_iteration, {{"method", m.name()}}};
+        c.save(o.checkpoint_path, generator, state);
+    };
+    if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+        io::checkpoint_content<B> c;
+        m.add_state(c);
+        const auto state = c.load(m.sess(), o.checkpoint_path, generator);
+        if (state.info.count("method") && state.info.at("method") != m.name())
+            detail::fail(o.checkpoint_path, ": checkpoint of method '", state.info.at("method"), "', not '", m.name(), "'");
+        start = state.iteration;
+        std::fprintf(stderr, "%sresuming from %s at iteration %lld\n", o.label.c_str(), o.checkpoint_path.c_str(),
+                     static_cast<long long>(start));
+    }
+    std::ofstream log;
+    if (!o.log_path.empty()) {
+        log.open(o.log_path, start > 0 ? std::ios::app : std::ios::trunc);
+        if (!log) detail::fail("cannot write the log ", o.log_path);
+        if (start == 0) {
+            nlohmann::json header;
+            for (const auto& [k, v] : m.describe()) header["config"][k] = v;
+            log << header.dump() << '\n';
+        }
+    }
+    auto loader = make_loader(start);
+    const auto began = clock::now();
+    for (std::int64_t k = start; k < o.iterations; ++k) {
+        const data::host_batch* batch = loader->next();
+        const step_report r = m.step(*batch, k);
+        for (const auto& [term, value] : r.terms)
+            if (!std::isfinite(value))
+                detail::fail(m.name(), ": loss term '", term, "' is ", value, " at iteration ", k,
+                             " (lower the learning rate, or check the data and the pretrained weights)");
+        if (!std::isfinite(r.loss)) detail::fail(m.name(), ": the loss is ", r.loss, " at iteration ", k);
+        if (log.is_open()) {
+            nlohmann::json line{{"iter", k}, {"loss", r.loss}, {"lr", r.lr}};
+            for (const auto& [term, value] : r.terms) line[term] = value;
+            log << line.dump() << '\n';
+        }
+        const std::int64_t done = k + 1 - start;
+        const double elapsed = std::chrono::duration<double>(clock::now() - began).count() - result.evaluation_seconds;
+        if (o.log_every > 0 && ((k + 1) % o.log_every == 0 || k + 1 == o.iterations)) {
+            const double eta = elapsed / double(done) * double(o.iterations - k - 1);
+            std::string terms;
+            for (const auto& [term, value] : r.terms) terms += " " + term + "=" + std::to_string(value).substr(0, 7);
+            std::fprintf(stderr, "%siter %lld/%lld loss %.4f%s lr %.4g | %.2f s/step, ETA %.0f s\n", o.label.c_str(),
+                         static_cast<long long>(k + 1), static_cast<long long>(o.iterations), r.loss, terms.c_str(), r.lr,
+                         elapsed / double(done), eta);
+        }
+        const bool last = k + 1 == o.iterations;
+        if (evaluate_now && ((o.eval_every > 0 && (k + 1) % o.eval_every == 0) || last)) {
+            const auto eval_began = clock::now();
+            const double top1 = evaluate_now();
+            result.evaluation_seconds += std::chrono::duration<double>(clock::now() - eval_began).count();
+            result.evaluations.emplace_back(k + 1, top1);
+            if (log.is_open()) log << nlohmann::json{{"iter", k}, {"eval_top1", top1}}.dump() << '\n';
+            if (o.log_every > 0)
+                std::fprintf(stderr, "%siter %lld: test top-1 %.2f%%\n", o.label.c_str(), static_cast<long long>(k + 1), 100 * top1);
+        }
+        if (!o.checkpoint_path.empty() && ((o.checkpoint_every > 0 && (k + 1) % o.checkpoint_every == 0) || last))
+            checkpoint(k + 1);
+    }
+    result.seconds = std::chrono::duration<double>(clock::now() - began).count();
+    result.iterations = o.iterations - start;
+    result.seconds_per_step =
+        result.iterations > 0 ? (result.seconds - result.evaluation_seconds) / double(result.iterations) : 0.0;
+    if (!result.evaluations.empty()) {
+        result.final_top1 = result.evaluations.back().second;
+        for (const auto& [k, v] : result.evaluations) result.best_top1 = std::max(result.best_top1, v);
+    }
+    return result;
+}
+
+}  // namespace smile
