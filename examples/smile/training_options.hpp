@@ -83,7 +83,7 @@ struct training_options {
 struct method_options {
     method_config config;
     std::string teacher_update = "ema", teacher_head = "frozen", fe_distance = "frobenius", fe_features = "map",
-                fc_loss_name = "soft-ce";
+                fc_loss_name = "soft-ce", preset;
     bool no_fold = false;
 
     void add_to(CLI::App& app) {
@@ -108,7 +108,26 @@ struct method_options {
             ->check(CLI::IsMember({"frozen", "student"}))->capture_default_str();
         app.add_flag("--include-clean-ce", c.smile.include_clean_ce, "add Eq. 2's clean cross-entropy to L_Tri");
         app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)");
+        app.add_option("--preset", preset, "per-dataset strengths of the SMILE authors' task_config.ini: cub, cars, aircraft")
+            ->check(CLI::IsMember({"cub", "cars", "aircraft"}));
+        strength(app.add_option("--l2sp-alpha", c.l2sp.alpha, "L2-SP: alpha (1e-3 CUB/Aircraft, 1e-4 Cars)"));
+        app.add_option("--l2sp-beta", c.l2sp.beta, "L2-SP original form: head L2 beta (with --weight-decay 0)");
+        strength(app.add_option("--delta-alpha", c.delta.alpha, "DELTA: alpha (1e-2 CUB, 1e-3 otherwise)"));
+        app.add_option("--delta-flavour", c.delta.flavour, "DELTA: smile (layer4, code) or original (4 conv3 hooks, c/2)")
+            ->check(CLI::IsMember({"smile", "original"}));
+        app.add_option("--delta-beta", c.delta.beta, "DELTA: head L2 beta (original: 0.01 with --weight-decay 0)");
+        app.add_option("--delta-attention", c.delta.attention_path, "DELTA: channel-attention cache file (computed when missing)");
+        app.add_option("--delta-head-iters", c.delta.attention.head_iterations, "DELTA attention: head training steps");
+        app.add_option("--delta-batches", c.delta.attention.batches, "DELTA attention: batches averaged");
+        strength(app.add_option("--bss-eta", c.bss.eta, "BSS: eta"));
+        app.add_option("--bss-k", c.bss.k, "BSS: number of smallest singular values");
+        strength(app.add_option("--rifle-periods", c.rifle.periods, "RIFLE: K periods (2 CUB, 4 Cars/Aircraft)"));
+        app.add_option("--cotuning-lambda", c.co_tuning.lambda, "Co-Tuning: lambda")->capture_default_str();
+        app.add_option("--cotuning-relationship", c.co_tuning.relationship, "Co-Tuning: direct (TLlib) or reverse (original)")
+            ->check(CLI::IsMember({"direct", "reverse"}));
     }
+
+    void strength(CLI::Option* option) { strength_options_.push_back(option); }
 
     [[nodiscard]] method_config finish(const std::string& name, const training_options& t) const {
         method_config c = config;
@@ -123,8 +142,24 @@ struct method_options {
         c.smile.fe_on_pooled = fe_features == "pooled";
         c.smile.fc = fc_loss_name == "soft-ce" ? fc_loss::soft_ce : fc_loss::squared_l2;
         if (t.head_lr_mult != 1.0f) c.rules.push_back({"fc.*", t.head_lr_mult, 1.0f});
+        if (!preset.empty()) {
+            // A preset sets the strengths the command line did not give explicitly.
+            const dataset_preset p = preset_for(preset);
+            const method_config given = c;
+            apply_preset(c, p);
+            for (auto* o : strength_options_) {
+                if (o->count() == 0) continue;
+                if (o->get_name() == "--l2sp-alpha") c.l2sp.alpha = given.l2sp.alpha;
+                if (o->get_name() == "--delta-alpha") c.delta.alpha = given.delta.alpha;
+                if (o->get_name() == "--bss-eta") c.bss.eta = given.bss.eta;
+                if (o->get_name() == "--rifle-periods") c.rifle.periods = given.rifle.periods;
+            }
+        }
         return c;
     }
+
+private:
+    std::vector<CLI::Option*> strength_options_;
 };
 
 }  // namespace smile::cli

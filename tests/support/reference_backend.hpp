@@ -16,6 +16,7 @@
 
 #include <smile/core/backend.hpp>
 #include <smile/core/error.hpp>
+#include <smile/linalg/svd.hpp>
 
 namespace smile::reference {
 
@@ -459,6 +460,11 @@ struct backend {
                     dx.data[i] = static_cast<float>(gamma.data[c] * inv * centred);
                 }
         }
+    }
+
+    /// One-sided Jacobi SVD (a different algorithm from the oneDNN backend's).
+    static void svd(context&, cview a, view u, view s, view vt) {
+        linalg::thin_svd(a.data, a.shape.n, a.shape.c, u.data, s.data, vt.data, linalg::svd_algorithm::jacobi);
     }
 
     static void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {

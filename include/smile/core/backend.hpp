@@ -18,7 +18,7 @@
 /// - Unless stated, outputs are overwritten, never accumulated into.
 ///
 /// The concept is split in parts (`BackendStorage`, `BackendMath`, `BackendDnn`,
-/// `BackendOptimizer`) so that a compile error names the part that is missing.
+/// `BackendOptimizer`, `BackendLinalg`) so that a compile error names the part that is missing.
 
 #include <concepts>
 #include <cstddef>
@@ -229,8 +229,16 @@ concept BackendOptimizer = requires(typename B::context& ctx, const sgd_update& 
     { B::sgd_step(ctx, u, v, cv, v) };  // (w, g, momentum buffer)
 };
 
+/// Dense linear algebra: the thin SVD of a matrix A [m, n, 1, 1] = U·diag(S)·Vᵀ with
+/// r = min(m, n): U [m, r, 1, 1], S [r, 1, 1, 1] in descending order, Vᵀ [r, n, 1, 1]
+/// (BSS on the pooled features every step; Eigen on the CPU, cuSOLVER on the GPU).
+template <class B>
+concept BackendLinalg = requires(typename B::context& ctx, tensor_view<B> v, const_tensor_view<B> cv) {
+    { B::svd(ctx, cv, v, v, v) };
+};
+
 /// A complete backend.
 template <class B>
-concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B>;
+concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B> && BackendLinalg<B>;
 
 }  // namespace smile

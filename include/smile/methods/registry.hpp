@@ -13,8 +13,13 @@
 #include <memory>
 
 #include <smile/io/weights.hpp>
+#include <smile/methods/bss.hpp>
+#include <smile/methods/co_tuning.hpp>
+#include <smile/methods/delta.hpp>
 #include <smile/methods/finetune.hpp>
+#include <smile/methods/l2sp.hpp>
 #include <smile/methods/mixup_methods.hpp>
+#include <smile/methods/rifle.hpp>
 #include <smile/methods/smile.hpp>
 
 namespace smile {
@@ -28,11 +33,39 @@ struct method_config {
     double cutmix_beta = 0.2;
     double cutmix_prob = 0.5;
     smile_options smile;
+    l2sp_options l2sp;
+    delta_options delta;
+    bss_options bss;
+    rifle_options rifle;
+    co_tuning_options co_tuning;
 };
+
+/// The per-dataset strengths of the SMILE authors' task_config.ini (algorithms.md §1.2).
+struct dataset_preset {
+    double l2sp_alpha, delta_alpha;
+    std::int64_t rifle_periods;
+    double bss_eta;
+};
+
+inline dataset_preset preset_for(const std::string& dataset) {
+    if (dataset == "cub" || dataset == "cub200") return {1e-3, 1e-2, 2, 1e-3};
+    if (dataset == "cars") return {1e-4, 1e-3, 4, 1e-3};
+    if (dataset == "aircraft") return {1e-3, 1e-3, 4, 1e-3};
+    detail::fail("unknown preset '", dataset, "' (expected cub, cars or aircraft)");
+}
+
+inline void apply_preset(method_config& c, const dataset_preset& p) {
+    c.l2sp.alpha = p.l2sp_alpha;
+    c.delta.alpha = p.delta_alpha;
+    c.rifle.periods = p.rifle_periods;
+    c.bss.eta = p.bss_eta;
+}
 
 /// The method names `make_method` accepts.
 inline const std::vector<std::string>& method_names() {
-    static const std::vector<std::string> names{"finetune", "mixup", "cutmix", "smile", "smile-m-fe",
+    static const std::vector<std::string> names{"finetune",   "l2sp",       "delta",    "bss",
+                                                "rifle",      "cotuning",   "mixup",    "cutmix",
+                                                "dsmile-kd",  "dsmile-rifle", "smile",  "smile-m-fe",
                                                 "smile-m-fc", "smile-no-s-teacher", "smile-no-t-teacher"};
     return names;
 }
@@ -102,6 +135,34 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
         auto learner = student(true);
         auto teacher = make_pretrained<B>(s, init, arch, pretrained);
         m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.sgd, c.schedule, o, n);
+    } else if (n == "l2sp") {
+        m = std::make_unique<l2sp_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.l2sp);
+    } else if (n == "delta" || n == "dsmile-kd") {
+        delta_options o = c.delta;
+        o.mixup = n == "dsmile-kd";
+        o.mix = c.mixup;
+        o.attention.seed = init.bits();
+        auto learner = student(false);
+        auto source = make_pretrained<B>(s, init, arch, pretrained);
+        auto attention_model = [&s, arch, num_classes, pretrained, seed = init.bits()] {
+            rng g(seed);
+            return make_student<B>(s, g, arch, num_classes, pretrained, false);
+        };
+        m = std::make_unique<delta_method<B>>(s, gen, std::move(learner), std::move(source), c.sgd, c.schedule, o,
+                                              attention_model, pretrained.string());
+    } else if (n == "bss") {
+        m = std::make_unique<bss_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.bss);
+    } else if (n == "rifle" || n == "dsmile-rifle") {
+        rifle_options o = c.rifle;
+        o.mixup = n == "dsmile-rifle";
+        o.mix = c.mixup;
+        m = std::make_unique<rifle_method<B>>(s, gen, student(false), c.sgd, c.schedule, o);
+    } else if (n == "cotuning") {
+        m = std::make_unique<co_tuning_method<B>>(s, gen, student(true), c.sgd, c.schedule, c.co_tuning);
+        if (c.rules.empty()) {  // TLlib: backbone and source head at 0.1x the new head
+            m->optimizer().add_rule({"*", 0.1f, 1.0f});
+            m->optimizer().add_rule({"fc.*", 1.0f, 1.0f});
+        }
     }
     if (!m) {
         std::string known;

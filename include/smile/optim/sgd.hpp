@@ -52,8 +52,13 @@ public:
     /// Takes `model`'s parameters (in visiting order) and applies the rules to their multipliers.
     template <class Model>
     void attach(Model& model) {
+        attach_parameters(parameters_of<B>(model));
+    }
+
+    /// Takes the given named parameters (e.g. only a head) and applies the rules.
+    void attach_parameters(const std::vector<std::pair<std::string, parameter<B>*>>& params) {
         entries_.clear();
-        for (auto& [name, p] : parameters_of<B>(model)) {
+        for (auto& [name, p] : params) {
             for (const auto& r : rules_)
                 if (::fnmatch(r.pattern.c_str(), name.c_str(), 0) == 0) {
                     p->lr_mult = r.lr_mult;

@@ -14,6 +14,7 @@
 #include <smile/backends/onednn/math.hpp>
 #include <smile/backends/onednn/pooling.hpp>
 #include <smile/core/backend.hpp>
+#include <smile/linalg/svd.hpp>
 
 namespace smile::onednn {
 
@@ -133,6 +134,18 @@ struct backend {
     // Optimizer ----------------------------------------------------------------------------
     static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) {
         detail::sgd_step(ctx, u, w, g, buf);
+    }
+
+    // Linear algebra -----------------------------------------------------------------------
+    /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory.
+    static void svd(context& ctx, cview a, view u, view s, view vt) {
+        detail::check_matrix("svd", "A", a.shape);
+        const std::int64_t m = a.shape.n, n = a.shape.c, r = std::min(m, n);
+        check_shape("svd U", matrix_shape(m, r), u.shape);
+        check_shape("svd S", vector_shape(r), s.shape);
+        check_shape("svd Vt", matrix_shape(r, n), vt.shape);
+        ctx.stream.wait();
+        linalg::thin_svd(a.data, m, n, u.data, s.data, vt.data);
     }
 };
 

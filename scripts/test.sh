@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything with warnings as errors, and runs the tests:
+#   1. the CPU (oneDNN) build: library tests, examples, benchmarks; ctest without GPU tests
+#   2. an install of the package and a downstream project built against it
+#   3. the CUDA flavour, compiled and linked (there is no GPU to run it on here)
+# Usage: scripts/test.sh [build directory, default build-ci]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$here/build-ci}"
+jobs="${SMILE_JOBS:-$(nproc)}"
+export SMILE_DATA="${SMILE_DATA:-$here/.data}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
+
+"$here/scripts/install-deps.sh"
+"$here/scripts/fetch-data.sh"
+
+echo "== CPU build (oneDNN)"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=onednn -DSMILE_WARNINGS_AS_ERRORS=ON \
+      -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" -j "$jobs"
+
+echo "== downstream project against an installed copy"
+prefix="$(mktemp -d)"; consumer="$(mktemp -d)"
+trap 'rm -rf "$prefix" "$consumer"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+cmake -S "$here/tests/install" -B "$consumer" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$consumer" -j "$jobs" >/dev/null
+"$consumer/consumer"
+
+if [ -x /usr/local/cuda/bin/nvcc ]; then
+  echo "== CUDA build (compile and link only)"
+  cmake -S "$here" -B "$build-cuda" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=cuda -DSMILE_WARNINGS_AS_ERRORS=ON \
+        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON >/dev/null
+  cmake --build "$build-cuda" -j "$jobs"
+  (cd "$build-cuda" && ctest -L cuda-host --output-on-failure)
+else
+  echo "== CUDA build skipped: no CUDA toolkit under /usr/local/cuda"
+fi
+
+echo "== tests"
+cd "$build"
+ctest -LE gpu --output-on-failure -j "$jobs"
