@@ -50,8 +50,31 @@ void train_step(benchmark::State& state, config c) {
     state.counters["peak_RSS_MB"] = double(u.ru_maxrss) / 1024.0;
 }
 
+/// The forward a teacher or frozen source network runs each step: evaluation mode, nothing kept.
+void eval_forward(benchmark::State& state, config c) {
+    smile::session<B> s;
+    smile::rng gen(1);
+    auto model = smile::make_classifier<B>(s, gen, *smile::resnet_by_name(c.arch), {200, 0});
+    std::vector<float> images(static_cast<std::size_t>(c.batch * 3 * c.size * c.size));
+    for (auto& v : images) v = static_cast<float>(gen.normal());
+    auto x = smile::tensor<B>::from_host(s, {c.batch, 3, c.size, c.size}, images);
+    auto step = [&] {
+        model.forward(s, x, smile::mode::eval);
+        s.synchronize();
+    };
+    step();
+    step();
+    smile::bench::steady_state_probe probe(s.context().allocations);
+    for (auto _ : state) step();
+    probe.report(state, s.context().allocations);
+    state.counters["images/s"] =
+        benchmark::Counter(double(c.batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(eval_forward, resnet18_64px_b48, config{"resnet18", 64, 48})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(eval_forward, resnet50_224px_b48, config{"resnet50", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_CAPTURE(train_step, resnet20_32px_b128, config{"resnet20", 32, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet18_64px_b48, config{"resnet18", 64, 48})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet50_224px_b48, config{"resnet50", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

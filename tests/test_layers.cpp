@@ -141,3 +141,63 @@ TEST_CASE("layers: conv2d is initialised as PyTorch: U(±1/√fan_in)") {
     // Variance of U(−b, b) is b²/3.
     CHECK(sq / double(w.size()) == doctest::Approx(bound * bound / 3).epsilon(0.1));
 }
+
+TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then BN, sum and ReLU; it refolds on change", B,
+                   SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    smile::rng gen(11);
+    smile::conv2d<B> conv(s, gen, {3, 5, 3, 2, 1, 1, true});
+    smile::batch_norm2d<B> bn(s, {5, 1e-3f, 0.1f, false});
+    smile::rng data(12);
+    bn.weight().value.copy_from_host(smile::test::uniform_values(data, 5, 0.5, 1.5));
+    bn.bias().value.copy_from_host(smile::test::uniform_values(data, 5, -0.5, 0.5));
+    bn.running_mean().copy_from_host(smile::test::uniform_values(data, 5, -0.2, 0.2));
+    bn.running_var().copy_from_host(smile::test::uniform_values(data, 5, 0.3, 2.0));
+    const shape4 xs{2, 3, 7, 6};
+    auto x = smile::tensor<B>::from_host(s, xs, smile::test::uniform_values(data, xs.size()));
+    const shape4 ys = conv.output_shape(xs);
+    const auto residual = smile::test::uniform_values(data, ys.size());
+    // The definition, unfolded: t = conv(x); u = BN(t) with running statistics; y = relu(u + r).
+    auto unfolded = [&] {
+        smile::tensor<B> t, u;
+        conv.forward(s, x, t, smile::mode::eval);
+        bn.forward(s, t, u, smile::mode::eval);
+        auto host = u.to_host();
+        for (std::size_t i = 0; i < host.size(); ++i) host[i] = std::max(host[i] + residual[i], 0.0f);
+        return host;
+    };
+    auto folded = [&] {
+        auto y = smile::tensor<B>::from_host(s, ys, residual);
+        conv.forward_folded(s, bn, x, y, true, true);
+        return y.to_host();
+    };
+    CHECK(smile::test::max_abs_diff(folded(), unfolded()) < 1e-5);
+    // Without the sum and the ReLU: BN(conv(x)) itself, negative values included.
+    smile::tensor<B> t, u, plain;
+    conv.forward(s, x, t, smile::mode::eval);
+    bn.forward(s, t, u, smile::mode::eval);
+    conv.forward_folded(s, bn, x, plain, false, false);
+    CHECK(smile::test::max_abs_diff(plain.to_host(), u.to_host()) < 1e-5);
+    // Each of the six tensors changing is seen by the next call (a stale fold would differ).
+    auto change = [&](smile::tensor<B>& v, float by) {
+        auto h = v.to_host();
+        for (auto& e : h) e += by;
+        v.copy_from_host(h);
+        CHECK(smile::test::max_abs_diff(folded(), unfolded()) < 1e-5);
+    };
+    change(conv.weight().value, 0.1f);
+    change(conv.bias().value, 0.2f);
+    change(bn.weight().value, 0.3f);
+    change(bn.bias().value, -0.4f);
+    change(bn.running_mean(), 0.05f);
+    change(bn.running_var(), 0.5f);
+    // A write through a view (as the optimizer and the mean teacher do) is seen too.
+    const auto before = conv.weight().value.generation();
+    B::fill(s.context(), conv.weight().value.view(), 0.01f);
+    CHECK(conv.weight().value.generation() != before);
+    CHECK(smile::test::max_abs_diff(folded(), unfolded()) < 1e-5);
+    // Reading through a const reference keeps the generation (so caches survive reads).
+    const auto kept = conv.weight().value.generation();
+    (void)std::as_const(conv.weight().value).view();
+    CHECK(conv.weight().value.generation() == kept);
+}

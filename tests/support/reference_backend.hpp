@@ -256,6 +256,25 @@ struct backend {
             }
         plan = {xs, ws, d, keeps_activations(m)};
     }
+    /// The unfolded definition: conv, then BN with running statistics, the sum and the ReLU,
+    /// each in double (the oracle for the backends' folded version).
+    static void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
+                                    cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
+                                    view y) {
+        std::vector<float> t(y.size());
+        conv2d_forward(ctx, plan, d, x, w, bias, view{t.data(), y.shape}, mode::eval);
+        const auto& s = y.shape;
+        for (std::int64_t n = 0; n < s.n; ++n)
+            for (std::int64_t c = 0; c < s.c; ++c)
+                for (std::int64_t p = 0; p < s.h * s.w; ++p) {
+                    const auto i = static_cast<std::size_t>((n * s.c + c) * s.h * s.w + p);
+                    double v = gamma.data[c] * (double(t[i]) - mean.data[c]) / std::sqrt(double(var.data[c]) + f.epsilon) +
+                               beta.data[c];
+                    if (f.accumulate) v += y.data[i];
+                    if (f.relu) v = std::max(v, 0.0);
+                    y.data[i] = static_cast<float>(v);
+                }
+    }
     static void conv2d_backward_data(context&, conv2d_plan& plan, cview dy, cview w, view dx) {
         SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
         const auto& d = plan.desc;

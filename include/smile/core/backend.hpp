@@ -104,6 +104,17 @@ struct batch_norm_desc {
     friend constexpr bool operator==(const batch_norm_desc&, const batch_norm_desc&) = default;
 };
 
+/// An evaluation-mode convolution with the batch norm that follows it folded in:
+///   y = act(BN(conv(x, w) + b) [+ y]),  BN(t) = γ·(t − μ)/√(σ² + ε) + β with running μ, σ²,
+/// computed as conv(x, w·s) + (b − μ)·s + β with s = γ/√(σ² + ε) per output channel, so the
+/// normalisation, the residual sum and the ReLU cost no pass over memory of their own.
+struct conv_bn_fold {
+    float epsilon = 1e-5f;
+    bool relu = false;        ///< act = max(0, ·), applied after the sum
+    bool accumulate = false;  ///< add y's previous contents (a residual shortcut) before act
+    bool refold = true;       ///< w, b, γ, β, μ or σ² changed since this plan's last folded call
+};
+
 /// One SGD update in PyTorch's convention (torch.optim.SGD):
 ///   d = g + weight_decay·w
 ///   buf = first_step ? d : momentum·buf + (1 − dampening)·d
@@ -204,7 +215,7 @@ concept BackendDnn =
     requires(typename B::context& ctx, typename B::conv2d_plan& conv,
              typename B::pool2d_plan& pool, typename B::batch_norm_plan& bn,
              const conv2d_desc& cd, const pool2d_desc& pd, const batch_norm_desc& bd,
-             tensor_view<B> v, const_tensor_view<B> cv, mode m) {
+             const conv_bn_fold& fold, tensor_view<B> v, const_tensor_view<B> cv, mode m) {
         // (x, w, optional bias) → y.
         { B::conv2d_forward(ctx, conv, cd, cv, cv, cv, v, m) };
         // (dy, w) → dx. Requires a forward in train mode with the same shapes.
@@ -220,6 +231,9 @@ concept BackendDnn =
         { B::batch_norm_forward(ctx, bn, bd, cv, cv, cv, v, v, v, m) };
         // (x, y, dy, γ, β) → dx, dγ, dβ.
         { B::batch_norm_backward(ctx, bn, cv, cv, cv, cv, cv, v, v, v) };
+        // Evaluation only: (x, w, optional b, γ, β, μ, σ²) → y (see conv_bn_fold). A backend
+        // may cache the folded weights in the plan until `refold` says they changed.
+        { B::conv2d_bn_inference(ctx, conv, cd, fold, cv, cv, cv, cv, cv, cv, cv, v) };
     };
 
 /// The fused optimizer kernel: one pass over a parameter, its gradient and its momentum buffer.

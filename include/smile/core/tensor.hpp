@@ -6,8 +6,16 @@
 /// Storage grows but never shrinks on `resize`, so a tensor that is reused every step
 /// allocates only the first time it sees its largest shape (performance.md §3: on these
 /// machines a fresh page costs ~12 µs). Host access is explicit (`to_host`, `copy_from_host`).
+///
+/// Every way to write the contents goes through a non-const member (`view`, `data`, `rows`,
+/// `reshaped`, `resize`, `fill`, `copy_from_host`, `assign`), and each of them gives the tensor
+/// a new `generation`. Code that caches something derived from a tensor (folded inference
+/// weights) compares generations to know it is still valid; reading through a const reference
+/// keeps the generation, so readers that want caches to survive read through `std::as_const`.
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -18,6 +26,15 @@
 #include <smile/core/shape.hpp>
 
 namespace smile {
+
+namespace detail {
+/// Source of tensor generations: unique across all tensors, so that a generation identifies
+/// one state of one tensor's contents even across moves and reallocations.
+inline std::atomic<std::uint64_t> tensor_generations{0};
+inline std::uint64_t next_tensor_generation() noexcept {
+    return tensor_generations.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+}  // namespace detail
 
 template <Backend B>
 class tensor {
@@ -80,6 +97,7 @@ public:
             capacity_ = needed;
         }
         shape_ = shape;
+        touch();
     }
 
     /// Resizes to `shape` and copies `source`'s contents (no reallocation when it fits).
@@ -119,15 +137,22 @@ public:
     }
 
     /// Backend memory. Never dereference on the host: on a GPU backend it is device memory.
-    [[nodiscard]] float* data() noexcept { return data_; }
+    [[nodiscard]] float* data() noexcept {
+        touch();
+        return data_;
+    }
     [[nodiscard]] const float* data() const noexcept { return data_; }
 
-    [[nodiscard]] tensor_view<B> view() noexcept { return {data_, shape_}; }
+    [[nodiscard]] tensor_view<B> view() noexcept {
+        touch();
+        return {data_, shape_};
+    }
     [[nodiscard]] const_tensor_view<B> view() const noexcept { return {data_, shape_}; }
 
     /// View of samples [begin, end) along n; rows are contiguous in every backend's layout.
     [[nodiscard]] tensor_view<B> rows(std::int64_t begin, std::int64_t end) {
         check_rows(begin, end);
+        touch();
         return {data_ + static_cast<std::size_t>(begin) * shape_.row_size(),
                 {end - begin, shape_.c, shape_.h, shape_.w}};
     }
@@ -145,17 +170,23 @@ public:
     }
     [[nodiscard]] tensor_view<B> reshaped(shape4 shape) {
         check_reshape(shape);
+        touch();
         return {data_, shape};
     }
+
+    /// Changes whenever the contents may have been written (see the file comment).
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
 
     void swap(tensor& other) noexcept {
         std::swap(ctx_, other.ctx_);
         std::swap(data_, other.data_);
         std::swap(shape_, other.shape_);
         std::swap(capacity_, other.capacity_);
+        std::swap(generation_, other.generation_);
     }
 
 private:
+    void touch() noexcept { generation_ = detail::next_tensor_generation(); }
     void check_rows(std::int64_t begin, std::int64_t end) const {
         SMILE_CHECK(!empty() && 0 <= begin && begin < end && end <= shape_.n,
                     "tensor::rows: range [", begin, ", ", end, ") is outside shape ", shape_);
@@ -181,6 +212,7 @@ private:
     float* data_ = nullptr;
     shape4 shape_{};
     std::size_t capacity_ = 0;
+    std::uint64_t generation_ = 0;
 };
 
 }  // namespace smile

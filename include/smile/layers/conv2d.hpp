@@ -3,7 +3,11 @@
 /// `conv2d<B>`: 2-D convolution, PyTorch's Conv2d (weights [out, in/groups, kh, kw], optional
 /// bias), with PyTorch's default initialisation.
 
+#include <array>
+#include <utility>
+
 #include <smile/core/init.hpp>
+#include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -56,8 +60,37 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::conv2d_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
-                          options_.bias ? bias_.value.view() : const_tensor_view<B>{}, y.view(), m);
+        B::conv2d_forward(s.context(), plan_, desc_, x.view(), std::as_const(weight_.value).view(),
+                          options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{}, y.view(), m);
+    }
+
+    /// Evaluation forward of this convolution and the batch norm `bn` after it, folded into one
+    /// operation: y = relu?(bn(conv(x)) [+ y]) with `bn`'s running statistics (conv_bn_fold).
+    /// `accumulate` adds y's contents (a residual shortcut computed there first). The backend
+    /// refolds only when one of the six tensors has a new generation since the last call.
+    void forward_folded(session<B>& s, batch_norm2d<B>& bn, const tensor<B>& x, tensor<B>& y, bool relu,
+                        bool accumulate) {
+        SMILE_CHECK(&x != &y, this->label(), ": forward input and output must be distinct tensors");
+        y.bind(x.context());
+        const shape4 out = output_shape(x.shape());
+        if (accumulate) {
+            check_shape(this->label() + " residual", out, y.shape());
+        } else {
+            y.resize(out);
+        }
+        const auto& w = std::as_const(weight_.value);
+        const auto& gamma = std::as_const(bn.weight().value);
+        const auto& beta = std::as_const(bn.bias().value);
+        const auto& mean = std::as_const(bn.running_mean());
+        const auto& var = std::as_const(bn.running_var());
+        const std::array<std::uint64_t, 6> now{w.generation(), options_.bias ? std::as_const(bias_.value).generation() : 0,
+                                               gamma.generation(), beta.generation(), mean.generation(),
+                                               var.generation()};
+        const bool refold = now != folded_generations_;
+        folded_generations_ = now;
+        B::conv2d_bn_inference(s.context(), plan_, desc_, {bn.options().epsilon, relu, accumulate, refold}, x.view(),
+                               w.view(), options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{},
+                               gamma.view(), beta.view(), mean.view(), var.view(), y.view());
     }
 
     /// dW = Σ dy ⋆ x (correlation over the batch), db = Σ_{n,h,w} dy, dx = dy ⊛ W (transposed
@@ -69,7 +102,7 @@ public:
                                    weight_.grad_for_write().view(),
                                    options_.bias ? bias_.grad_for_write().view() : tensor_view<B>{});
         if (dx != nullptr)
-            B::conv2d_backward_data(ctx, plan_, dy.view(), weight_.value.view(),
+            B::conv2d_backward_data(ctx, plan_, dy.view(), std::as_const(weight_.value).view(),
                                     prepare_gradient(dx, this->input()));
     }
 
@@ -91,6 +124,7 @@ private:
     parameter<B> weight_;
     parameter<B> bias_;
     typename B::conv2d_plan plan_;
+    std::array<std::uint64_t, 6> folded_generations_{};  // of w, b, γ, β, μ, σ² at the last fold
 };
 
 }  // namespace smile

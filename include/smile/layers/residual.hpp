@@ -102,6 +102,8 @@ public:
     }
 
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        // Evaluation with nothing to record before the last BN: every conv+BN folded.
+        if (m == mode::eval && !tap_.enabled()) return forward_folded(s, x, y);
         this->begin_forward(x, y, m);
         auto& ctx = s.context();
         activation_slots<B> slot(s, m);
@@ -137,6 +139,34 @@ public:
             B::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
         }
         B::relu_forward(ctx, y.view(), y.view());
+        this->end_forward(y);
+    }
+
+    /// The evaluation forward with every batch norm folded into its convolution: the shortcut
+    /// is written into y first, and the last convolution adds its result and applies the ReLU.
+    void forward_folded(session<B>& s, const tensor<B>& x, tensor<B>& y) {
+        this->begin_forward(x, y, mode::eval);
+        auto& ctx = s.context();
+        const shape4 out = output_shape(x.shape());
+        y.resize(out);
+        if (ds_conv_) {
+            ds_conv_->forward_folded(s, *ds_bn_, x, y, false, false);
+        } else if (!pad_weights_.empty()) {
+            B::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), std::as_const(pad_weights_).view(),
+                              const_tensor_view<B>{}, y.view(), mode::eval);
+        } else {
+            check_shape(this->label() + " identity shortcut", out, x.shape());
+            B::copy(ctx, x.view(), y.view());
+        }
+        activation_slots<B> slot(s, mode::eval);
+        const tensor<B>* in = &x;
+        for (std::size_t i = 0; i + 1 < units_.size(); ++i) {
+            unit& u = units_[i];
+            tensor<B>& bn_out = slot(u.bn_out, u.conv.output_shape(in->shape()));
+            u.conv.forward_folded(s, u.bn, *in, bn_out, u.bn.options().fuse_relu, false);
+            in = &bn_out;
+        }
+        units_.back().conv.forward_folded(s, units_.back().bn, *in, y, true, true);
         this->end_forward(y);
     }
 

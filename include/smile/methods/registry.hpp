@@ -110,7 +110,8 @@ classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch
 /// `pretrained`. `gen` drives the method's training-time draws (λ, permutations, boxes,
 /// re-initialisations); model initialisation uses a generator seeded by one draw from it, so
 /// every method starts its training draws at the same point whatever models it builds (SMILE
-/// with γ_FE = γ_FC = 0 then reproduces mixup bit for bit).
+/// with γ_FE = γ_FC = 0 then reproduces mixup bit for bit). The method keeps references to
+/// `s` and `gen`: both must outlive it.
 template <Backend B>
 std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
                                        const std::filesystem::path& pretrained, const method_config& c) {

@@ -86,10 +86,19 @@ public:
         this->begin_forward(x, y, m);
         (void)output_shape(x.shape());  // names the model on a wrong input
         activation_slots<B> slot(s, m);
-        tensor<B>& c1 = slot(conv1_out_, conv1_.output_shape(x.shape()));
-        conv1_.forward(s, x, c1, m);
-        tensor<B>& b1 = slot(bn1_out_, c1.shape());
-        bn1_.forward(s, c1, b1, m);
+        const tensor<B>* stem = nullptr;
+        if (m == mode::eval) {  // BN folded into the convolution (conv_bn_fold)
+            tensor<B>& b1 = slot(bn1_out_, conv1_.output_shape(x.shape()));
+            conv1_.forward_folded(s, bn1_, x, b1, bn1_.options().fuse_relu, false);
+            stem = &b1;
+        } else {
+            tensor<B>& c1 = slot(conv1_out_, conv1_.output_shape(x.shape()));
+            conv1_.forward(s, x, c1, m);
+            tensor<B>& b1 = slot(bn1_out_, c1.shape());
+            bn1_.forward(s, c1, b1, m);
+            stem = &b1;
+        }
+        const tensor<B>& b1 = *stem;
         const tensor<B>* in = &b1;
         if (maxpool_) {
             tensor<B>& p = slot(pool_out_, maxpool_->output_shape(b1.shape()));

@@ -105,6 +105,11 @@ struct backend {
                                cview w, cview bias, view y, mode m) {
         detail::conv2d_forward(ctx, plan, d, x, w, bias, y, m);
     }
+    static void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
+                                    cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
+                                    view y) {
+        detail::conv2d_bn_inference(ctx, plan, d, f, x, w, bias, gamma, beta, mean, var, y);
+    }
     static void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cview w, view dx) {
         detail::conv2d_backward_data(ctx, plan, dy, w, dx);
     }

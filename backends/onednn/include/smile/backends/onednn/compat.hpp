@@ -124,6 +124,19 @@ inline dnnl::batch_normalization_backward::primitive_desc bn_backward(
 #endif
 }
 
+/// Post-ops "dst = relu(conv + dst)" / "dst = relu(conv)" / "dst = conv + dst" (3.x dropped the
+/// eltwise scale argument).
+inline dnnl::post_ops sum_then_relu(bool sum, bool relu) {
+    dnnl::post_ops po;
+    if (sum) po.append_sum(1.0f);
+#if DNNL_VERSION_MAJOR >= 3
+    if (relu) po.append_eltwise(algorithm::eltwise_relu, 0.0f, 0.0f);
+#else
+    if (relu) po.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+#endif
+    return po;
+}
+
 /// Attributes every primitive of the backend uses: a user-managed scratchpad, so that oneDNN
 /// never allocates (and faults in) temporary memory on its own during a step.
 inline primitive_attr user_scratchpad() {

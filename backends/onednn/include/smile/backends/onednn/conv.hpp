@@ -8,7 +8,15 @@
 /// reorder moves a few MB where the convolution does GFLOPs), and the weight gradient is
 /// reordered back. Primitive descriptors, primitives, reorders and blocked weight buffers are
 /// built once per (shapes, mode) and cached in the plan.
+///
+/// The evaluation convolution with batch norm folded in (teachers, frozen source networks,
+/// evaluation passes) is one inference primitive with the BN shift as its bias and the residual
+/// sum and ReLU as post-ops. Its weights change rarely (a mean teacher moves every few steps),
+/// so the folded, blocked weights are kept in the plan until the caller says they changed.
 
+#include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <unordered_map>
 
 #include <smile/backends/onednn/compat.hpp>
@@ -72,6 +80,34 @@ struct conv_entry {
     reordered_weights diff_weights;
 };
 
+struct folded_key {
+    shape4 x, w;
+    conv2d_desc desc;
+    bool relu, accumulate;
+    friend bool operator==(const folded_key&, const folded_key&) = default;
+};
+
+/// Memory a plan owns for good (folded weights), freed with it.
+struct owned_buffer {
+    struct free_deleter {
+        void operator()(void* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<void, free_deleter> memory;
+    [[nodiscard]] float* data() const noexcept { return static_cast<float*>(memory.get()); }
+};
+
+struct folded_entry {
+    folded_key key;
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward conv;
+    dnnl::memory::desc stored;  // OHWI
+    bool reorder = false;
+    dnnl::reorder to_blocked;   // folded OHWI (in the shared weights buffer) → blocked, plan-owned
+    owned_buffer weights;       // w·s in the primitive's layout
+    owned_buffer shift;         // (b − μ)·s + β
+    std::uint64_t folded_at = 0;  // the plan's fold epoch these weights belong to; 0: never
+};
+
 inline dnnl::memory::dims strides_of(const conv2d_desc& d) { return {d.stride_h, d.stride_w}; }
 inline dnnl::memory::dims padding_of(const conv2d_desc& d) { return {d.pad_h, d.pad_w}; }
 
@@ -86,6 +122,16 @@ public:
         ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size());
         return e;
     }
+
+    /// The evaluation entry with batch norm folded in, for `key`; `refold` starts a new fold
+    /// epoch, so every entry refolds before its next use.
+    detail::folded_entry& folded_for(context& ctx, const detail::folded_key& key, bool refold) {
+        if (refold) ++fold_epoch_;
+        auto& e = folded_.find_or_create(key, [&] { return build_folded(ctx, key); });
+        ctx.scratchpad(e.pd.scratchpad_desc().get_size());
+        return e;
+    }
+    [[nodiscard]] std::uint64_t fold_epoch() const noexcept { return fold_epoch_; }
 
     /// The entry of the last training forward, with its backward primitives.
     detail::conv_entry& backward_entry(context& ctx) {
@@ -109,6 +155,28 @@ private:
             activation_md(y), strides_of(k.desc), padding_of(k.desc), compat::user_scratchpad());
         e.fwd = dnnl::convolution_forward(e.fwd_pd);
         e.fwd_weights.init(ctx, weights_md(k.w, k.desc.groups), e.fwd_pd.weights_desc(), false);
+        return e;
+    }
+
+    static detail::folded_entry build_folded(context& ctx, const detail::folded_key& k) {
+        using namespace detail;
+        const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
+        const auto bias_md = vector_md(k.w.n);
+        auto attr = compat::user_scratchpad();
+        attr.set_post_ops(compat::sum_then_relu(k.accumulate, k.relu));
+        folded_entry e{};
+        e.key = k;
+        e.pd = compat::conv_forward(ctx.engine, dnnl::prop_kind::forward_inference, activation_md(k.x),
+                                    any_weights_md(k.w, k.desc.groups), &bias_md, activation_md(y),
+                                    strides_of(k.desc), padding_of(k.desc), attr);
+        e.conv = dnnl::convolution_forward(e.pd);
+        e.stored = weights_md(k.w, k.desc.groups);
+        e.reorder = !(e.pd.weights_desc() == e.stored);
+        if (e.reorder)
+            e.to_blocked = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, e.stored, ctx.engine,
+                                                                       e.pd.weights_desc()));
+        e.weights.memory.reset(ctx.allocate_bytes(std::max(e.pd.weights_desc().get_size(), e.stored.get_size())));
+        e.shift.memory.reset(ctx.allocate_bytes(std::size_t(k.w.n) * sizeof(float)));
         return e;
     }
 
@@ -138,6 +206,9 @@ private:
 
     plan_cache<detail::conv_key, detail::conv_entry> cache_;
     detail::conv_entry* last_ = nullptr;
+    // Two shapes (the evaluation batch and a last partial batch) each hold a folded copy.
+    plan_cache<detail::folded_key, detail::folded_entry, 2> folded_;
+    std::uint64_t fold_epoch_ = 1;
 };
 
 namespace detail {
@@ -171,6 +242,43 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
                       ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size()))}};
     if (!bias.empty()) args.emplace(DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), bias.data));
     e.fwd.execute(ctx.stream, args);
+}
+
+/// y = act(conv(x, w·s) + shift [+ y]) with s = γ/√(σ² + ε), shift = (b − μ)·s + β: the
+/// evaluation BN folded into the convolution (conv_bn_fold in core/backend.hpp).
+inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
+                                cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
+                                view y) {
+    check_conv_shapes(x, w, d);
+    check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
+    for (const cview* v : {&gamma, &beta, &mean, &var})
+        check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);
+    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.relu, f.accumulate}, f.refold);
+    if (e.folded_at != plan.fold_epoch()) {
+        // Fold: s and the shift per output channel in double, then w·s row by row (OHWI keeps
+        // each output channel's weights contiguous), then the reorder into the blocked layout.
+        const std::int64_t out = w.shape.n, per_out = std::int64_t(w.size()) / out;
+        float* folded = e.reorder ? static_cast<float*>(ctx.weights_buffer(e.stored.get_size())) : e.weights.data();
+        parallel_for(out, [&](std::int64_t o) {
+            const double scale = double(gamma.data[o]) / std::sqrt(double(var.data[o]) + double(f.epsilon));
+            const double b = bias.empty() ? 0.0 : double(bias.data[o]);
+            e.shift.data()[o] = static_cast<float>((b - double(mean.data[o])) * scale + double(beta.data[o]));
+            const float s = static_cast<float>(scale);
+            for (std::int64_t i = 0; i < per_out; ++i) folded[o * per_out + i] = w.data[o * per_out + i] * s;
+        });
+        if (e.reorder) {
+            auto from = wrap(ctx, e.stored, folded);
+            auto to = wrap(ctx, e.pd.weights_desc(), e.weights.data());
+            e.to_blocked.execute(ctx.stream, from, to);
+        }
+        e.folded_at = plan.fold_epoch();
+    }
+    const auto& sp = e.pd.scratchpad_desc();
+    e.conv.execute(ctx.stream, {{DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
+                                {DNNL_ARG_WEIGHTS, wrap(ctx, e.pd.weights_desc(), e.weights.data())},
+                                {DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), e.shift.data())},
+                                {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
+                                {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
 }
 
 /// dx = conv_transpose(dy, w): the adjoint of the forward map x ↦ conv(x, w).
