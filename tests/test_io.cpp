@@ -82,9 +82,9 @@ TEST_CASE("safetensors: round trip with metadata; F16 and BF16 read as float32")
     const std::string data("\x00\x3c\x00\xc0\x80\x3f\x00\xc0", 8);
     write_bytes(p, safetensors_bytes(
         R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})", data));
-    smile::io::safetensors_reader half(p);
-    CHECK(half.read_floats("h") == std::vector<float>{1.0f, -2.0f});
-    CHECK(half.read_floats("b") == std::vector<float>{1.0f, -2.0f});
+    smile::io::safetensors_reader reader(p);
+    CHECK(reader.read_floats("h") == std::vector<float>{1.0f, -2.0f});
+    CHECK(reader.read_floats("b") == std::vector<float>{1.0f, -2.0f});
 }
 
 TEST_CASE("safetensors: every malformed file is rejected with the file and tensor named") {

@@ -151,9 +151,9 @@ TEST_CASE("smile: the gradient of the whole triplet through the classifier equal
                 p->value.copy_from_host(moved);
                 return loss(false);
             };
-            const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), half = (at(eps / 2) - at(-eps / 2)) / eps;
+            const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), halved = (at(eps / 2) - at(-eps / 2)) / eps;
             p->value.copy_from_host(origin);
-            if (std::abs(full - half) > 2e-3 * std::max({std::abs(full), std::abs(half), 1e-2})) continue;  // a kink
+            if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;  // a kink
             INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
             CHECK(std::abs(full - along) <= 5e-3 * std::abs(full) + 1e-4);  // float32 noise floor ~1e-4
             ++compared;

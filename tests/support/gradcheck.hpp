@@ -118,9 +118,9 @@ std::vector<gradcheck_result> gradcheck(session<B>& s, L& layer, const shape4& i
     auto probe = [&](auto&& set, float origin, double analytic_value, std::vector<double>& numeric,
                      std::vector<double>& analytic) {
         const double full = central(set, origin, o.epsilon);
-        const double half = central(set, origin, o.epsilon / 2);
-        const double scale = std::max({std::abs(full), std::abs(half), 1e-3});
-        if (std::abs(full - half) > o.kink_tolerance * scale) return false;
+        const double at_half_step = central(set, origin, o.epsilon / 2);
+        const double scale = std::max({std::abs(full), std::abs(at_half_step), 1e-3});
+        if (std::abs(full - at_half_step) > o.kink_tolerance * scale) return false;
         numeric.push_back(full);
         analytic.push_back(analytic_value);
         return true;
@@ -219,8 +219,8 @@ std::vector<gradcheck_result> gradcheck_directional(session<B>& s, L& layer, con
                 const double minus = projected_output(s, layer, x, r);
                 return (plus - minus) / (2 * step);
             };
-            const double full = central(o.epsilon), half = central(o.epsilon / 2);
-            if (std::abs(full - half) > o.kink_tolerance * std::max({std::abs(full), std::abs(half), 1e-3})) {
+            const double full = central(o.epsilon), at_half_step = central(o.epsilon / 2);
+            if (std::abs(full - at_half_step) > o.kink_tolerance * std::max({std::abs(full), std::abs(at_half_step), 1e-3})) {
                 ++nonsmooth;
                 continue;
             }

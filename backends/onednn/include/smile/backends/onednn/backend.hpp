@@ -38,7 +38,7 @@ struct backend {
         detail::nhwc_to_nchw(src.data, src.shape, host);
     }
     static void copy(context&, cview src, view dst) {
-        detail::check_same("copy", src.shape, dst.shape);
+        operand_checks::same("copy", src.shape, dst.shape);
         if (src.data != dst.data) std::memcpy(dst.data, src.data, src.size() * sizeof(float));
     }
     static void fill(context&, view dst, float value) {
@@ -144,13 +144,9 @@ struct backend {
     // Linear algebra -----------------------------------------------------------------------
     /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory.
     static void svd(context& ctx, cview a, view u, view s, view vt) {
-        detail::check_matrix("svd", "A", a.shape);
-        const std::int64_t m = a.shape.n, n = a.shape.c, r = std::min(m, n);
-        check_shape("svd U", matrix_shape(m, r), u.shape);
-        check_shape("svd S", vector_shape(r), s.shape);
-        check_shape("svd Vt", matrix_shape(r, n), vt.shape);
+        operand_checks::svd(a.shape, u.shape, s.shape, vt.shape);
         ctx.stream.wait();
-        linalg::thin_svd(a.data, m, n, u.data, s.data, vt.data);
+        linalg::thin_svd(a.data, a.shape.n, a.shape.c, u.data, s.data, vt.data);
     }
 };
 

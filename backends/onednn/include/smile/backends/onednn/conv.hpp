@@ -21,6 +21,7 @@
 
 #include <smile/backends/onednn/compat.hpp>
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/core/operand_checks.hpp>
 #include <smile/core/plan_cache.hpp>
 
 namespace smile::onednn {
@@ -213,18 +214,9 @@ private:
 
 namespace detail {
 
-inline void check_conv_shapes(const cview& x, const cview& w, const conv2d_desc& d) {
-    SMILE_CHECK(d.groups >= 1 && x.shape.c == w.shape.c * d.groups && w.shape.n % d.groups == 0,
-                "conv2d: input ", x.shape, " and weights ", w.shape, " do not match with ",
-                d.groups, " group(s)");
-    SMILE_CHECK(x.shape.h + 2 * d.pad_h >= w.shape.h && x.shape.w + 2 * d.pad_w >= w.shape.w,
-                "conv2d: kernel ", w.shape.h, "x", w.shape.w, " is larger than the padded input ",
-                x.shape);
-}
-
 inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x,
                            cview w, cview bias, view y, mode m) {
-    check_conv_shapes(x, w, d);
+    operand_checks::conv2d(x.shape, w.shape, d);
     check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
     auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
@@ -249,7 +241,7 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
 inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
                                 cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
                                 view y) {
-    check_conv_shapes(x, w, d);
+    operand_checks::conv2d(x.shape, w.shape, d);
     check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
     for (const cview* v : {&gamma, &beta, &mean, &var})
         check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);

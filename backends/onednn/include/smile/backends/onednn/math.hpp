@@ -10,41 +10,28 @@
 #include <span>
 
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/core/operand_checks.hpp>
 
 namespace smile::onednn::detail {
 
 inline std::int64_t count(const cview& v) { return static_cast<std::int64_t>(v.size()); }
 
-inline void check_same(const char* op, const shape4& a, const shape4& b) {
-    SMILE_CHECK(a == b, op, ": operand shapes differ: ", a, " and ", b);
-}
-
-inline void check_matrix(const char* op, const char* which, const shape4& s) {
-    SMILE_CHECK(s.is_matrix(), op, ": ", which, " must be a matrix [n, c, 1, 1], got ", s);
-}
+using operand_checks::same;
 
 /// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C.
 inline void gemm(context&, transpose ta, transpose tb, float alpha, cview a, cview b, float beta,
                  view c) {
-    check_matrix("gemm", "A", a.shape);
-    check_matrix("gemm", "B", b.shape);
-    check_matrix("gemm", "C", c.shape);
+    const auto [m, n, k] = operand_checks::gemm(ta, tb, a.shape, b.shape, c.shape);
     const bool tra = ta == transpose::yes;
     const bool trb = tb == transpose::yes;
-    const std::int64_t m = tra ? a.shape.c : a.shape.n;
-    const std::int64_t k = tra ? a.shape.n : a.shape.c;
-    const std::int64_t kb = trb ? b.shape.c : b.shape.n;
-    const std::int64_t n = trb ? b.shape.n : b.shape.c;
-    SMILE_CHECK(k == kb && c.shape.n == m && c.shape.c == n, "gemm: op(A) is ", m, "x", k,
-                ", op(B) is ", kb, "x", n, ", C is ", c.shape.n, "x", c.shape.c);
     const auto status = dnnl::sgemm(tra ? 'T' : 'N', trb ? 'T' : 'N', m, n, k, alpha, a.data,
                                     a.shape.c, b.data, b.shape.c, beta, c.data, c.shape.c);
     SMILE_CHECK(status == dnnl::status::success, "gemm: dnnl::sgemm failed");
 }
 
 inline void add(context&, float a, cview x, float b, cview y, view out) {
-    check_same("add", x.shape, y.shape);
-    check_same("add", x.shape, out.shape);
+    same("add", x.shape, y.shape);
+    same("add", x.shape, out.shape);
     const float* xp = x.data;
     const float* yp = y.data;
     float* o = out.data;
@@ -54,8 +41,8 @@ inline void add(context&, float a, cview x, float b, cview y, view out) {
 }
 
 inline void multiply(context&, cview x, cview y, view out) {
-    check_same("multiply", x.shape, y.shape);
-    check_same("multiply", x.shape, out.shape);
+    same("multiply", x.shape, y.shape);
+    same("multiply", x.shape, out.shape);
     const float* xp = x.data;
     const float* yp = y.data;
     float* o = out.data;
@@ -65,7 +52,7 @@ inline void multiply(context&, cview x, cview y, view out) {
 }
 
 inline void scale_channels(context&, cview x, cview scale, view y) {
-    check_same("scale_channels", x.shape, y.shape);
+    same("scale_channels", x.shape, y.shape);
     check_shape("scale_channels scale", vector_shape(x.shape.c), scale.shape);
     const std::int64_t c = x.shape.c;
     const std::int64_t pixels = x.shape.n * x.shape.h * x.shape.w;
@@ -98,17 +85,10 @@ inline void channel_sum(context&, cview x, view out) {
     });
 }
 
-inline void check_permutation(const char* op, std::span<const std::int64_t> perm, std::int64_t n) {
-    SMILE_CHECK(static_cast<std::int64_t>(perm.size()) == n, op, ": permutation has ",
-                perm.size(), " entries for ", n, " rows");
-    for (auto p : perm)
-        SMILE_CHECK(0 <= p && p < n, op, ": permutation entry ", p, " is outside [0, ", n, ")");
-}
-
 inline void mix_rows(context&, float lambda, cview x, std::span<const std::int64_t> perm, view y) {
-    check_same("mix_rows", x.shape, y.shape);
+    same("mix_rows", x.shape, y.shape);
     SMILE_CHECK(x.data != y.data, "mix_rows: the output must not alias the input");
-    check_permutation("mix_rows", perm, x.shape.n);
+    operand_checks::permutation("mix_rows", perm, x.shape.n);
     const std::int64_t row = static_cast<std::int64_t>(x.shape.row_size());
     const float mu = 1.0f - lambda;
     parallel_for(x.shape.n, [&](std::int64_t i) {
@@ -121,13 +101,10 @@ inline void mix_rows(context&, float lambda, cview x, std::span<const std::int64
 
 inline void paste_box(context&, cview x, std::span<const std::int64_t> perm,
                       const spatial_box& box, view y) {
-    check_same("paste_box", x.shape, y.shape);
+    same("paste_box", x.shape, y.shape);
     SMILE_CHECK(x.data != y.data, "paste_box: the output must not alias the input");
-    check_permutation("paste_box", perm, x.shape.n);
-    SMILE_CHECK(box.top >= 0 && box.left >= 0 && box.top + box.height <= x.shape.h &&
-                    box.left + box.width <= x.shape.w,
-                "paste_box: box (", box.top, ",", box.left, ") ", box.height, "x", box.width,
-                " is outside the ", x.shape.h, "x", x.shape.w, " grid");
+    operand_checks::permutation("paste_box", perm, x.shape.n);
+    operand_checks::box_inside("paste_box", box, x.shape);
     const std::int64_t c = x.shape.c;
     const std::int64_t row = static_cast<std::int64_t>(x.shape.row_size());
     parallel_for(x.shape.n, [&](std::int64_t i) {
@@ -142,7 +119,7 @@ inline void paste_box(context&, cview x, std::span<const std::int64_t> perm,
 }
 
 inline double dot(context&, cview a, cview b) {
-    check_same("dot", a.shape, b.shape);
+    same("dot", a.shape, b.shape);
     const float* x = a.data;
     const float* y = b.data;
     return deterministic_sum(count(a), [&](std::int64_t i) {
@@ -151,7 +128,7 @@ inline double dot(context&, cview a, cview b) {
 }
 
 inline void relu_forward(context&, cview x, view y) {
-    check_same("relu", x.shape, y.shape);
+    same("relu", x.shape, y.shape);
     const float* in = x.data;
     float* out = y.data;
     const std::int64_t n = count(x);
@@ -160,8 +137,8 @@ inline void relu_forward(context&, cview x, view y) {
 }
 
 inline void relu_backward(context&, cview y, cview dy, view dx) {
-    check_same("relu backward", y.shape, dy.shape);
-    check_same("relu backward", y.shape, dx.shape);
+    same("relu backward", y.shape, dy.shape);
+    same("relu backward", y.shape, dx.shape);
     const float* out = y.data;
     const float* g = dy.data;
     float* d = dx.data;
@@ -171,8 +148,8 @@ inline void relu_backward(context&, cview y, cview dy, view dx) {
 }
 
 inline void softmax(context&, cview x, view y, bool log) {
-    check_matrix("softmax", "input", x.shape);
-    check_same("softmax", x.shape, y.shape);
+    operand_checks::matrix("softmax", "input", x.shape);
+    same("softmax", x.shape, y.shape);
     const std::int64_t k = x.shape.c;
     parallel_for(x.shape.n, [&](std::int64_t r) {
         const float* z = x.data + r * k;
@@ -190,9 +167,9 @@ inline void softmax(context&, cview x, view y, bool log) {
 
 inline double softmax_cross_entropy(context&, cview logits, cview targets, float scale,
                                     view dlogits) {
-    check_matrix("softmax_cross_entropy", "logits", logits.shape);
-    check_same("softmax_cross_entropy targets", logits.shape, targets.shape);
-    check_same("softmax_cross_entropy gradient", logits.shape, dlogits.shape);
+    operand_checks::matrix("softmax_cross_entropy", "logits", logits.shape);
+    same("softmax_cross_entropy targets", logits.shape, targets.shape);
+    same("softmax_cross_entropy gradient", logits.shape, dlogits.shape);
     const std::int64_t k = logits.shape.c;
     const std::int64_t rows = logits.shape.n;
     double row_loss[1024];
@@ -270,8 +247,8 @@ inline void flatten_backward(context&, cview dy, view dx) {
 }
 
 inline void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
-    check_same("sgd_step gradient", w.shape, g.shape);
-    if (u.momentum != 0.0f) check_same("sgd_step momentum buffer", w.shape, buf.shape);
+    same("sgd_step gradient", w.shape, g.shape);
+    if (u.momentum != 0.0f) same("sgd_step momentum buffer", w.shape, buf.shape);
     float* p = w.data;
     const float* grad = g.data;
     float* b = buf.data;

@@ -6,6 +6,7 @@
 
 #include <smile/backends/onednn/compat.hpp>
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/core/operand_checks.hpp>
 #include <smile/core/plan_cache.hpp>
 
 namespace smile::onednn {
@@ -95,11 +96,7 @@ namespace detail {
 
 inline void pool2d_forward(context& ctx, pool2d_plan& plan, const pool2d_desc& d, cview x, view y,
                            mode m) {
-    SMILE_CHECK(d.window_h <= x.shape.h + 2 * d.pad_h && d.window_w <= x.shape.w + 2 * d.pad_w,
-                "pool2d: window ", d.window_h, "x", d.window_w, " is larger than the padded input ",
-                x.shape);
-    SMILE_CHECK(d.pad_h * 2 <= d.window_h && d.pad_w * 2 <= d.window_w,
-                "pool2d: padding must be at most half the window (as in PyTorch)");
+    operand_checks::pool2d(x.shape, d);
     check_shape("pool2d output", pool2d_output_shape(x.shape, d), y.shape);
     auto& e = plan.forward_entry(ctx, {x.shape, d, keeps_activations(m)});
     const auto& sp = e.fwd_pd.scratchpad_desc();

@@ -1,0 +1,102 @@
+#pragma once
+/// @file
+/// `smile::cuda::backend`: the GPU backend on cuDNN, cuBLAS and cuSOLVER, with the few kernels
+/// no library provides compiled at run time by NVRTC. Tensors are NCHW in device memory from a
+/// caching allocator; every operation is issued on the context's one stream; only the calls the
+/// concept says wait (download, dot, softmax_cross_entropy, svd, synchronize) wait.
+
+#include <string_view>
+
+#include <smile/backends/cuda/batch_norm.hpp>
+#include <smile/backends/cuda/conv.hpp>
+#include <smile/backends/cuda/linalg.hpp>
+#include <smile/backends/cuda/math.hpp>
+#include <smile/backends/cuda/pooling.hpp>
+#include <smile/core/backend.hpp>
+
+namespace smile::cuda {
+
+struct backend {
+    static constexpr std::string_view name = "cuda";
+    using context = cuda::context;
+    using conv2d_plan = cuda::conv2d_plan;
+    using pool2d_plan = cuda::pool2d_plan;
+    using batch_norm_plan = cuda::batch_norm_plan;
+
+    // Storage ------------------------------------------------------------------------------
+    static float* allocate(context& ctx, std::size_t n) { return static_cast<float*>(ctx.memory.allocate(n * sizeof(float))); }
+    static void deallocate(context& ctx, float* p, std::size_t n) noexcept { ctx.memory.deallocate(p, n * sizeof(float)); }
+    static void upload(context& ctx, const float* host, view dst) { detail::upload(ctx, host, dst); }
+    static void download(context& ctx, cview src, float* host) { detail::download(ctx, src, host); }
+    static void copy(context& ctx, cview src, view dst) { detail::copy(ctx, src, dst); }
+    static void fill(context& ctx, view dst, float value) { detail::fill(ctx, dst, value); }
+    static void synchronize(context& ctx) { SMILE_CUDA(cudaStreamSynchronize(ctx.stream)); }
+
+    // Math ---------------------------------------------------------------------------------
+    static void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b, float beta, view c) {
+        detail::gemm(ctx, ta, tb, alpha, a, b, beta, c);
+    }
+    static void add(context& ctx, float a, cview x, float b, cview y, view out) { detail::add(ctx, a, x, b, y, out); }
+    static void multiply(context& ctx, cview x, cview y, view out) { detail::multiply(ctx, x, y, out); }
+    static void scale_channels(context& ctx, cview x, cview scale, view y) { detail::scale_channels(ctx, x, scale, y); }
+    static void add_channel_bias(context& ctx, cview bias, view y) { detail::add_channel_bias(ctx, bias, y); }
+    static void channel_sum(context& ctx, cview x, view out) { detail::channel_sum(ctx, x, out); }
+    static void mix_rows(context& ctx, float lambda, cview x, std::span<const std::int64_t> perm, view y) {
+        detail::mix_rows(ctx, lambda, x, perm, y);
+    }
+    static void paste_box(context& ctx, cview x, std::span<const std::int64_t> perm, const spatial_box& box, view y) {
+        detail::paste_box(ctx, x, perm, box, y);
+    }
+    static double dot(context& ctx, cview a, cview b) { return detail::dot(ctx, a, b); }
+    static void relu_forward(context& ctx, cview x, view y) { detail::relu_forward(ctx, x, y); }
+    static void relu_backward(context& ctx, cview y, cview dy, view dx) { detail::relu_backward(ctx, y, dy, dx); }
+    static void softmax(context& ctx, cview x, view y, bool log) { detail::softmax(ctx, x, y, log); }
+    static double softmax_cross_entropy(context& ctx, cview logits, cview targets, float scale, view dlogits) {
+        return detail::softmax_cross_entropy(ctx, logits, targets, scale, dlogits);
+    }
+    static void global_avg_pool_forward(context& ctx, cview x, view y) { detail::global_avg_pool_forward(ctx, x, y); }
+    static void global_avg_pool_backward(context& ctx, cview dy, view dx) { detail::global_avg_pool_backward(ctx, dy, dx); }
+    static void flatten_forward(context& ctx, cview x, view y) { detail::flatten_forward(ctx, x, y); }
+    static void flatten_backward(context& ctx, cview dy, view dx) { detail::flatten_backward(ctx, dy, dx); }
+
+    // DNN ----------------------------------------------------------------------------------
+    static void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w, cview bias,
+                               view y, mode m) {
+        detail::conv2d_forward(ctx, plan, d, x, w, bias, y, m);
+    }
+    static void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
+                                    cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
+                                    view y) {
+        detail::conv2d_bn_inference(ctx, plan, d, f, x, w, bias, gamma, beta, mean, var, y);
+    }
+    static void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cview w, view dx) {
+        detail::conv2d_backward_data(ctx, plan, dy, w, dx);
+    }
+    static void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cview dy, view dw, view db) {
+        detail::conv2d_backward_weights(ctx, plan, x, dy, dw, db);
+    }
+    static void pool2d_forward(context& ctx, pool2d_plan& plan, const pool2d_desc& d, cview x, view y, mode m) {
+        detail::pool2d_forward(ctx, plan, d, x, y, m);
+    }
+    static void pool2d_backward(context& ctx, pool2d_plan& plan, cview x, cview y, cview dy, view dx) {
+        detail::pool2d_backward(ctx, plan, x, y, dy, dx);
+    }
+    static void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_norm_desc& d, cview x, cview gamma,
+                                   cview beta, view running_mean, view running_var, view y, mode m) {
+        detail::batch_norm_forward(ctx, plan, d, x, gamma, beta, running_mean, running_var, y, m);
+    }
+    static void batch_norm_backward(context& ctx, batch_norm_plan& plan, cview x, cview y, cview dy, cview gamma,
+                                    cview beta, view dx, view dgamma, view dbeta) {
+        detail::batch_norm_backward(ctx, plan, x, y, dy, gamma, beta, dx, dgamma, dbeta);
+    }
+
+    // Optimizer ----------------------------------------------------------------------------
+    static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) { detail::sgd_step(ctx, u, w, g, buf); }
+
+    // Linear algebra -----------------------------------------------------------------------
+    static void svd(context& ctx, cview a, view u, view s, view vt) { detail::svd(ctx, a, u, s, vt); }
+};
+
+static_assert(Backend<backend>, "smile::cuda::backend must satisfy smile::Backend");
+
+}  // namespace smile::cuda

@@ -1,0 +1,290 @@
+#pragma once
+/// @file
+/// The CUDA C++ source of the backend's own kernels: only what no cuDNN, cuBLAS or cuSOLVER
+/// call does (element-wise arithmetic with the backend concept's exact semantics, mixing rows
+/// and boxes for mixup and CutMix, deterministic double-precision reductions, the fused SGD
+/// update, the softmax cross-entropy with soft targets, and folding batch norm into
+/// convolution weights). It is compiled at run time by NVRTC (kernels.hpp), so that smile stays
+/// header-only and programs using it compile with any C++20 compiler, not only nvcc.
+///
+/// Conventions: NCHW float tensors, 64-bit sizes; element-wise kernels run a grid-stride loop
+/// over a grid whose size depends only on the element count, and every reduction sums in double
+/// in a fixed order, so results do not depend on timing.
+
+namespace smile::cuda::detail {
+
+inline constexpr const char* kernel_source = R"CUDA(
+typedef long long i64;
+
+#define SMILE_FOR(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
+
+// Sum (or maximum) of one double per thread over the block; blockDim.x is a power of two and
+// `shared` holds blockDim.x doubles. Every thread gets the result.
+__device__ double block_sum(double v, double* shared) {
+    shared[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
+        __syncthreads();
+    }
+    const double r = shared[0];
+    __syncthreads();
+    return r;
+}
+__device__ double block_max(double v, double* shared) {
+    shared[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] = fmax(shared[threadIdx.x], shared[threadIdx.x + s]);
+        __syncthreads();
+    }
+    const double r = shared[0];
+    __syncthreads();
+    return r;
+}
+
+extern "C" __global__ void smile_fill(float* y, i64 n, float v) {
+    SMILE_FOR(i, n) y[i] = v;
+}
+
+// out = a·x + b·y (out may alias x or y)
+extern "C" __global__ void smile_axpby(float* out, float a, const float* x, float b, const float* y, i64 n) {
+    SMILE_FOR(i, n) out[i] = a * x[i] + b * y[i];
+}
+
+extern "C" __global__ void smile_multiply(float* out, const float* x, const float* y, i64 n) {
+    SMILE_FOR(i, n) out[i] = x[i] * y[i];
+}
+
+// y[n,c,h,w] = s[c]·x[n,c,h,w]
+extern "C" __global__ void smile_scale_channels(float* y, const float* x, const float* s, i64 n, i64 c, i64 hw) {
+    SMILE_FOR(i, n) y[i] = s[(i / hw) % c] * x[i];
+}
+
+// y[n,c,h,w] += b[c]
+extern "C" __global__ void smile_add_channel_bias(float* y, const float* b, i64 n, i64 c, i64 hw) {
+    SMILE_FOR(i, n) y[i] += b[(i / hw) % c];
+}
+
+// out[c] = Σ_{n,h,w} x[n,c,h,w]; one block per channel
+extern "C" __global__ void smile_channel_sum(float* out, const float* x, i64 batch, i64 c, i64 hw) {
+    extern __shared__ double shared[];
+    const i64 ch = blockIdx.x;
+    double acc = 0.0;
+    for (i64 j = threadIdx.x; j < batch * hw; j += blockDim.x) {
+        const i64 b = j / hw;
+        acc += x[(b * c + ch) * hw + (j - b * hw)];
+    }
+    const double total = block_sum(acc, shared);
+    if (threadIdx.x == 0) out[ch] = (float)total;
+}
+
+// y[r] = λ·x[r] + (1 − λ)·x[perm[r]], rows of `row` floats
+extern "C" __global__ void smile_mix_rows(float* y, const float* x, const i64* perm, float lambda, i64 rows, i64 row) {
+    const float mu = 1.0f - lambda;
+    SMILE_FOR(i, rows * row) {
+        const i64 r = i / row;
+        y[i] = lambda * x[i] + mu * x[perm[r] * row + (i - r * row)];
+    }
+}
+
+// y = x, then y[b, :, box] = x[perm[b], :, box]
+extern "C" __global__ void smile_paste_box(float* y, const float* x, const i64* perm, i64 n, i64 c, i64 h, i64 w,
+                                           i64 top, i64 left, i64 bh, i64 bw) {
+    SMILE_FOR(i, n * c * h * w) {
+        const i64 xx = i % w;
+        i64 t = i / w;
+        const i64 yy = t % h;
+        t /= h;
+        const i64 ch = t % c, b = t / c;
+        const bool inside = yy >= top && yy < top + bh && xx >= left && xx < left + bw;
+        const i64 src = inside ? perm[b] : b;
+        y[i] = x[((src * c + ch) * h + yy) * w + xx];
+    }
+}
+
+// partial[block] = Σ a·b over the block's grid-stride share, in double
+extern "C" __global__ void smile_dot_partial(double* partial, const float* a, const float* b, i64 n) {
+    extern __shared__ double shared[];
+    double acc = 0.0;
+    SMILE_FOR(i, n) acc += (double)a[i] * (double)b[i];
+    const double total = block_sum(acc, shared);
+    if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+// *out = Σ partial[0..n); one block
+extern "C" __global__ void smile_sum_doubles(double* out, const double* partial, i64 n) {
+    extern __shared__ double shared[];
+    double acc = 0.0;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) acc += partial[i];
+    const double total = block_sum(acc, shared);
+    if (threadIdx.x == 0) *out = total;
+}
+
+extern "C" __global__ void smile_relu_forward(float* y, const float* x, i64 n) {
+    SMILE_FOR(i, n) {
+        const float v = x[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+// dx = dy ⊙ [y > 0] (dx may alias dy)
+extern "C" __global__ void smile_relu_backward(float* dx, const float* y, const float* dy, i64 n) {
+    SMILE_FOR(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// One block per row r of k logits z and target weights t:
+//   loss[r] = Σ_j −t_j·log softmax(z)_j,   d_j = scale·(softmax(z)_j·Σt − t_j)
+extern "C" __global__ void smile_softmax_cross_entropy(float* d, double* row_loss, const float* z, const float* t,
+                                                       i64 k, float scale) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    const float* zr = z + r * k;
+    const float* tr = t + r * k;
+    float* dr = d + r * k;
+    double top = -1.0e308;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) top = fmax(top, (double)zr[j]);
+    top = block_max(top, shared);
+    double total = 0.0, mass = 0.0, weighted = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) {
+        const double shifted = (double)zr[j] - top;
+        total += exp(shifted);
+        mass += tr[j];
+        if (tr[j] != 0.0f) weighted += tr[j] * shifted;
+    }
+    total = block_sum(total, shared);
+    mass = block_sum(mass, shared);
+    weighted = block_sum(weighted, shared);
+    const double log_total = log(total);
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) {
+        const double p = exp((double)zr[j] - top - log_total);
+        dr[j] = (float)(scale * (p * mass - tr[j]));
+    }
+    if (threadIdx.x == 0) row_loss[r] = mass * log_total - weighted;  // Σ −t·(shifted − log_total)
+}
+
+// y[n,c] = mean_{h,w} x[n,c,h,w]
+extern "C" __global__ void smile_gap_forward(float* y, const float* x, i64 nc, i64 hw) {
+    SMILE_FOR(i, nc) {
+        const float* p = x + i * hw;
+        double acc = 0.0;
+        for (i64 j = 0; j < hw; ++j) acc += p[j];
+        y[i] = (float)(acc / (double)hw);
+    }
+}
+
+// dx[n,c,h,w] = dy[n,c]/(h·w)
+extern "C" __global__ void smile_gap_backward(float* dx, const float* dy, i64 n, i64 hw) {
+    const float inv = 1.0f / (float)hw;
+    SMILE_FOR(i, n) dx[i] = dy[i / hw] * inv;
+}
+
+// torch.optim.SGD, one pass over w, g and the momentum buffer
+extern "C" __global__ void smile_sgd_step(float* w, const float* g, float* buf, i64 n, float lr, float momentum,
+                                          float dampening, float weight_decay, int nesterov, int first) {
+    SMILE_FOR(i, n) {
+        float d = g[i] + weight_decay * w[i];
+        if (momentum != 0.0f) {
+            const float v = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
+            buf[i] = v;
+            d = nesterov ? d + momentum * v : v;
+        }
+        w[i] -= lr * d;
+    }
+}
+
+// Batch norm with fixed statistics (evaluation semantics, backward): one block per channel,
+// dγ = Σ g·(x − μ)/√(σ² + ε), dβ = Σ g
+extern "C" __global__ void smile_bn_frozen_backward_params(float* dgamma, float* dbeta, const float* x, const float* g,
+                                                           const float* mean, const float* var, float eps, i64 batch,
+                                                           i64 c, i64 hw) {
+    extern __shared__ double shared[];
+    const i64 ch = blockIdx.x;
+    const double mu = mean[ch], inv = 1.0 / sqrt((double)var[ch] + (double)eps);
+    double sg = 0.0, sgx = 0.0;
+    for (i64 j = threadIdx.x; j < batch * hw; j += blockDim.x) {
+        const i64 b = j / hw;
+        const i64 at = (b * c + ch) * hw + (j - b * hw);
+        sg += g[at];
+        sgx += (double)g[at] * ((double)x[at] - mu) * inv;
+    }
+    sg = block_sum(sg, shared);
+    sgx = block_sum(sgx, shared);
+    if (threadIdx.x == 0) {
+        dgamma[ch] = (float)sgx;
+        dbeta[ch] = (float)sg;
+    }
+}
+
+// dx = g·γ/√(σ² + ε)
+extern "C" __global__ void smile_bn_frozen_backward_data(float* dx, const float* g, const float* gamma,
+                                                         const float* var, float eps, i64 n, i64 c, i64 hw) {
+    SMILE_FOR(i, n) {
+        const i64 ch = (i / hw) % c;
+        dx[i] = (float)((double)g[i] * (double)gamma[ch] / sqrt((double)var[ch] + (double)eps));
+    }
+}
+
+// Folds an evaluation batch norm into the convolution before it:
+//   s = γ/√(σ² + ε),  w_out[o,…] = w[o,…]·s[o],  shift[o] = (b[o] − μ[o])·s[o] + β[o]
+extern "C" __global__ void smile_bn_fold(float* w_out, float* shift, const float* w, const float* bias,
+                                         const float* gamma, const float* beta, const float* mean, const float* var,
+                                         float eps, i64 out, i64 per_out) {
+    SMILE_FOR(i, out * per_out) {
+        const i64 o = i / per_out;
+        const double s = (double)gamma[o] / sqrt((double)var[o] + (double)eps);
+        w_out[i] = w[i] * (float)s;
+        if (i == o * per_out) {
+            const double b = bias != 0 ? (double)bias[o] : 0.0;
+            shift[o] = (float)((b - (double)mean[o]) * s + (double)beta[o]);
+        }
+    }
+}
+
+// y = act(y + shift[c]) with act = ReLU when relu != 0
+extern "C" __global__ void smile_bias_activation(float* y, const float* shift, i64 n, i64 c, i64 hw, int relu) {
+    SMILE_FOR(i, n) {
+        const float v = y[i] + shift[(i / hw) % c];
+        y[i] = (relu != 0 && !(v > 0.0f)) ? 0.0f : v;
+    }
+}
+)CUDA";
+
+/// The kernels of kernel_source, in the order of `kernel`.
+enum class kernel : int {
+    fill,
+    axpby,
+    multiply,
+    scale_channels,
+    add_channel_bias,
+    channel_sum,
+    mix_rows,
+    paste_box,
+    dot_partial,
+    sum_doubles,
+    relu_forward,
+    relu_backward,
+    softmax_cross_entropy,
+    gap_forward,
+    gap_backward,
+    sgd_step,
+    bn_frozen_backward_params,
+    bn_frozen_backward_data,
+    bn_fold,
+    bias_activation,
+    count
+};
+
+inline constexpr const char* kernel_names[] = {
+    "smile_fill",          "smile_axpby",          "smile_multiply",
+    "smile_scale_channels", "smile_add_channel_bias", "smile_channel_sum",
+    "smile_mix_rows",      "smile_paste_box",      "smile_dot_partial",
+    "smile_sum_doubles",   "smile_relu_forward",   "smile_relu_backward",
+    "smile_softmax_cross_entropy", "smile_gap_forward", "smile_gap_backward",
+    "smile_sgd_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
+    "smile_bn_fold",       "smile_bias_activation"};
+static_assert(sizeof(kernel_names) / sizeof(kernel_names[0]) == static_cast<int>(kernel::count),
+              "one name per kernel");
+
+}  // namespace smile::cuda::detail
