@@ -16,6 +16,8 @@ namespace smile::cuda::detail {
 /// out (cols×rows, column-major) = in (rows×cols, column-major)ᵀ.
 inline void transpose_into(context& ctx, const float* in, std::int64_t rows, std::int64_t cols, float* out) {
     const float one = 1.0f, zero = 0.0f;
+    // geam reads B even with beta = 0 unless told otherwise; B is `out` (in place), so clear it.
+    SMILE_CUDA(cudaMemsetAsync(out, 0, static_cast<std::size_t>(rows * cols) * sizeof(float), ctx.stream));
     SMILE_CUDA(cublasSgeam(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, to_int(cols, "svd"), to_int(rows, "svd"), &one, in,
                            to_int(rows, "svd"), &zero, out, to_int(cols, "svd"), out, to_int(cols, "svd")));
 }
