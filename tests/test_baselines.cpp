@@ -219,7 +219,7 @@ TEST_CASE("svd: both backends give the same singular values and exact reconstruc
     for (std::size_t i = 1; i < sigmas[0].size(); ++i) CHECK(sigmas[0][i] <= sigmas[0][i - 1]);
 }
 
-TEST_CASE("l2sp: the penalty of the step equals (α/2)·Σ‖w − w⁰‖² over the backbone; w⁰ stays fixed") {
+TEST_CASE("l2sp: the penalty of the step equals (α/2)·Σ‖w − w⁰‖² over the backbone, w⁰ stays fixed") {
     smile::session<D> s;
     const auto path = tiny_pretrained(s);
     smile::rng gen(1);
@@ -244,7 +244,7 @@ TEST_CASE("l2sp: the penalty of the step equals (α/2)·Σ‖w − w⁰‖² ove
     CHECK(reports[2].term("l2sp") > 0);
 }
 
-TEST_CASE("delta: attention from loss increases; Ω by hand; gradients; the source network stays frozen") {
+TEST_CASE("delta: attention from loss increases, Ω by hand, gradients, the source network stays frozen") {
     // softmax(z/5) of z-scored increases (1, 2, 3): z = (−√1.5, 0, √1.5).
     const auto w = smile::attention_from_losses({1, 2, 3});
     const double e = std::exp(std::sqrt(1.5) / 5), total = 1 / e + 1 + e;
@@ -326,7 +326,7 @@ TEST_CASE_TEMPLATE("delta and bss: the gradient of CE + regularizer through the 
     }
 }
 
-TEST_CASE("rifle: the head is re-initialised exactly at the ends of the periods; momentum is kept") {
+TEST_CASE("rifle: the head is re-initialised exactly at the ends of the periods, momentum is kept") {
     smile::session<D> s;
     const auto path = tiny_pretrained(s);
     smile::rng gen(5);

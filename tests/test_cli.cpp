@@ -7,8 +7,11 @@
 #include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "backends.hpp"
 #include "compare.hpp"
+#include "dataset_builder.hpp"
 #include "random_data.hpp"
 #include "run_program.hpp"
 
@@ -74,4 +77,50 @@ TEST_CASE("smile predict: bad input is one clear line and a non-zero exit") {
         CHECK(r.output.rfind("smile: error: ", 0) == 0);
         CHECK(smile::test::line_count(r.output) == 1);
     }
+}
+
+TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an image folder, reproducibly") {
+    workdir dir;
+    smile::test::temp_tree tree("analyze");
+    for (const char* split : {"train", "test"})
+        for (int cls = 0; cls < 3; ++cls)
+            for (int i = 0; i < 6; ++i)
+                smile::test::write_image(tree.root / split / ("class" + std::to_string(cls)) / ("img" + std::to_string(i) + ".png"),
+                                         20, 18, 3, cls, i);
+    smile::session<B> s;
+    smile::rng gen(4);
+    auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {3, 0});
+    smile::io::save_weights<B>(model, dir / "w.safetensors");
+    const std::string common = "analyze --num-classes 3 --format imagefolder --root " + tree.root.string() +
+                               " --image-size 16 --resize 16 --images 12 --batch-size 6 --draws 2 --pairs 2 --workers 0";
+    auto run = [&](const std::string& out) {
+        const auto r = smile::test::run_smile(common + " --arch resnet8 --weights " + dir / "w.safetensors" + " --out " + dir / out);
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        CHECK(r.output.find("feature IL (pooled)") != std::string::npos);
+        std::ifstream in(dir / (out + "/interpolation.json"));
+        return nlohmann::json::parse(in);
+    };
+    const auto first = run("a"), second = run("b");
+    CHECK(first == second);  // one seed drives every choice
+    for (const char* key : {"label_il_logits", "label_il_probabilities", "feature_il"}) {
+        CAPTURE(key);
+        CHECK(first[key]["ratios"].get<std::int64_t>() == 12 * 2);
+        const double mean = first[key]["mean"].get<double>();
+        CHECK(std::isfinite(mean));
+        CHECK(mean > 0.0);
+    }
+    std::ifstream csv(dir / "a/feature_interpolation.csv");
+    std::string line;
+    int lines = 0;
+    while (std::getline(csv, line)) ++lines;
+    CHECK(lines == 1 + 2 * 5);  // header, 2 pairs × 5 values of λ
+    CHECK(fs::exists(dir / "a/feature_interpolation.gp"));
+
+    // A model that does not fit the options is one clear line.
+    const auto r = smile::test::run_smile(common + " --arch resnet20 --weights " + dir / "w.safetensors" + " --out " + dir / "c");
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--weights " + dir / "w.safetensors" + ": not a complete resnet20") != std::string::npos);
+    CHECK(smile::test::line_count(r.output) == 1);
 }

@@ -67,7 +67,7 @@ TEST_CASE("half precision: binary16 and bfloat16 convert exactly") {
     CHECK(smile::io::bf16_to_float(0x4049) == 3.140625f);
 }
 
-TEST_CASE("safetensors: round trip with metadata; F16 and BF16 read as float32") {
+TEST_CASE("safetensors: round trip with metadata, F16 and BF16 read as float32") {
     temp_dir dir;
     const auto p = dir.path / "w.safetensors";
     smile::io::write_safetensors(p, {{"a", {2, 3}, {1, 2, 3, 4, 5, 6}, false, 0}, {"n", {}, {}, true, 0}},
@@ -137,7 +137,7 @@ TEST_CASE("npy: float32 and float64 read, truncated and foreign files rejected")
     CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains("not a .npy file"), smile::error);
 }
 
-TEST_CASE("weights: save then load round trips; missing, unexpected and wrong-shape tensors are named") {
+TEST_CASE("weights: save then load round trips, missing, unexpected and wrong-shape tensors are named") {
     temp_dir dir;
     smile::session<B> s;
     smile::rng gen(1);

@@ -142,7 +142,7 @@ TEST_CASE("layers: conv2d is initialised as PyTorch: U(±1/√fan_in)") {
     CHECK(sq / double(w.size()) == doctest::Approx(bound * bound / 3).epsilon(0.1));
 }
 
-TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then BN, sum and ReLU; it refolds on change", B,
+TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then BN, sum and ReLU, it refolds on change", B,
                    SMILE_TEST_BACKENDS) {
     smile::session<B> s;
     smile::rng gen(11);

@@ -163,7 +163,7 @@ TEST_CASE("smile: the gradient of the whole triplet through the classifier equal
     CHECK(compared >= k);  // most directions are smooth
 }
 
-TEST_CASE("mean teacher: each policy matches its closed form; BN statistics never move") {
+TEST_CASE("mean teacher: each policy matches its closed form, BN statistics never move") {
     smile::session<D> s;
     const auto path = tiny_pretrained(s);
     smile::rng gen(1);

@@ -31,7 +31,7 @@ TEST_CASE("lr schedules: step at two thirds, multistep, cosine, constant") {
                          smile::error);
 }
 
-TEST_CASE("sgd: rules set multipliers by name; parameters without fresh gradients are left alone") {
+TEST_CASE("sgd: rules set multipliers by name, parameters without fresh gradients are left alone") {
     smile::session<B> s;
     smile::rng gen(1);
     auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {3, 5});

@@ -113,7 +113,7 @@ TEST_CASE("crops, flips and normalisation equal hand-computed pixels") {
     CHECK_THROWS_WITH_AS(crop(img, 2, 3, 3, 3), doctest::Contains("outside the 4x5 image"), smile::error);
 }
 
-TEST_CASE("random resized crop: boxes respect scale and ratio; the fallback clamps the ratio") {
+TEST_CASE("random resized crop: boxes respect scale and ratio, the fallback clamps the ratio") {
     smile::rng gen(5);
     for (int i = 0; i < 500; ++i) {
         const auto b = random_resized_crop_box(300, 500, gen, {0.2, 1.0});

@@ -15,5 +15,6 @@ command add_split(CLI::App& app);
 command add_pretrain(CLI::App& app);
 command add_finetune(CLI::App& app);
 command add_compare(CLI::App& app);
+command add_analyze(CLI::App& app);
 
 }  // namespace smile::cli

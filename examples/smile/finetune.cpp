@@ -18,6 +18,7 @@ command add_finetune(CLI::App& app) {
         double rate = 100;
         std::string protocol = "per-class";
         std::string train_list;
+        std::string save_weights;
         training_options training;
         method_options methods;
     };
@@ -32,6 +33,7 @@ command add_finetune(CLI::App& app) {
     sub->add_option("--rate", o->rate, "percent of the training set to sample")->capture_default_str()->check(CLI::Range(0.001, 100.0));
     sub->add_option("--protocol", o->protocol, "sampling: per-class or global")->check(CLI::IsMember({"per-class", "global"}))
         ->capture_default_str();
+    sub->add_option("--save-weights", o->save_weights, "write the fine-tuned network here (.safetensors, torchvision names)");
     sub->add_option("--subset-list", o->train_list, "train on the images of this list file (from smile split) instead of --rate");
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
@@ -41,6 +43,7 @@ command add_finetune(CLI::App& app) {
         job.pretrained = o->weights;
         job.method = o->methods.finish(o->method, o->training);
         job.training = o->training;
+        job.save_weights = o->save_weights;
         auto d = std::make_shared<data::dataset>(o->data.read_dataset());
         if (!o->train_list.empty()) {
             job.train = data::read_subset_list(*d, o->train_list);

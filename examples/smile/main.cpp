@@ -5,6 +5,7 @@
 //   smile pretrain ...   a source network from scratch (default ResNet-20 on MNIST)
 //   smile finetune ...   fine-tuning with SMILE or a baseline, top-1 on the test split
 //   smile compare  ...   the main job: methods x datasets x seeds, a Table-1-style comparison
+//   smile analyze  ...   interpolation loss and feature-interpolation PCA of a trained model
 //
 // Every error is one line on stderr and a non-zero exit status.
 #include <cstdio>
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     add(smile::cli::add_pretrain);
     add(smile::cli::add_finetune);
     add(smile::cli::add_compare);
+    add(smile::cli::add_analyze);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

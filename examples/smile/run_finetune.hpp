@@ -4,6 +4,7 @@
 
 #include <smile/smile.hpp>
 #include <smile/data/sampling.hpp>
+#include <smile/io/weights.hpp>
 
 #include "smile/training_options.hpp"
 
@@ -16,6 +17,7 @@ struct finetune_job {
     std::filesystem::path pretrained;
     method_config method;
     training_options training;
+    std::filesystem::path save_weights;  ///< where to write the fine-tuned network (empty: nowhere)
 };
 
 inline run_result run_finetune(const finetune_job& job, bool print_config = true) {
@@ -45,7 +47,16 @@ inline run_result run_finetune(const finetune_job& job, bool print_config = true
     auto evaluate_now = [&] { return evaluate(s, m->model(), job.data, job.data->test, test_pipe, 256, t.workers).top1; };
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
-    return train<B>(*m, make_loader, evaluate_now, o, gen);
+    const run_result r = train<B>(*m, make_loader, evaluate_now, o, gen);
+    if (!job.save_weights.empty()) {
+        // torchvision names with the target head as fc (and SMILE's or Co-Tuning's source head as source_fc).
+        const auto where = std::filesystem::absolute(job.save_weights);
+        std::filesystem::create_directories(where.parent_path());
+        io::save_weights<B>(m->model(), where,
+                            {{"arch", job.arch.arch}, {"method", m->name()}, {"dataset", job.data->format},
+                             {"iterations", std::to_string(t.iterations)}, {"test_top1", std::to_string(r.final_top1)}});
+    }
+    return r;
 }
 
 }  // namespace smile::cli
