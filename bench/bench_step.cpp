@@ -49,8 +49,7 @@ void train_step(benchmark::State& state, config c) {
     getrusage(RUSAGE_SELF, &u);
     state.counters["peak_RSS_MB"] = double(u.ru_maxrss) / 1024.0;
     // What the backend itself holds (activations, gradients, weights, buffers), where it counts it.
-    if constexpr (requires { s.context().bytes_allocated; })
-        state.counters["backend_MB"] = double(s.context().bytes_allocated) / (1024.0 * 1024.0);
+    if (const auto megabytes = smile::bench::backend_megabytes(s.context())) state.counters["backend_MB"] = *megabytes;
 }
 
 /// The forward a teacher or frozen source network runs each step: evaluation mode, nothing kept.

@@ -5,6 +5,8 @@
 
 #include <sys/resource.h>
 
+#include <optional>
+
 #include <benchmark/benchmark.h>
 
 namespace smile::bench {
@@ -31,6 +33,19 @@ struct steady_state_probe {
 inline void report_flops(benchmark::State& state, double flops) {
     state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
                                                    benchmark::Counter::kIsRate);
+}
+
+/// Megabytes of device or host memory the backend context holds, where the backend counts them
+/// (the oneDNN context's allocations; the CUDA allocator's blocks in use and cached).
+template <class Context>
+std::optional<double> backend_megabytes(const Context& ctx) {
+    constexpr double megabyte = 1024.0 * 1024.0;
+    if constexpr (requires { ctx.bytes_allocated; })
+        return double(ctx.bytes_allocated) / megabyte;
+    else if constexpr (requires { ctx.memory.in_use_bytes(); })
+        return double(ctx.memory.in_use_bytes() + ctx.memory.cached_bytes()) / megabyte;
+    else
+        return std::nullopt;
 }
 
 }  // namespace smile::bench
