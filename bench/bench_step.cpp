@@ -18,6 +18,18 @@ struct config {
     std::int64_t size, batch;
 };
 
+/// Two untimed steps (the first sight of every shape builds plans and buffers), then the timed
+/// loop, reporting allocations and page faults per step and images/s.
+template <class Step>
+void time_steady_state(benchmark::State& state, smile::session<B>& s, std::int64_t batch, Step&& step) {
+    step();
+    step();
+    smile::bench::steady_state_probe probe(s.context().allocations);
+    for (auto _ : state) step();
+    probe.report(state, s.context().allocations);
+    state.counters["images/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void train_step(benchmark::State& state, config c) {
     smile::session<B> s;
     smile::rng gen(1);
@@ -38,13 +50,7 @@ void train_step(benchmark::State& state, config c) {
         opt.step(s, 0.01f);
         s.synchronize();
     };
-    step();  // first sight of every shape: plans, buffers
-    step();
-    smile::bench::steady_state_probe probe(s.context().allocations);
-    for (auto _ : state) step();
-    probe.report(state, s.context().allocations);
-    state.counters["images/s"] =
-        benchmark::Counter(double(c.batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+    time_steady_state(state, s, c.batch, step);
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     state.counters["peak_RSS_MB"] = double(u.ru_maxrss) / 1024.0;
@@ -64,13 +70,7 @@ void eval_forward(benchmark::State& state, config c) {
         model.forward(s, x, smile::mode::eval);
         s.synchronize();
     };
-    step();
-    step();
-    smile::bench::steady_state_probe probe(s.context().allocations);
-    for (auto _ : state) step();
-    probe.report(state, s.context().allocations);
-    state.counters["images/s"] =
-        benchmark::Counter(double(c.batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+    time_steady_state(state, s, c.batch, step);
 }
 
 }  // namespace

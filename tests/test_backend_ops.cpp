@@ -15,14 +15,6 @@ using smile::test::oracle;
 
 namespace {
 
-template <class S>
-struct backend_of;
-template <class B>
-struct backend_of<smile::session<B>> {
-    using type = B;
-};
-#define BACKEND_OF(s) typename backend_of<std::remove_reference_t<decltype(s)>>::type
-
 /// Runs `op` (a generic lambda taking a session and returning host values) on both backends
 /// and compares the results.
 template <class Op>

@@ -8,6 +8,7 @@
 
 #include "backends.hpp"
 #include "compare.hpp"
+#include "directional_gradcheck.hpp"
 #include "random_data.hpp"
 
 using smile::shape4;
@@ -65,42 +66,12 @@ smile::method_config config(const std::string& name, std::int64_t total = 12) {
     return c;
 }
 
-/// ⟨∂L/∂θ, v⟩ from `backprop()` against central differences of `loss()` along random unit
-/// directions for every parameter; kink-crossing directions (ε vs ε/2 disagree) are skipped.
+/// Every parameter's gradient along 2 random directions (directional_gradcheck.hpp); at least
+/// half of the directions must be smooth enough to compare.
 template <class B, class Loss>
 void check_total_gradient(smile::classifier<B>& model, Loss&& loss, std::uint64_t seed) {
-    loss(true);
-    std::vector<std::vector<float>> analytic;
-    for (auto& [name, p] : smile::parameters_of<B>(model))
-        analytic.push_back(p->has_fresh_grad() ? p->grad.to_host() : std::vector<float>(p->value.size(), 0.0f));
-    smile::rng dir(seed);
-    std::size_t k = 0, compared = 0, total = 0;
-    for (auto& [name, p] : smile::parameters_of<B>(model)) {
-        const auto origin = p->value.to_host();
-        for (int d = 0; d < 2; ++d, ++total) {
-            std::vector<double> v(origin.size());
-            double norm = 0, along = 0;
-            for (auto& e : v) {
-                e = dir.normal();
-                norm += e * e;
-            }
-            for (std::size_t i = 0; i < v.size(); ++i) along += (v[i] /= std::sqrt(norm)) * analytic[k][i];
-            auto at = [&](double h) {
-                std::vector<float> moved(origin.size());
-                for (std::size_t i = 0; i < v.size(); ++i) moved[i] = float(origin[i] + h * v[i]);
-                p->value.copy_from_host(moved);
-                return loss(false);
-            };
-            const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), halved = (at(eps / 2) - at(-eps / 2)) / eps;
-            p->value.copy_from_host(origin);
-            if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;
-            INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
-            CHECK(std::abs(full - along) <= 5e-3 * std::abs(full) + 1e-4);
-            ++compared;
-        }
-        ++k;
-    }
-    CHECK(compared * 2 >= total);
+    const auto r = smile::test::check_directional_gradients<B>(model, loss, seed, 2);
+    CHECK(r.compared * 2 >= r.directions);
 }
 
 }  // namespace

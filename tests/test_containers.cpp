@@ -20,14 +20,6 @@ using smile::test::device;
 
 namespace {
 
-template <class S>
-struct backend_of;
-template <class B>
-struct backend_of<smile::session<B>> {
-    using type = B;
-};
-#define BACKEND_OF(s) typename backend_of<std::remove_reference_t<decltype(s)>>::type
-
 auto uniform = [](smile::rng& g, std::size_t n) { return smile::test::uniform_values(g, n); };
 
 template <class B>

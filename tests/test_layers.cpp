@@ -17,14 +17,6 @@ using smile::test::check_layer_against_reference;
 
 namespace {
 
-template <class S>
-struct backend_of;
-template <class B>
-struct backend_of<smile::session<B>> {
-    using type = B;
-};
-#define BACKEND_OF(s) typename backend_of<std::remove_reference_t<decltype(s)>>::type
-
 auto uniform = [](smile::rng& g, std::size_t n) { return smile::test::uniform_values(g, n); };
 auto nonzero = [](smile::rng& g, std::size_t n) { return smile::test::away_from_zero(g, n); };
 auto distinct = [](smile::rng& g, std::size_t n) { return smile::test::distinct_values(g, n); };

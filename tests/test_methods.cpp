@@ -10,22 +10,12 @@
 
 #include "backends.hpp"
 #include "compare.hpp"
+#include "directional_gradcheck.hpp"
 #include "random_data.hpp"
 
 using smile::shape4;
 using smile::tensor;
 namespace fs = std::filesystem;
-
-namespace {
-
-template <class S>
-struct backend_of;
-template <class B>
-struct backend_of<smile::session<B>> {
-    using type = B;
-};
-
-}  // namespace
 
 TEST_CASE_TEMPLATE("losses: cross-entropy, mixed targets and soft targets by hand", B, SMILE_TEST_BACKENDS) {
     smile::session<B> s;
@@ -130,37 +120,8 @@ TEST_CASE("smile: the gradient of the whole triplet through the classifier equal
         }
         return mxp + gamma_fe * fe + gamma_fc * fc;
     };
-    loss(true);
-    std::vector<std::pair<std::string, std::vector<float>>> analytic;
-    for (auto& [name, p] : smile::parameters_of<D>(student)) analytic.emplace_back(name, p->grad.to_host());
-    smile::rng dir(9);
-    std::size_t k = 0, compared = 0;
-    for (auto& [name, p] : smile::parameters_of<D>(student)) {
-        const auto origin = p->value.to_host();
-        for (int d = 0; d < 3; ++d) {
-            std::vector<double> v(origin.size());
-            double norm = 0, along = 0;
-            for (auto& e : v) {
-                e = dir.normal();
-                norm += e * e;
-            }
-            for (std::size_t i = 0; i < v.size(); ++i) along += (v[i] /= std::sqrt(norm)) * analytic[k].second[i];
-            auto at = [&](double h) {
-                std::vector<float> moved(origin.size());
-                for (std::size_t i = 0; i < v.size(); ++i) moved[i] = float(origin[i] + h * v[i]);
-                p->value.copy_from_host(moved);
-                return loss(false);
-            };
-            const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), halved = (at(eps / 2) - at(-eps / 2)) / eps;
-            p->value.copy_from_host(origin);
-            if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;  // a kink
-            INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
-            CHECK(std::abs(full - along) <= 5e-3 * std::abs(full) + 1e-4);  // float32 noise floor ~1e-4
-            ++compared;
-        }
-        ++k;
-    }
-    CHECK(compared >= k);  // most directions are smooth
+    const auto r = smile::test::check_directional_gradients<D>(student, loss, 9, 3);
+    CHECK(r.compared >= r.parameters);  // most directions are smooth
 }
 
 TEST_CASE("mean teacher: each policy matches its closed form, BN statistics never move") {

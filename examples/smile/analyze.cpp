@@ -22,10 +22,6 @@ namespace smile::cli {
 
 namespace {
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-    io::write_file_atomically(path, [&](io::byte_sink& sink) { sink.write(text.data(), text.size()); });
-}
-
 /// A sample's file, or its index for in-memory datasets (MNIST, digits).
 std::string image_name(const data::sample& s) {
     return s.path.empty() ? "#" + std::to_string(s.memory_index) : s.path;
@@ -137,9 +133,9 @@ command add_analyze(CLI::App& app) {
                               {"feature_il", estimate(il.features)}};
         const std::filesystem::path out = o->out;
         std::filesystem::create_directories(out);
-        write_text(out / "interpolation.json", result.dump(2) + "\n");
-        write_text(out / "feature_interpolation.csv", paths_csv(paths));
-        write_text(out / "feature_interpolation.gp",
+        io::write_file_atomically(out / "interpolation.json", result.dump(2) + "\n");
+        io::write_file_atomically(out / "feature_interpolation.csv", paths_csv(paths));
+        io::write_file_atomically(out / "feature_interpolation.gp",
                    paths_gnuplot(paths.size(), std::filesystem::path(o->weights).filename().string() + " on " + d->format));
         std::printf("interpolation loss, D = %s, %s split of %s (%lld ratios each):\n", o->distance.c_str(),
                     o->split.c_str(), d->format.c_str(), static_cast<long long>(il.features.count));

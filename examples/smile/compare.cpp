@@ -165,12 +165,12 @@ command add_compare(CLI::App& app) {
         doc << "Top-1 accuracy (%) on the test split, mean ± std over " << seeds << " seeds; ResNet-20 pretrained on MNIST ("
             << source.filename().string() << "), per-class sampling, SMILE-authors recipe (SGD 0.9 Nesterov, wd 1e-4, lr 0.01 /10 at 2/3).\n\n"
             << md.str();
-        io::write_file_atomically(md_path, [&](io::byte_sink& s) { s.write(doc.str().data(), doc.str().size()); });
+        io::write_file_atomically(md_path, doc.str());
         std::ostringstream csv;
         csv << "method,target,seed,top1,seconds_per_step\n";
         for (const auto& [m, target_label, seed, top1, sps] : rows)
             csv << m << ',' << target_label << ',' << seed << ',' << top1 << ',' << sps << '\n';
-        io::write_file_atomically(csv_path, [&](io::byte_sink& s) { s.write(csv.str().data(), csv.str().size()); });
+        io::write_file_atomically(csv_path, csv.str());
         const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count() / 60;
         std::printf("\n%s\n(%s and %s written; %.1f minutes)\n", doc.str().c_str(), md_path.c_str(), csv_path.c_str(), minutes);
     };

@@ -43,7 +43,7 @@ command add_split(CLI::App& app) {
         {
             std::string names;
             for (const auto& c : d.classes) names += c + "\n";
-            io::write_file_atomically(out / "classes.txt", [&](io::byte_sink& s) { s.write(names.data(), names.size()); });
+            io::write_file_atomically(out / "classes.txt", names);
         }
         std::printf("%s: %zu classes, %zu training and %zu test images\n", d.format.c_str(), d.classes.size(),
                     d.train.size(), d.test.size());

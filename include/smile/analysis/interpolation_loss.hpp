@@ -141,13 +141,13 @@ void add_interpolation_batch(session<B>& s, classifier<B, Backbone>& model, cons
     SMILE_CHECK(o.draws > 0, "interpolation loss: draws must be positive, got ", o.draws);
     const std::int64_t n = x.shape().n;
     const std::vector<std::int64_t> perm = random_derangement(gen, n);
-    tensor<B> mixed(s, x.shape());
+    auto mixed = s.borrow(x.shape());
     struct outputs {
         std::vector<float> logits, features;
     };
     auto run = [&](double delta) {
-        B::mix_rows(s.context(), static_cast<float>(delta), x.view(), perm, mixed.view());
-        model.forward(s, mixed, mode::eval);
+        B::mix_rows(s.context(), static_cast<float>(delta), x.view(), perm, mixed->view());
+        model.forward(s, *mixed, mode::eval);
         return outputs{model.logits().to_host(), model.pooled().to_host()};
     };
     const std::int64_t classes = model.num_classes(), dim = model.feature_dim();

@@ -112,7 +112,7 @@ inline void write_list(const std::filesystem::path& path, const std::vector<samp
     std::string text;
     for (const auto& s : samples)
         text += (s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path) + " " + std::to_string(s.label) + "\n";
-    io::write_file_atomically(path, [&](io::byte_sink& sink) { sink.write(text.data(), text.size()); });
+    io::write_file_atomically(path, text);
 }
 
 }  // namespace smile::data

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <smile/core/error.hpp>
 
@@ -77,6 +78,11 @@ inline void write_file_atomically(const std::filesystem::path& path,
         ::fsync(dir_fd);
         ::close(dir_fd);
     }
+}
+
+/// Writes `bytes` (text or binary) to `path`, atomically.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+    write_file_atomically(path, [&](byte_sink& sink) { sink.write(bytes.data(), bytes.size()); });
 }
 
 }  // namespace smile::io

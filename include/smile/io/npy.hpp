@@ -64,8 +64,7 @@ inline void write_npy(const std::filesystem::path& path, const std::vector<std::
                       const std::vector<float>& values) {
     std::vector<std::size_t> dims(shape.begin(), shape.end());
     const auto array = xt::adapt(values.data(), values.size(), xt::no_ownership(), dims);
-    const std::string bytes = xt::dump_npy(array);
-    write_file_atomically(path, [&](byte_sink& sink) { sink.write(bytes.data(), bytes.size()); });
+    write_file_atomically(path, xt::dump_npy(array));
 }
 
 }  // namespace smile::io

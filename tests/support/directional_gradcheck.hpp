@@ -1,0 +1,66 @@
+#pragma once
+/// @file
+/// Whole-model gradient checks along random directions: for every parameter θ_p and a few
+/// random unit directions v, the analytic ⟨∂L/∂θ_p, v⟩ (what `loss(true)` backpropagates)
+/// against the central difference (L(θ + εv) − L(θ − εv))/2ε of `loss(false)`, ε = 1e-3.
+/// Directions whose ±ε step crosses a ReLU or max-pool kink (the differences at ε and ε/2
+/// disagree) are skipped and counted; each compared direction is one doctest CHECK, and the
+/// caller asserts how many must have been compared.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <smile/core/random.hpp>
+#include <smile/models/named_tensors.hpp>
+
+namespace smile::test {
+
+struct directional_result {
+    std::size_t parameters = 0;  ///< parameters probed
+    std::size_t directions = 0;  ///< directions tried
+    std::size_t compared = 0;    ///< directions compared (the rest crossed a kink)
+};
+
+/// `loss(backprop)` returns L for the model's current weights and, when `backprop`, leaves
+/// ∂L/∂θ in the parameters' gradients. A parameter no backward reached counts as gradient 0.
+template <Backend B, class Model, class Loss>
+directional_result check_directional_gradients(Model& model, Loss&& loss, std::uint64_t seed, int per_parameter) {
+    loss(true);
+    std::vector<std::vector<float>> analytic;
+    for (auto& [name, p] : parameters_of<B>(model))
+        analytic.push_back(p->has_fresh_grad() ? p->grad.to_host() : std::vector<float>(p->value.size(), 0.0f));
+    rng dir(seed);
+    directional_result r;
+    for (auto& [name, p] : parameters_of<B>(model)) {
+        const auto origin = p->value.to_host();
+        for (int d = 0; d < per_parameter; ++d, ++r.directions) {
+            std::vector<double> v(origin.size());
+            double norm = 0, along = 0;
+            for (auto& e : v) {
+                e = dir.normal();
+                norm += e * e;
+            }
+            for (std::size_t i = 0; i < v.size(); ++i) along += (v[i] /= std::sqrt(norm)) * analytic[r.parameters][i];
+            auto at = [&](double h) {
+                std::vector<float> moved(origin.size());
+                for (std::size_t i = 0; i < v.size(); ++i) moved[i] = float(origin[i] + h * v[i]);
+                p->value.copy_from_host(moved);
+                return loss(false);
+            };
+            const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), halved = (at(eps / 2) - at(-eps / 2)) / eps;
+            p->value.copy_from_host(origin);
+            if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;  // a kink
+            INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
+            CHECK(std::abs(full - along) <= 5e-3 * std::abs(full) + 1e-4);  // float32 noise floor ~1e-4
+            ++r.compared;
+        }
+        ++r.parameters;
+    }
+    return r;
+}
+
+}  // namespace smile::test
