@@ -59,7 +59,7 @@ struct prepared_method {
             smile::data::make_synthetic({c.classes, 2, 1, c.size, 3, 40.0, 3, 0, 0.5}, 5));
         smile::data::pipeline eval;
         eval.resize(c.size, c.size).normalize({{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}});
-        method->prepare(d, d->train, eval, 0);
+        method->prepare(d, d->train, {eval, eval, 0});
     }
     /// One step, waited for; returns its wall time in seconds.
     double step(smile::session<B>& s, const smile::data::host_batch& batch) {

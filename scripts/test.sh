@@ -3,6 +3,8 @@
 #   1. the CPU (oneDNN) build: library tests, examples, benchmarks; ctest without GPU tests
 #   2. an install of the package and a downstream project built against it
 #   3. the CUDA flavour, compiled and linked (there is no GPU to run it on here)
+#   4. the whole CPU test suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#      fuzz corpora and regression inputs included (SMILE_SKIP_SANITIZERS=1 skips it)
 # Usage: scripts/test.sh [build directory, default build-ci]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,3 +42,16 @@ fi
 echo "== tests"
 cd "$build"
 ctest -LE gpu --output-on-failure -j "$jobs"
+
+if [ "${SMILE_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== sanitizers: the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+  # -O1 keeps the instrumented build and its run short; oneDNN itself is not instrumented.
+  cmake -S "$here" -B "$build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+        -DSMILE_SANITIZE=ON -DSMILE_WARNINGS_AS_ERRORS=ON -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON \
+        -DSMILE_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$build-asan" -j "$jobs"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+  export LSAN_OPTIONS="suppressions=$here/tests/sanitizer-suppressions.txt:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  (cd "$build-asan" && ctest -LE gpu --output-on-failure -j "$jobs")
+fi

@@ -49,7 +49,7 @@ smile::data::pipeline pipe() {
 /// Runs `n` steps; returns the reports.
 std::vector<smile::step_report> run(smile::method<D>& m, std::int64_t n, std::uint64_t seed = 1) {
     auto d = target_data();
-    m.prepare(d, d->train, pipe(), 0);
+    m.prepare(d, d->train, {pipe(), pipe(), 0});
     smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, seed, false, 0});
     std::vector<smile::step_report> out;
     for (std::int64_t k = 0; k < n; ++k) out.push_back(m.step(*l.next(), k));
@@ -297,30 +297,52 @@ TEST_CASE_TEMPLATE("delta and bss: the gradient of CE + regularizer through the 
     }
 }
 
-TEST_CASE("rifle: the head is re-initialised exactly at the ends of the periods, momentum is kept") {
+TEST_CASE("rifle: the head is re-initialised at the starts of the periods, before the step, momentum is kept") {
     smile::session<D> s;
     const auto path = tiny_pretrained(s);
     smile::rng gen(5);
     auto c = config("rifle", 12);
-    c.rifle.periods = 3;  // period 4: re-init after iterations 3 and 7, not after 11 (the end)
+    c.rifle.periods = 3;  // period 4: re-init at the start of iterations 4 and 8, never at 0
     auto m = smile::make_method<D>(s, gen, tiny_arch(), 3, path, c);
     const auto reports = run(*m, 12);
     std::vector<std::int64_t> reinit;
     for (std::size_t k = 0; k < reports.size(); ++k)
         if (reports[k].term("reinit") == 1.0) reinit.push_back(std::int64_t(k));
-    CHECK(reinit == std::vector<std::int64_t>{3, 7});
-    // A re-initialised head is PyTorch's default: U(±1/√fan_in).
+    CHECK(reinit == std::vector<std::int64_t>{4, 8});
     auto& rifle = dynamic_cast<smile::rifle_method<D>&>(*m);
-    CHECK(rifle.reinitialises_after(7));
-    CHECK_FALSE(rifle.reinitialises_after(11));
+    CHECK(rifle.reinitialises_at(8));
+    CHECK_FALSE(rifle.reinitialises_at(0));
+    CHECK_FALSE(rifle.reinitialises_at(7));
     std::size_t momentum_buffers = 0;
     m->optimizer().visit_state([&](const std::string& n, tensor<D>&) { momentum_buffers += n.find("fc.") != std::string::npos; });
     CHECK(momentum_buffers == 2);  // fc.weight and fc.bias kept their buffers through the re-inits
+    {
+        // The new head is PyTorch's default Linear draw, U(±1/√fan_in), taken from the run's
+        // generator before the step: with lr 0 the head after iteration 4 is exactly that draw.
+        smile::rng g(5);
+        auto c0 = config("rifle", 12);
+        c0.rifle.periods = 3;
+        c0.schedule.base_lr = 0.0f;
+        auto m0 = smile::make_method<D>(s, g, tiny_arch(), 3, path, c0);
+        auto d = target_data();
+        smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, 1, false, 0});
+        for (std::int64_t k = 0; k < 4; ++k) m0->step(*l.next(), k);
+        auto& head = m0->model().head();
+        const auto before = head.weight().value.to_host();
+        smile::rng replay = g;
+        CHECK(m0->step(*l.next(), 4).term("reinit") == 1.0);
+        const auto after = head.weight().value.to_host();
+        CHECK(after != before);
+        const double bound = 1.0 / std::sqrt(double(head.weight().value.shape().c));
+        for (float v : after) CHECK(std::abs(v) <= bound);
+        head.reset_parameters(replay);
+        CHECK(head.weight().value.to_host() == after);
+    }
     c.name = "dsmile-rifle";
     smile::rng gen2(5);
     auto mixed = smile::make_method<D>(s, gen2, tiny_arch(), 3, path, c);
     CHECK(mixed->name() == "dsmile-rifle");
-    CHECK(run(*mixed, 4)[3].term("reinit") == 1.0);
+    CHECK(run(*mixed, 5)[4].term("reinit") == 1.0);
 }
 
 TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, fixed state") {
@@ -360,7 +382,7 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
         CHECK(m->model().head().weight().lr_mult == 1.0f);
         auto& cot = dynamic_cast<smile::co_tuning_method<D>&>(*m);
         auto d = target_data();
-        m->prepare(d, d->train, pipe(), 0);
+        m->prepare(d, d->train, {pipe(), pipe(), 0});
         const auto rel = cot.relationship();
         REQUIRE(rel.size() == 3 * 5);
         for (int t = 0; t < 3; ++t) {

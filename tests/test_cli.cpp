@@ -1,7 +1,11 @@
 // The `smile` program, run as a user would.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <limits>
 
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
@@ -123,4 +127,176 @@ TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an imag
     CHECK(r.status != 0);
     CHECK(r.output.find("--weights " + dir / "w.safetensors" + ": not a complete resnet20") != std::string::npos);
     CHECK(smile::test::line_count(r.output) == 1);
+}
+
+namespace {
+
+/// An ImageFolder of 3 classes × 6 small images and a "pretrained" 3-channel ResNet-8 with a
+/// 5-class fc, for fine-tuning runs of a few seconds.
+struct finetune_setup {
+    workdir dir;
+    smile::test::temp_tree tree{"finetune"};
+    std::string weights = dir / "pretrained.safetensors";
+    finetune_setup() {
+        for (const char* split : {"train", "test"})
+            for (int cls = 0; cls < 3; ++cls)
+                for (int i = 0; i < 6; ++i)
+                    smile::test::write_image(tree.root / split / ("class" + std::to_string(cls)) / ("img" + std::to_string(i) + ".png"),
+                                             20, 18, 3, cls, i);
+        smile::session<B> s;
+        smile::rng gen(4);
+        auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+        smile::io::save_weights<B>(model, weights);
+    }
+    [[nodiscard]] std::string args(const std::string& method, std::int64_t iterations, const std::string& with = "") const {
+        return "finetune --method " + method + " --arch resnet8 --weights " + (with.empty() ? weights : with) +
+               " --format imagefolder --root " +
+               tree.root.string() + " --image-size 16 --resize 16 --batch-size 6 --workers 0 --log-every 0 --iters " +
+               std::to_string(iterations);
+    }
+};
+
+std::vector<nlohmann::json> log_lines(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<nlohmann::json> out;
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("smile finetune: numeric options are checked, naming the option and the accepted range in plain numbers") {
+    finetune_setup f;
+    struct c {
+        std::string option, message;
+    };
+    for (const auto& [option, message] : {
+             c{"--lr -1", "--lr: -1 is outside the accepted range (0, 10]"},
+             c{"--rate abc", "--rate: 'abc' is not a number (accepted: a number in (0, 100])"},
+             c{"--rate 0", "--rate: 0 is outside the accepted range (0, 100]"},
+             c{"--alpha 0", "--alpha: 0 is outside the accepted range (0, 100]"},
+             c{"--alpha -1", "--alpha: -1 is outside the accepted range (0, 100]"},
+             c{"--momentum 5", "--momentum: 5 is outside the accepted range [0, 1)"},
+             c{"--image-size 0", "--image-size: 0 is outside the accepted range [8, 4096]"},
+             c{"--eval-every -1", "--eval-every: -1 is outside the accepted range [0, 1000000000000]"},
+             c{"--batch-size 2.5", "--batch-size: '2.5' is not an integer"},
+             c{"--teacher-decay 1.5", "--teacher-decay: 1.5 is outside the accepted range [0, 1]"},
+             c{"--cutmix-prob 2", "--cutmix-prob: 2 is outside the accepted range [0, 1]"},
+             c{"--clean-tail 9", "--clean-tail: 9 is more than the 4 iterations (--iters)"}}) {
+        const auto r = smile::test::run_smile(f.args("smile", 4) + " " + option);
+        INFO(option, "\n", r.output);
+        CHECK(r.status != 0);
+        CHECK(r.output.find(message) != std::string::npos);
+        CHECK(r.output.find("iter ") == std::string::npos);  // refused before any training
+    }
+}
+
+TEST_CASE("smile finetune: the log holds the whole configuration with numbers as numbers, presets fill only what is not given") {
+    finetune_setup f;
+    const std::string log = f.dir / "log.jsonl";
+    auto run = [&](const std::string& extra) {
+        const auto r = smile::test::run_smile(f.args("l2sp", 3) + " --log " + log + " " + extra);
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        return log_lines(log);
+    };
+    auto lines = run("--preset cars --l2sp-alpha 0.5 --lr 0.02 --seed 3");
+    REQUIRE(lines.size() == 1 + 3 + 1);  // config, 3 iterations, the final evaluation
+    const auto& config = lines[0]["config"];
+    CHECK(config["l2sp_alpha"] == 0.5);  // given on the command line: the preset does not override it
+    CHECK(config["lr"].get<double>() == doctest::Approx(0.02));
+    CHECK(config["iterations"] == 3);
+    CHECK(config["batch_size"] == 6);
+    CHECK(config["seed"] == 3);
+    CHECK(config["dataset"] == "imagefolder");
+    CHECK(config["arch"] == "resnet8");
+    CHECK(config["weights"] == f.weights);
+    CHECK(config["rate"] == 100);
+    CHECK(config["nesterov"] == true);
+    CHECK(lines[4].contains("eval_top1"));
+    CHECK(run("--preset cars")[0]["config"]["l2sp_alpha"] == 1e-4);  // the preset's value for Cars
+    const auto r = smile::test::run_smile(f.args("rifle", 4) + " --log " + log + " --preset cars");
+    REQUIRE(r.status == 0);
+    CHECK(log_lines(log)[0]["config"]["rifle_periods"] == 4);
+}
+
+TEST_CASE("smile finetune: unreadable images and unwritable outputs stop the run before training, or are skipped on request") {
+    finetune_setup f;
+    smile::test::write_text(f.tree.root / "test" / "class2" / "img3.png", "\x89PNG\r\n\x1a\n broken");
+    auto r = smile::test::run_smile(f.args("finetune", 3));
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("test split: 1 of 18 images cannot be read (--skip-unreadable drops them)") != std::string::npos);
+    CHECK(r.output.find("class2/img3.png") != std::string::npos);
+    CHECK(r.output.find("iter ") == std::string::npos);
+    r = smile::test::run_smile(f.args("finetune", 3) + " --skip-unreadable --save-weights " + f.dir / "out/ft.safetensors");
+    CHECK(r.status == 0);
+    CHECK(r.output.find("skipping 1 unreadable of 18 images") != std::string::npos);
+    CHECK(fs::exists(f.dir / "out/ft.safetensors"));
+    r = smile::test::run_smile(f.args("finetune", 3) + " --skip-unreadable --checkpoint /proc/smile-nowhere/c.safetensors");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--checkpoint /proc/smile-nowhere/c.safetensors: cannot create the folder") != std::string::npos);
+    CHECK(r.output.find("iter ") == std::string::npos);
+}
+
+TEST_CASE("smile finetune: a pretrained file with foreign tensors or NaN weights is refused unless allowed") {
+    finetune_setup f;
+    smile::io::safetensors_reader full(f.weights);
+    std::vector<smile::io::safetensors_record> records;
+    for (const auto& [name, e] : full.entries())
+        records.push_back(e.dtype == "I64" ? smile::io::safetensors_record{name, {}, {}, true, 0}
+                                           : smile::io::safetensors_record{name, e.shape, full.read_floats(name), false, 0});
+    records.push_back({"head.extra.weight", {2}, {1, 2}, false, 0});
+    smile::io::write_safetensors(f.dir / "extra.safetensors", records);
+    const std::string extra = f.args("finetune", 2, f.dir / "extra.safetensors");
+    auto r = smile::test::run_smile(extra);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("1 tensor(s) that resnet8 does not have: head.extra.weight") != std::string::npos);
+    CHECK(smile::test::run_smile(extra + " --non-strict").status == 0);
+    records.pop_back();
+    for (auto& rec : records)
+        if (rec.name == "layer1.0.conv1.weight") rec.values[0] = std::numeric_limits<float>::infinity();
+    smile::io::write_safetensors(f.dir / "inf.safetensors", records);
+    const std::string inf = f.args("finetune", 2, f.dir / "inf.safetensors");
+    r = smile::test::run_smile(inf);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("tensor 'layer1.0.conv1.weight' holds a non-finite value (element 0") != std::string::npos);
+    CHECK(smile::test::run_smile(inf + " --allow-nonfinite").status == 0);
+}
+
+TEST_CASE("smile finetune: SIGTERM checkpoints and exits 143, and after SIGKILL --resume completes the run") {
+    finetune_setup f;
+    const std::string checkpoint = f.dir / "c.safetensors", log = f.dir / "log.jsonl", out = f.dir / "out.txt";
+    auto lines_written = [&] {  // counted, not parsed: the writer may be mid-line
+        std::ifstream in(log);
+        return smile::test::line_count(std::string((std::istreambuf_iterator<char>(in)), {}));
+    };
+    auto wait_for_lines = [&](std::size_t n) {
+        for (int i = 0; i < 6000 && lines_written() < n; ++i) ::usleep(5000);
+    };
+    {
+        const pid_t pid = smile::test::spawn_smile(f.args("smile", 5000) + " --checkpoint " + checkpoint + " --log " + log, out);
+        wait_for_lines(4);
+        ::kill(pid, SIGTERM);
+        CHECK(smile::test::wait_for(pid) == 128 + SIGTERM);
+        std::ifstream in(out);
+        const std::string output((std::istreambuf_iterator<char>(in)), {});
+        INFO(output);
+        CHECK(output.find("stopped by SIGTERM after iteration") != std::string::npos);
+        CHECK(output.find("checkpoint written to " + checkpoint) != std::string::npos);
+        CHECK(fs::exists(checkpoint));
+        CHECK(log_lines(log).back().contains("interrupted"));
+    }
+    fs::remove(checkpoint);
+    fs::remove(log);
+    const std::string every = f.args("smile", 200) + " --checkpoint " + checkpoint + " --checkpoint-every 1 --log " + log;
+    const pid_t pid = smile::test::spawn_smile(every, out);
+    wait_for_lines(12);
+    ::kill(pid, SIGKILL);
+    CHECK(smile::test::wait_for(pid) == 128 + SIGKILL);
+    const auto r = smile::test::run_smile(every + " --resume");
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(r.output.find("resuming from " + checkpoint + " at iteration") != std::string::npos);
+    CHECK(smile::io::safetensors_reader(checkpoint).metadata().at("iteration") == "200");
 }

@@ -210,6 +210,19 @@ TEST_CASE("IDX files (raw and gzip) and the UCI digits CSV") {
     CHECK_THROWS_WITH_AS(read_dataset("mnist", t.root), doctest::Contains("4 labels for 5 images"), smile::error);
     write_text(t.root / "t10k-labels-idx1-ubyte", idx_labels(5).substr(0, 9));
     CHECK_THROWS_WITH_AS(read_dataset("mnist", t.root), doctest::Contains("truncated IDX file"), smile::error);
+    // Crafted headers: counts far beyond the file, a size that overflows, data after the end.
+    write_text(t.root / "t10k-labels-idx1-ubyte", idx_labels(5));
+    const std::string huge = smile::test::big_endian(0x803) + smile::test::big_endian(0xffffffffu) +
+                             smile::test::big_endian(4) + smile::test::big_endian(3) + std::string(100, '\1');
+    write_text(t.root / "t10k-images-idx3-ubyte", huge);
+    CHECK_THROWS_WITH_AS(read_dataset("mnist", t.root), doctest::Contains("the header promises 51539607540 bytes, the file holds 100"),
+                         smile::error);
+    write_text(t.root / "t10k-images-idx3-ubyte", smile::test::big_endian(0x803) + smile::test::big_endian(5) +
+                                                      smile::test::big_endian(0x10000) + smile::test::big_endian(0x10000));
+    CHECK_THROWS_WITH_AS(read_dataset("mnist", t.root), doctest::Contains("-pixel limit"), smile::error);
+    write_text(t.root / "t10k-images-idx3-ubyte", idx_images(5, 1) + "extra");
+    CHECK_THROWS_WITH_AS(read_dataset("mnist", t.root), doctest::Contains("longer than its header says"), smile::error);
+    write_text(t.root / "t10k-images-idx3-ubyte", idx_images(5, 1));
 
     std::string csv;
     for (int r = 0; r < 10; ++r) {

@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
+#include <limits>
 #include <fstream>
 
 #include <smile/io/checkpoint.hpp>
 #include <smile/io/npy.hpp>
+#include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
@@ -296,4 +299,134 @@ TEST_CASE("checkpoints: N steps straight equal N/2 + save + load + N/2, to the b
     smile::io::write_safetensors(dir.path / "plain.safetensors", {{"w", {1}, {0.0f}, false, 0}});
     CHECK_THROWS_WITH_AS(c.load(s, dir.path / "plain.safetensors", g), doctest::Contains("not a smile checkpoint"),
                          smile::error);
+}
+
+TEST_CASE("checkpoints: a process killed while writing them leaves a whole one, and the run resumes from it to the bit") {
+    temp_dir dir;
+    // Two real checkpoints, after 2 and after 3 steps, made here; the child only writes bytes
+    // (a forked child must not touch the backend's thread pools).
+    std::vector<std::string> versions;
+    for (std::int64_t k : {2, 3}) {
+        tiny_run run(3);
+        run.steps(0, k);
+        const auto p = dir.path / ("v" + std::to_string(k) + ".safetensors");
+        run.content().save(p, run.gen, {k, {{"method", "test"}}});
+        versions.push_back(read_bytes(p));
+    }
+    const auto path = dir.path / "run.safetensors";
+    for (const int delay_ms : {3, 20, 60}) {
+        CAPTURE(delay_ms);
+        fs::remove(path);
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            for (std::size_t i = 0;; ++i) smile::io::write_file_atomically(path, versions[i % 2]);
+        }
+        while (!fs::exists(path)) ::usleep(500);
+        ::usleep(useconds_t(delay_ms) * 1000);
+        ::kill(child, SIGKILL);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK(WIFSIGNALED(status));
+        const std::string now = read_bytes(path);
+        CHECK((now == versions[0] || now == versions[1]));  // one whole version, never a torn one
+        tiny_run resumed(999);
+        const auto state = resumed.content().load(resumed.s, path, resumed.gen);
+        resumed.steps(state.iteration, 5);
+        tiny_run straight(3);
+        straight.steps(0, 5);
+        CHECK(resumed.state() == straight.state());
+    }
+}
+
+TEST_CASE("npy: crafted headers are refused before anything is allocated, naming the file") {
+    temp_dir dir;
+    const auto p = dir.path / "crafted.npy";
+    auto npy = [](const std::string& dict, const std::string& data) {
+        std::string header = dict;
+        header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ').push_back('\n');
+        return std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xff) + char(header.size() >> 8) + header + data;
+    };
+    struct bad_case {
+        std::string dict, data, message;
+    };
+    const std::vector<bad_case> cases{
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }", "", "more elements than fit in 64 bits"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }", std::string(8, '\0'), "truncated .npy file"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", "", "not a non-negative integer"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", "", "overflows 64 bits"},
+        {"{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", std::string(4, '\0'), "unsupported .npy dtype '<i4'"},
+        {"{'descr': '<f4', 'shape': (1,), }", std::string(4, '\0'), "needs descr, fortran_order and shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0'), "4 bytes after the data"},
+        {"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", std::string(4, '\0'), "expected True or False"},
+    };
+    for (const auto& c : cases) {
+        write_bytes(p, npy(c.dict, c.data));
+        INFO(c.dict);
+        CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains(c.message.c_str()), smile::error);
+        CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains(p.string().c_str()), smile::error);
+    }
+    // A header length beyond the file.
+    write_bytes(p, std::string("\x93NUMPY\x01\x00\xff\xff", 10) + "{}");
+    CHECK_THROWS_WITH_AS(smile::io::read_npy(p), doctest::Contains("header length 65535 exceeds"), smile::error);
+    // Fortran order is transposed to C order: column-major (2, 3) data 1..6 is [[1, 3, 5], [2, 4, 6]].
+    std::string data;
+    for (float v : {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}) data.append(reinterpret_cast<const char*>(&v), 4);
+    write_bytes(p, npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data));
+    const auto a = smile::io::read_npy(p);
+    CHECK(a.shape == std::vector<std::int64_t>{2, 3});
+    CHECK(a.values == std::vector<float>{1, 3, 5, 2, 4, 6});
+}
+
+TEST_CASE("safetensors: a shape whose element count overflows is refused, not read as 0 elements") {
+    temp_dir dir;
+    const auto p = dir.path / "overflow.safetensors";
+    write_bytes(p, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})", ""));
+    CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains("has more elements than fit in 64 bits"), smile::error);
+    write_bytes(p, safetensors_bytes(R"({"w":{"dtype":"F64","shape":[2305843009213693952,2],"data_offsets":[0,0]}})", ""));
+    CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains("fit in 64 bits"), smile::error);
+}
+
+TEST_CASE("weights and checkpoints: non-finite values are refused with the tensor's name unless allowed") {
+    temp_dir dir;
+    smile::session<B> s;
+    smile::rng gen(1);
+    auto a = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+    auto w = a.backbone().stem_conv().weight().value.to_host();
+    w[3] = std::numeric_limits<float>::quiet_NaN();
+    a.backbone().stem_conv().weight().value.copy_from_host(w);
+    const auto p = dir.path / "nan.safetensors";
+    smile::io::save_weights<B>(a, p);
+    auto b = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+    CHECK_THROWS_WITH_AS(smile::io::load_weights<B>(b, p), doctest::Contains("tensor 'conv1.weight' holds a non-finite value (element 3"),
+                         smile::error);
+    smile::io::load_options allow;
+    allow.allow_nonfinite = true;
+    CHECK(smile::io::load_weights<B>(b, p, allow).loaded.size() > 0);
+    CHECK(std::isnan(b.backbone().stem_conv().weight().value.to_host()[3]));
+
+    smile::io::checkpoint_content<B> c;
+    c.add_model("model", a);
+    const auto cp = dir.path / "nan-checkpoint.safetensors";
+    c.save(cp, gen, {3, {}});
+    smile::rng g2(2);
+    const auto before = g2;
+    CHECK_THROWS_WITH_AS(c.load(s, cp, g2), doctest::Contains("model.conv1.weight holds a non-finite value at element 3"), smile::error);
+    CHECK(g2 == before);  // a failed load leaves the generator alone
+    // Damaged metadata.
+    smile::io::write_safetensors(cp, {{"model.fc.bias", {1, 5, 1, 1}, std::vector<float>(5, 0.0f), false, 0}},
+                                 {{"smile.checkpoint", "1"}, {"iteration", "12x"}, {"rng", gen.state()}});
+    CHECK_THROWS_WITH_AS(smile::io::parse_run_state(smile::io::safetensors_reader(cp).metadata(), cp, g2),
+                         doctest::Contains("iteration '12x' is not a count"), smile::error);
+}
+
+TEST_CASE("output paths: a missing folder is created, an unwritable place is named before any work") {
+    temp_dir dir;
+    smile::io::check_writable(dir.path / "new" / "folder" / "c.safetensors", "--checkpoint");
+    CHECK(fs::is_directory(dir.path / "new" / "folder"));
+    CHECK(fs::is_empty(dir.path / "new" / "folder"));  // the probe is gone
+    CHECK_THROWS_WITH_AS(smile::io::check_writable("/proc/smile-nowhere/c.safetensors", "--checkpoint"),
+                         doctest::Contains("--checkpoint /proc/smile-nowhere/c.safetensors: cannot create the folder"), smile::error);
+    CHECK_THROWS_WITH_AS(smile::io::check_writable(dir.path, "--log"), doctest::Contains("is a directory"), smile::error);
+    smile::io::check_writable("", "--log");  // nothing asked, nothing checked
 }

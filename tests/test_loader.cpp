@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <smile/data/loader.hpp>
+#include <smile/data/preflight.hpp>
 #include <smile/data/read_dataset.hpp>
 
 #include "dataset_builder.hpp"
@@ -120,4 +121,22 @@ TEST_CASE("loader: an unreadable image is an error naming it, or skipped and rep
     }
     CHECK_THROWS_WITH_AS(loader(d, d->train, plain, {50, true, true, true, 0, 2, 0, false, 0}),
                          doctest::Contains("12 samples cannot fill one batch of 50"), smile::error);
+}
+
+TEST_CASE("preflight: every image of a split is opened and header-decoded before a run, and unreadable ones are named or dropped") {
+    temp_tree t("preflight");
+    make_folder(t.root, 4);
+    smile::test::write_text(t.root / "test" / "class0" / "1.jpg", "\xff\xd8\xff garbage");
+    fs::remove(t.root / "test" / "class1" / "0.jpg");
+    smile::test::write_text(t.root / "test" / "class1" / "0.jpg", "");  // an empty file
+    const auto d = read_dataset("imagefolder", t.root);
+    const auto r = check_readable(d, d.test);
+    CHECK(r.problems.size() == 2);
+    CHECK(r.readable.size() == d.test.size() - 2);
+    const std::string message = "test split: 2 of " + std::to_string(d.test.size()) + " images cannot be read";
+    CHECK_THROWS_WITH_AS((void)require_readable(d, d.test, "test split", false), doctest::Contains(message.c_str()), smile::error);
+    CHECK_THROWS_WITH_AS((void)require_readable(d, d.test, "test split", false), doctest::Contains("class0/1.jpg"), smile::error);
+    const auto kept = require_readable(d, d.test, "test split", true);
+    CHECK(kept.size() == d.test.size() - 2);
+    CHECK(require_readable(d, d.train, "training subset", false).size() == d.train.size());
 }

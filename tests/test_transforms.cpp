@@ -158,3 +158,35 @@ TEST_CASE("pipelines: presets describe themselves and produce their output shape
     CHECK_THROWS_WITH_AS(bad.apply(smile::test::pattern_image(100, 80, 3, 0, 0), gen, out.data(), "small.jpg"),
                          doctest::Contains("smaller than the 224x224 crop"), smile::error);
 }
+
+TEST_CASE("decoding: a header declaring more pixels than the limit is refused before any pixel is allocated") {
+    // A real JPEG whose SOF0 frame header is patched to 65000×65000 (4.2 billion pixels).
+    std::string jpeg = smile::data::encode_jpeg(smile::test::pattern_image(16, 8, 3, 1, 1));
+    const auto sof = jpeg.find("\xff\xc0");
+    REQUIRE(sof != std::string::npos);
+    for (std::size_t at : {sof + 5, sof + 7}) {  // height, width: big-endian 16-bit
+        jpeg[at] = char(0xfd);
+        jpeg[at + 1] = char(0xe8);
+    }
+    CHECK_THROWS_WITH_AS((void)decode_image(jpeg, "bomb.jpg"), doctest::Contains("bomb.jpg: cannot decode image: the header declares 65000x65000 pixels"),
+                         smile::error);
+    CHECK_THROWS_WITH_AS((void)decode_image_header(jpeg, "bomb.jpg"), doctest::Contains("-pixel limit"), smile::error);
+    // A PNG whose IHDR says 100000×100000, with its CRC recomputed so that only the size is wrong.
+    std::string png = smile::data::encode_png(smile::test::pattern_image(4, 4, 3, 0, 0));
+    const std::size_t ihdr = png.find("IHDR");
+    REQUIRE(ihdr != std::string::npos);
+    for (std::size_t at : {ihdr + 4, ihdr + 8}) {
+        const std::uint32_t v = 100000;
+        for (int b = 0; b < 4; ++b) png[at + std::size_t(b)] = char((v >> (24 - 8 * b)) & 0xff);
+    }
+    const auto crc = std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(png.data() + ihdr), 17));
+    for (int b = 0; b < 4; ++b) png[ihdr + 17 + std::size_t(b)] = char((crc >> (24 - 8 * b)) & 0xff);
+    CHECK_THROWS_WITH_AS((void)decode_image(png, "bomb.png"), doctest::Contains("the header declares 100000x100000 pixels"), smile::error);
+    // Under the limit the header alone tells the size, and matches the decoded image.
+    const auto good = smile::data::encode_jpeg(smile::test::pattern_image(16, 8, 1, 1, 1));
+    const auto h = decode_image_header(good, "good.jpg");
+    CHECK(h.width == 16);
+    CHECK(h.height == 8);
+    CHECK(h.channels == 1);
+    CHECK_THROWS_WITH_AS((void)decode_image(good, "small-limit.jpg", 100), doctest::Contains("more than the 100-pixel limit"), smile::error);
+}

@@ -11,6 +11,7 @@
 #include <smile/analysis/interpolation_loss.hpp>
 #include <smile/data/sampling.hpp>
 #include <smile/io/atomic_file.hpp>
+#include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 
 #include "smile/commands.hpp"
@@ -82,21 +83,25 @@ command add_analyze(CLI::App& app) {
         ->required();
     sub->add_option("--split", o->split, "train or test")->check(CLI::IsMember({"train", "test"}))->capture_default_str();
     sub->add_option("--rate", o->rate, "train split: percent sampled per class (the paper: 30)")
-        ->capture_default_str()->check(CLI::Range(0.001, 100.0));
-    sub->add_option("--images", o->il.max_images, "images used for the interpolation loss (0: all)")->capture_default_str();
-    sub->add_option("--batch-size", o->il.batch_size, "images paired among themselves")->capture_default_str();
-    sub->add_option("--draws", o->il.draws, "(delta1, delta2, lambda) draws per batch")->capture_default_str();
+        ->capture_default_str()->check(number_in(0, 100, ends::open_low));
+    sub->add_option("--images", o->il.max_images, "images used for the interpolation loss (0: all)")->capture_default_str()
+        ->check(integer_in(0, 1e9));
+    sub->add_option("--batch-size", o->il.batch_size, "images paired among themselves")->capture_default_str()->check(integer_in(2, 65536));
+    sub->add_option("--draws", o->il.draws, "(delta1, delta2, lambda) draws per batch")->capture_default_str()->check(integer_in(1, 1e6));
     sub->add_option("--distance", o->distance, "D: l2 (ratio of norms) or squared-l2 (Eq. 1)")
         ->check(CLI::IsMember({"l2", "squared-l2"}))->capture_default_str();
-    sub->add_option("--pairs", o->paths.pairs, "image pairs of the feature-interpolation picture")->capture_default_str();
+    sub->add_option("--pairs", o->paths.pairs, "image pairs of the feature-interpolation picture")->capture_default_str()
+        ->check(integer_in(0, 1e6));
     sub->add_option("--transform", o->transform, "evaluation preset (default: by dataset)");
-    sub->add_option("--image-size", o->image_size, "crop size (default 224; 28 for mnist, fashion-mnist, digits)");
-    sub->add_option("--resize", o->resize_to, "resize before cropping")->capture_default_str();
-    sub->add_option("--seed", o->seed, "seed of every random choice")->capture_default_str();
-    sub->add_option("--workers", o->workers, "data-loading threads")->capture_default_str();
+    sub->add_option("--image-size", o->image_size, "crop size (default 224; 28 for mnist, fashion-mnist, digits)")
+        ->check(integer_in(8, 4096));
+    sub->add_option("--resize", o->resize_to, "resize before cropping")->capture_default_str()->check(integer_in(8, 8192));
+    sub->add_option("--seed", o->seed, "seed of every random choice")->capture_default_str()->check(integer_in(0, 1.8e19));
+    sub->add_option("--workers", o->workers, "data-loading threads")->capture_default_str()->check(integer_in(0, 256));
     sub->add_option("--out", o->out, "directory for interpolation.json, feature_interpolation.csv and .gp")->capture_default_str();
     return [o] {
         using B = default_backend;
+        io::check_writable(std::filesystem::path(o->out) / "interpolation.json", "--out");
         auto d = std::make_shared<data::dataset>(o->data.read_dataset());
         training_options transforms;
         transforms.test_transform = o->transform;
@@ -113,6 +118,9 @@ command add_analyze(CLI::App& app) {
         const auto report = io::load_weights<B>(model, o->weights, {false, "fc", ""});
         SMILE_CHECK(report.missing.empty() && report.skipped.empty(), "--weights ", o->weights,
                     ": not a complete ", o->model.arch, " with a ", o->model.num_classes, "-class fc: ", report.summary());
+        for (const auto& n : report.unexpected)  // a fine-tuned file's source head is expected; nothing else
+            SMILE_CHECK(n.rfind("source_fc.", 0) == 0, "--weights ", o->weights, ": tensor '", n, "' is not part of ",
+                        o->model.arch, ": ", report.summary());
 
         o->il.distance = analysis::parse_interpolation_distance(o->distance);
         o->il.workers = o->paths.workers = o->workers;

@@ -63,16 +63,22 @@ command add_compare(CLI::App& app) {
     auto* sub = app.add_subcommand("compare", "the main job: MNIST -> Fashion-MNIST and UCI digits, methods x seeds, a Table-1-style comparison");
     sub->add_flag("--full", o->full, "every method at 15/30/50/100% with 5 seeds (hours on a CPU)");
     sub->add_option("--methods", o->methods, "methods to compare (default: finetune, mixup, smile; --full: all)")->delimiter(',');
-    sub->add_option("--seeds", o->seeds, "seeds per configuration (default 3; --full: 5)");
-    sub->add_option("--pretrain-iters", o->pretrain_iterations, "MNIST pretraining iterations (batch 128)")->capture_default_str();
-    sub->add_option("--iters", o->iterations, "fine-tuning iterations per run (default: 300 Fashion-MNIST, 200 digits)");
+    sub->add_option("--seeds", o->seeds, "seeds per configuration (default 3; --full: 5)")->check(integer_in(1, 1000));
+    sub->add_option("--pretrain-iters", o->pretrain_iterations, "MNIST pretraining iterations (batch 128)")->capture_default_str()
+        ->check(integer_in(1, 1e9));
+    sub->add_option("--iters", o->iterations, "fine-tuning iterations per run (default: 300 Fashion-MNIST, 200 digits)")
+        ->check(integer_in(1, 1e9));
     sub->add_option("--out", o->out, "directory for compare.md and compare.csv")->capture_default_str();
     sub->add_option("--cache", o->cache, "directory of the cached pretrained network (default: <data>/models)");
-    sub->add_option("--workers", o->workers, "data-loading threads")->capture_default_str();
+    sub->add_option("--workers", o->workers, "data-loading threads")->capture_default_str()->check(integer_in(0, 256));
     return [o] {
         const auto methods = !o->methods.empty() ? o->methods
                              : o->full ? method_names()
                                        : std::vector<std::string>{"finetune", "mixup", "smile"};
+        for (const auto& m : methods)
+            if (std::find(method_names().begin(), method_names().end(), m) == method_names().end())
+                detail::fail("--methods: unknown method '", m, "'");
+        io::check_writable(std::filesystem::path(o->out) / "compare.md", "--out");
         const std::int64_t seeds = o->seeds > 0 ? o->seeds : (o->full ? 5 : 3);
         std::vector<target> targets;
         if (o->full) {
@@ -90,6 +96,7 @@ command add_compare(CLI::App& app) {
         const std::filesystem::path cache = o->cache.empty() ? data::packaged_data_root() / "models" : std::filesystem::path(o->cache);
         const auto source = cache / ("mnist-resnet20-" + std::to_string(o->pretrain_iterations) + ".safetensors");
         const auto began = std::chrono::steady_clock::now();
+        io::check_writable(source, "--cache");
         if (std::filesystem::exists(source)) {
             std::fprintf(stderr, "compare: using the cached source network %s\n", source.c_str());
         } else {

@@ -30,7 +30,7 @@ command add_finetune(CLI::App& app) {
     sub->add_option("--weights", o->weights, "pretrained network (.safetensors with torchvision names; fc = source head)")->required();
     o->model.add_to(*sub);
     o->data.add_to(*sub);
-    sub->add_option("--rate", o->rate, "percent of the training set to sample")->capture_default_str()->check(CLI::Range(0.001, 100.0));
+    sub->add_option("--rate", o->rate, "percent of the training set to sample")->capture_default_str()->check(number_in(0, 100, ends::open_low));
     sub->add_option("--protocol", o->protocol, "sampling: per-class or global")->check(CLI::IsMember({"per-class", "global"}))
         ->capture_default_str();
     sub->add_option("--save-weights", o->save_weights, "write the fine-tuned network here (.safetensors, torchvision names)");
@@ -53,6 +53,12 @@ command add_finetune(CLI::App& app) {
             job.train = data::sample_subset(d->train, d->num_classes(), o->rate / 100.0, o->training.seed, sampling);
         }
         job.data = d;
+        job.run_info = {{"method", o->method}, {"root", d->root.string()}, {"protocol", o->protocol}};
+        if (o->train_list.empty()) {
+            job.run_info["rate"] = o->rate;
+        } else {
+            job.run_info["subset_list"] = o->train_list;
+        }
         const run_result r = run_finetune(job);
         std::printf("%s: top-1 %.2f%% (best %.2f%%) after %lld iterations, %.3f s/step\n", o->method.c_str(), 100 * r.final_top1,
                     100 * r.best_top1, static_cast<long long>(o->training.iterations), r.seconds_per_step);

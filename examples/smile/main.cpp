@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <exception>
 
+#include <smile/train/stop_signal.hpp>
 #include <smile/version.hpp>
 
 #include "smile/commands.hpp"
@@ -36,9 +37,13 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    smile::install_stop_signals();  // SIGINT/SIGTERM: finish the step, checkpoint, exit non-zero
     try {
         for (auto& [sub, run] : commands)
             if (sub->parsed()) run();
+    } catch (const smile::interrupted& e) {
+        std::fprintf(stderr, "smile: %s\n", e.what());
+        return e.signal() > 0 ? 128 + e.signal() : 1;  // the shell's convention for a signal
     } catch (const std::exception& e) {
         std::fprintf(stderr, "smile: error: %s\n", e.what());
         return 1;

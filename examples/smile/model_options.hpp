@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "smile/validators.hpp"
+
 #include <smile/models/resnet_config.hpp>
 
 namespace smile::cli {
@@ -17,8 +19,8 @@ struct model_options {
 
     void add_to(CLI::App& app) {
         app.add_option("--arch", arch, std::string("architecture: ") + resnet_names())->capture_default_str();
-        app.add_option("--num-classes", num_classes, "classes of the head")->capture_default_str()->check(CLI::PositiveNumber);
-        app.add_option("--in-channels", in_channels, "input channels")->capture_default_str()->check(CLI::PositiveNumber);
+        app.add_option("--num-classes", num_classes, "classes of the head")->capture_default_str()->check(integer_in(1, 1e7));
+        app.add_option("--in-channels", in_channels, "input channels")->capture_default_str()->check(integer_in(1, 64));
         app.add_flag("--small-stem", small_stem, "3x3 stride-1 stem without max pooling (28x28, 32x32 inputs)");
     }
 

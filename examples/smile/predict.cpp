@@ -4,6 +4,7 @@
 
 #include <smile/smile.hpp>
 #include <smile/io/npy.hpp>
+#include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 
@@ -17,6 +18,7 @@ command add_predict(CLI::App& app) {
         model_options model;
         std::string weights, input, output, features;
         std::int64_t batch_size = 64;
+        bool allow_nonfinite = false;
     };
     auto o = std::make_shared<options>();
     auto* sub = app.add_subcommand("predict", "logits of a batch of images (float32 NCHW .npy, already normalised)");
@@ -25,11 +27,17 @@ command add_predict(CLI::App& app) {
     sub->add_option("--input", o->input, "input batch, float32 [N, C, H, W] .npy")->required();
     sub->add_option("--output", o->output, "where to write the logits [N, classes] (.npy)")->required();
     sub->add_option("--features", o->features, "where to write the pooled features [N, D] (.npy)");
-    sub->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+    sub->add_flag("--allow-nonfinite", o->allow_nonfinite, "accept NaN/Inf values in the weights and the input");
+    sub->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str()->check(integer_in(1, 65536));
     return [o] {
         using B = default_backend;
         const resnet_config arch = o->model.config();
+        io::check_writable(o->output, "--output");
+        io::check_writable(o->features, "--features");
         const io::host_array input = io::read_npy(o->input);
+        if (!o->allow_nonfinite)
+            if (const std::string bad = io::first_nonfinite(input.values); !bad.empty())
+                detail::fail("--input ", o->input, ": ", bad, " (--allow-nonfinite accepts it)");
         if (input.shape.size() != 4)
             detail::fail("--input ", o->input, ": expected a 4-D [N, C, H, W] array, got ", shape_string(input.shape));
         const shape4 all{input.shape[0], input.shape[1], input.shape[2], input.shape[3]};
@@ -37,7 +45,7 @@ command add_predict(CLI::App& app) {
         session<B> s;
         rng gen(0);
         auto model = make_classifier<B>(s, gen, arch, {o->model.num_classes, 0});
-        io::load_weights<B>(model, o->weights, {true, "fc", ""});
+        io::load_weights<B>(model, o->weights, {true, "fc", "", o->allow_nonfinite});
         std::vector<float> logits, features;
         const std::size_t per_image = all.row_size();
         for (std::int64_t begin = 0; begin < all.n; begin += o->batch_size) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <smile/default_backend.hpp>
+#include <smile/io/output_paths.hpp>
 #include <smile/methods/finetune.hpp>
 
 #include "smile/commands.hpp"
@@ -17,6 +18,7 @@ namespace smile::cli {
 inline double pretrain(const resnet_config& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
                        const std::string& out) {
     using B = default_backend;
+    io::check_writable(out, "--out");
     session<B> s;
     rng gen(t.seed);
     finetune_method<B> m(s, gen, make_classifier<B>(s, gen, arch, {d->num_classes(), 0}), t.make_sgd(), t.make_schedule());
@@ -29,11 +31,15 @@ inline double pretrain(const resnet_config& arch, const std::shared_ptr<const da
     auto evaluate_now = [&] { return evaluate(s, m.model(), d, d->test, test_pipe, 256, t.workers).top1; };
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
+    o.config = t.describe();
+    o.config["method"] = "pretrain";
+    o.config["arch"] = arch.arch;
+    o.config["dataset"] = d->format;
+    o.config["out"] = out;
+    o.save_outputs = [&] {
+        io::save_weights<B>(m.model(), out, {{"arch", arch.arch}, {"source", d->format}, {"iterations", std::to_string(t.iterations)}});
+    };
     const run_result r = train<B>(m, make_loader, evaluate_now, o, gen);
-    std::filesystem::create_directories(std::filesystem::absolute(out).parent_path());
-    io::save_weights<B>(m.model(), out,
-                        {{"arch", arch.arch}, {"source", d->format}, {"iterations", std::to_string(t.iterations)},
-                         {"test_top1", std::to_string(r.final_top1)}});
     return r.final_top1;
 }
 

@@ -3,7 +3,9 @@
 // the training subset, evaluation on the test split, the shared training loop.
 
 #include <smile/smile.hpp>
+#include <smile/data/preflight.hpp>
 #include <smile/data/sampling.hpp>
+#include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 
 #include "smile/training_options.hpp"
@@ -18,10 +20,19 @@ struct finetune_job {
     method_config method;
     training_options training;
     std::filesystem::path save_weights;  ///< where to write the fine-tuned network (empty: nowhere)
+    nlohmann::json run_info = nlohmann::json::object();  ///< dataset, rate, weights, ... for the log
 };
 
 inline run_result run_finetune(const finetune_job& job, bool print_config = true) {
     using B = default_backend;
+    // Everything that could fail late is checked first: the output paths, then every image of
+    // the training subset and of the test split (opened and header-decoded).
+    io::check_writable(job.save_weights, "--save-weights");
+    io::check_writable(job.training.trainer.checkpoint_path, "--checkpoint");
+    io::check_writable(job.training.trainer.log_path, "--log");
+    const bool skip = job.training.skip_unreadable;
+    const std::vector<data::sample> train_subset = data::require_readable(*job.data, job.train, "training subset", skip);
+    const std::vector<data::sample> test_split = data::require_readable(*job.data, job.data->test, "test split", skip);
     session<B> s;
     rng gen(job.training.seed);
     auto m = make_method<B>(s, gen, job.arch, job.data->num_classes(), job.pretrained, job.method);
@@ -38,25 +49,30 @@ inline run_result run_finetune(const finetune_job& job, bool print_config = true
                      static_cast<unsigned long long>(job.training.seed), job.training.trainer.label.c_str(),
                      train_pipe.describe().c_str());
     }
-    m->prepare(job.data, job.train, test_pipe, job.training.workers);
     const auto& t = job.training;
+    m->prepare(job.data, train_subset, {train_pipe, test_pipe, t.workers});
     auto make_loader = [&](std::int64_t start) {
-        return std::make_unique<data::loader>(job.data, job.train, train_pipe,
-                                              data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, false, start});
+        return std::make_unique<data::loader>(job.data, train_subset, train_pipe,
+                                              data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, skip, start});
     };
-    auto evaluate_now = [&] { return evaluate(s, m->model(), job.data, job.data->test, test_pipe, 256, t.workers).top1; };
+    auto evaluate_now = [&] { return evaluate(s, m->model(), job.data, test_split, test_pipe, 256, t.workers).top1; };
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
-    const run_result r = train<B>(*m, make_loader, evaluate_now, o, gen);
-    if (!job.save_weights.empty()) {
-        // torchvision names with the target head as fc (and SMILE's or Co-Tuning's source head as source_fc).
-        const auto where = std::filesystem::absolute(job.save_weights);
-        std::filesystem::create_directories(where.parent_path());
-        io::save_weights<B>(m->model(), where,
-                            {{"arch", job.arch.arch}, {"method", m->name()}, {"dataset", job.data->format},
-                             {"iterations", std::to_string(t.iterations)}, {"test_top1", std::to_string(r.final_top1)}});
-    }
-    return r;
+    o.config = t.describe();
+    for (const auto& [k, v] : job.run_info.items()) o.config[k] = v;
+    o.config["arch"] = job.arch.arch;
+    o.config["weights"] = job.pretrained.string();
+    o.config["dataset"] = job.data->format;
+    o.config["training_images"] = train_subset.size();
+    o.config["test_images"] = test_split.size();
+    if (!job.save_weights.empty())
+        o.save_outputs = [&] {
+            // torchvision names with the target head as fc (and SMILE's or Co-Tuning's source head as source_fc).
+            io::save_weights<B>(m->model(), job.save_weights,
+                                {{"arch", job.arch.arch}, {"method", m->name()}, {"dataset", job.data->format},
+                                 {"iterations", std::to_string(t.iterations)}});
+        };
+    return train<B>(*m, make_loader, evaluate_now, o, gen);
 }
 
 }  // namespace smile::cli

@@ -8,6 +8,7 @@
 
 #include "smile/commands.hpp"
 #include "smile/dataset_options.hpp"
+#include "smile/validators.hpp"
 
 namespace smile::cli {
 
@@ -24,13 +25,14 @@ command add_split(CLI::App& app) {
     auto o = std::make_shared<options>();
     auto* sub = app.add_subcommand("split", "write training subsets at sampling rates as list files");
     o->data.add_to(*sub);
-    sub->add_option("--rates", o->rates, "sampling rates in percent")->delimiter(',')->capture_default_str();
-    sub->add_option("--seed", o->seed, "seed of the sampling")->capture_default_str();
+    sub->add_option("--rates", o->rates, "sampling rates in percent")->delimiter(',')->capture_default_str()
+        ->check(number_in(0, 100, ends::open_low));
+    sub->add_option("--seed", o->seed, "seed of the sampling")->capture_default_str()->check(integer_in(0, 1.8e19));
     sub->add_option("--protocol", o->protocol, "per-class (ceil(r*n_c) per class) or global (first 1+int(r*N))")
         ->check(CLI::IsMember({"per-class", "global"}))->capture_default_str();
     sub->add_flag("--nested", o->nested, "nested subsets: a lower rate is a subset of every higher one");
     sub->add_option("--validation", o->validation, "hold out this fraction of each class of every subset as validation_<rate>.txt")
-        ->check(CLI::Range(0.0, 0.9));
+        ->check(number_in(0, 0.9));
     sub->add_option("--out", o->out, "output directory")->required();
     return [o] {
         const auto d = o->data.read_dataset();

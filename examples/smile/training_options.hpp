@@ -5,10 +5,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <smile/data/pipeline.hpp>
 #include <smile/methods/registry.hpp>
 #include <smile/train/trainer.hpp>
+
+#include "smile/validators.hpp"
 
 namespace smile::cli {
 
@@ -26,30 +29,40 @@ struct training_options {
     std::int64_t resize_to = 256;
     std::uint64_t seed = 0;
     std::size_t workers = 2;
+    bool skip_unreadable = false;
     trainer_options trainer;
 
     void add_to(CLI::App& app) {
-        app.add_option("--iters", iterations, "training iterations")->capture_default_str()->check(CLI::PositiveNumber);
-        app.add_option("--batch-size", batch_size, "images per step")->capture_default_str()->check(CLI::PositiveNumber);
-        app.add_option("--lr", lr, "initial learning rate")->capture_default_str();
+        app.add_option("--iters", iterations, "training iterations")->capture_default_str()->check(integer_in(1, 1e9));
+        app.add_option("--batch-size", batch_size, "images per step")->capture_default_str()->check(integer_in(1, 65536));
+        app.add_option("--lr", lr, "initial learning rate")->capture_default_str()->check(number_in(0, 10, ends::open_low));
         app.add_option("--schedule", schedule, "learning-rate schedule: step (/10 after 2/3), constant, cosine")
             ->check(CLI::IsMember({"step", "constant", "cosine"}))->capture_default_str();
-        app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str();
-        app.add_option("--weight-decay", weight_decay, "L2 weight decay on every parameter")->capture_default_str();
+        app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str()->check(number_in(0, 1, ends::open_high));
+        app.add_option("--weight-decay", weight_decay, "L2 weight decay on every parameter")->capture_default_str()
+            ->check(number_in(0, 1));
         app.add_option("--nesterov", nesterov, "Nesterov momentum (true in the SMILE authors' code)")->capture_default_str();
-        app.add_option("--head-lr-mult", head_lr_mult, "learning-rate multiplier of the new head fc.*")->capture_default_str();
+        app.add_option("--head-lr-mult", head_lr_mult, "learning-rate multiplier of the new head fc.*")->capture_default_str()
+            ->check(number_in(0, 1000));
         app.add_option("--train-transform", train_transform,
                        "training preset: smile-cub-train, smile-train, tllib-train, small (default: by dataset)");
         app.add_option("--test-transform", test_transform, "evaluation preset: smile-cub-test, smile-test, tllib-test, small");
-        app.add_option("--image-size", image_size, "crop size (default 224; 28 for mnist, fashion-mnist, digits)");
-        app.add_option("--resize", resize_to, "resize before cropping (the presets' 256)")->capture_default_str();
-        app.add_option("--seed", seed, "seed of every random choice")->capture_default_str();
-        app.add_option("--workers", workers, "data-loading threads")->capture_default_str();
+        app.add_option("--image-size", image_size, "crop size (default 224; 28 for mnist, fashion-mnist, digits)")
+            ->check(integer_in(8, 4096));
+        app.add_option("--resize", resize_to, "resize before cropping (the presets' 256)")->capture_default_str()
+            ->check(integer_in(8, 8192));
+        app.add_option("--seed", seed, "seed of every random choice")->capture_default_str()->check(integer_in(0, 1.8e19));
+        app.add_option("--workers", workers, "data-loading threads")->capture_default_str()->check(integer_in(0, 256));
+        app.add_flag("--skip-unreadable", skip_unreadable,
+                     "drop images that cannot be read (checked before training) instead of stopping; they are reported");
         app.add_option("--log", trainer.log_path, "JSON-lines log of every iteration's loss terms");
-        app.add_option("--log-every", trainer.log_every, "progress line every N iterations")->capture_default_str();
-        app.add_option("--eval-every", trainer.eval_every, "evaluate on the test split every N iterations (0: at the end)");
+        app.add_option("--log-every", trainer.log_every, "progress line every N iterations (0: none)")->capture_default_str()
+            ->check(integer_in(0, 1e12));
+        app.add_option("--eval-every", trainer.eval_every, "evaluate on the test split every N iterations (0: at the end)")
+            ->check(integer_in(0, 1e12));
         app.add_option("--checkpoint", trainer.checkpoint_path, "checkpoint file (written atomically)");
-        app.add_option("--checkpoint-every", trainer.checkpoint_every, "checkpoint every N iterations (0: at the end)");
+        app.add_option("--checkpoint-every", trainer.checkpoint_every, "checkpoint every N iterations (0: at the end)")
+            ->check(integer_in(0, 1e12));
         app.add_flag("--resume", trainer.resume, "continue from --checkpoint if it exists");
     }
 
@@ -77,6 +90,26 @@ struct training_options {
         return {parse_schedule(schedule), lr, iterations, 0.1f, {}};
     }
     [[nodiscard]] sgd_options make_sgd() const { return {momentum, 0.0f, weight_decay, nesterov}; }
+
+    /// The settings of this group, for the log's config line.
+    [[nodiscard]] nlohmann::json describe() const {
+        return {{"lr", lr},
+                {"schedule", schedule},
+                {"iterations", iterations},
+                {"batch_size", batch_size},
+                {"momentum", momentum},
+                {"weight_decay", weight_decay},
+                {"nesterov", nesterov},
+                {"head_lr_mult", head_lr_mult},
+                {"image_size", image_size},
+                {"resize", resize_to},
+                {"seed", seed},
+                {"workers", workers},
+                {"skip_unreadable", skip_unreadable},
+                {"eval_every", trainer.eval_every},
+                {"checkpoint", trainer.checkpoint_path},
+                {"checkpoint_every", trainer.checkpoint_every}};
+    }
 };
 
 /// The hyper-parameters of the methods themselves.
@@ -84,16 +117,21 @@ struct method_options {
     method_config config;
     std::string teacher_update = "ema", teacher_head = "frozen", fe_distance = "frobenius", fe_features = "map",
                 fc_loss_name = "soft-ce", preset;
-    bool no_fold = false;
+    bool no_fold = false, non_strict = false;
 
     void add_to(CLI::App& app) {
         auto& c = config;
-        app.add_option("--alpha", c.mixup.alpha, "mixup Beta(alpha, alpha)")->capture_default_str();
+        const auto weight = number_in(0, 1e6);
+        app.add_flag("--non-strict", non_strict,
+                     "accept a pretrained file with tensors the architecture does not have (reported, then ignored)");
+        app.add_flag("--allow-nonfinite", c.weights.allow_nonfinite, "accept NaN/Inf values in the pretrained file");
+        app.add_option("--alpha", c.mixup.alpha, "mixup Beta(alpha, alpha)")->capture_default_str()->check(number_in(0, 100, ends::open_low));
         app.add_flag("--no-fold", no_fold, "do not fold lambda to max(lambda, 1 - lambda)");
-        app.add_option("--cutmix-beta", c.cutmix_beta, "CutMix Beta(beta, beta)")->capture_default_str();
-        app.add_option("--cutmix-prob", c.cutmix_prob, "probability of a CutMix batch")->capture_default_str();
-        app.add_option("--gamma-fe", c.smile.gamma_fe, "SMILE: weight of L_FE")->capture_default_str();
-        app.add_option("--gamma-fc", c.smile.gamma_fc, "SMILE: weight of L_FC")->capture_default_str();
+        app.add_option("--cutmix-beta", c.cutmix_beta, "CutMix Beta(beta, beta)")->capture_default_str()
+            ->check(number_in(0, 100, ends::open_low));
+        app.add_option("--cutmix-prob", c.cutmix_prob, "probability of a CutMix batch")->capture_default_str()->check(number_in(0, 1));
+        app.add_option("--gamma-fe", c.smile.gamma_fe, "SMILE: weight of L_FE")->capture_default_str()->check(weight);
+        app.add_option("--gamma-fc", c.smile.gamma_fc, "SMILE: weight of L_FC")->capture_default_str()->check(weight);
         app.add_option("--fe-distance", fe_distance, "SMILE L_FE: frobenius (||.||_F/hw, code) or squared (mean squared L2, paper)")
             ->check(CLI::IsMember({"frobenius", "squared"}))->capture_default_str();
         app.add_option("--fe-features", fe_features, "SMILE L_FE on the layer4 map (code) or pooled features (paper)")
@@ -102,27 +140,31 @@ struct method_options {
             ->check(CLI::IsMember({"soft-ce", "squared-l2"}))->capture_default_str();
         app.add_option("--teacher-update", teacher_update, "mean teacher: ema (code), copy (paper), fixed, latest")
             ->check(CLI::IsMember({"ema", "copy", "fixed", "latest"}))->capture_default_str();
-        app.add_option("--teacher-decay", c.smile.teacher.decay, "EMA decay")->capture_default_str();
-        app.add_option("--teacher-period", c.smile.teacher.period, "teacher update every P iterations")->capture_default_str();
+        app.add_option("--teacher-decay", c.smile.teacher.decay, "EMA decay")->capture_default_str()->check(number_in(0, 1));
+        app.add_option("--teacher-period", c.smile.teacher.period, "teacher update every P iterations")->capture_default_str()
+            ->check(integer_in(1, 1e9));
         app.add_option("--teacher-head", teacher_head, "teacher classifier: frozen (pretrained, code) or student (paper)")
             ->check(CLI::IsMember({"frozen", "student"}))->capture_default_str();
         app.add_flag("--include-clean-ce", c.smile.include_clean_ce, "add Eq. 2's clean cross-entropy to L_Tri");
-        app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)");
+        app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)")
+            ->check(integer_in(0, 1e9));
         app.add_option("--preset", preset, "per-dataset strengths of the SMILE authors' task_config.ini: cub, cars, aircraft")
             ->check(CLI::IsMember({"cub", "cars", "aircraft"}));
-        strength(app.add_option("--l2sp-alpha", c.l2sp.alpha, "L2-SP: alpha (1e-3 CUB/Aircraft, 1e-4 Cars)"));
-        app.add_option("--l2sp-beta", c.l2sp.beta, "L2-SP original form: head L2 beta (with --weight-decay 0)");
-        strength(app.add_option("--delta-alpha", c.delta.alpha, "DELTA: alpha (1e-2 CUB, 1e-3 otherwise)"));
+        strength(app.add_option("--l2sp-alpha", c.l2sp.alpha, "L2-SP: alpha (1e-3 CUB/Aircraft, 1e-4 Cars)")->check(weight));
+        app.add_option("--l2sp-beta", c.l2sp.beta, "L2-SP original form: head L2 beta (with --weight-decay 0)")->check(weight);
+        strength(app.add_option("--delta-alpha", c.delta.alpha, "DELTA: alpha (1e-2 CUB, 1e-3 otherwise)")->check(weight));
         app.add_option("--delta-flavour", c.delta.flavour, "DELTA: smile (layer4, code) or original (4 conv3 hooks, c/2)")
             ->check(CLI::IsMember({"smile", "original"}));
-        app.add_option("--delta-beta", c.delta.beta, "DELTA: head L2 beta (original: 0.01 with --weight-decay 0)");
+        app.add_option("--delta-beta", c.delta.beta, "DELTA: head L2 beta (original: 0.01 with --weight-decay 0)")->check(weight);
         app.add_option("--delta-attention", c.delta.attention_path, "DELTA: channel-attention cache file (computed when missing)");
-        app.add_option("--delta-head-iters", c.delta.attention.head_iterations, "DELTA attention: head training steps");
-        app.add_option("--delta-batches", c.delta.attention.batches, "DELTA attention: batches averaged");
-        strength(app.add_option("--bss-eta", c.bss.eta, "BSS: eta"));
-        app.add_option("--bss-k", c.bss.k, "BSS: number of smallest singular values");
-        strength(app.add_option("--rifle-periods", c.rifle.periods, "RIFLE: K periods (2 CUB, 4 Cars/Aircraft)"));
-        app.add_option("--cotuning-lambda", c.co_tuning.lambda, "Co-Tuning: lambda")->capture_default_str();
+        app.add_option("--delta-head-iters", c.delta.attention.head_iterations, "DELTA attention: head training steps")
+            ->check(integer_in(0, 1e9));
+        app.add_option("--delta-batches", c.delta.attention.batches, "DELTA attention: batches averaged")->check(integer_in(1, 1e6));
+        strength(app.add_option("--bss-eta", c.bss.eta, "BSS: eta")->check(weight));
+        app.add_option("--bss-k", c.bss.k, "BSS: number of smallest singular values")->check(integer_in(1, 65536));
+        strength(app.add_option("--rifle-periods", c.rifle.periods, "RIFLE: K periods (2 CUB, 4 Cars/Aircraft)")
+                     ->check(integer_in(1, 1e6)));
+        app.add_option("--cotuning-lambda", c.co_tuning.lambda, "Co-Tuning: lambda")->capture_default_str()->check(weight);
         app.add_option("--cotuning-relationship", c.co_tuning.relationship, "Co-Tuning: direct (TLlib) or reverse (original)")
             ->check(CLI::IsMember({"direct", "reverse"}));
     }
@@ -135,7 +177,9 @@ struct method_options {
         c.sgd = t.make_sgd();
         c.schedule = t.make_schedule();
         c.mixup.fold = !no_fold;
-        c.smile.mixup = c.mixup;
+        c.weights.strict = !non_strict;
+        if (c.smile.clean_tail > t.iterations)
+            detail::fail("--clean-tail: ", c.smile.clean_tail, " is more than the ", t.iterations, " iterations (--iters)");
         c.smile.teacher.policy = parse_teacher_policy(teacher_update);
         c.smile.teacher.head = parse_teacher_head(teacher_head);
         c.smile.fe_distance = fe_distance == "frobenius" ? feature_distance::frobenius_over_area : feature_distance::squared_mean;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace smile::test {
 
@@ -24,6 +25,24 @@ inline program_result run_smile(const std::string& arguments) {
     const int status = ::pclose(pipe);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
+}
+
+/// Starts the `smile` program in the background, its stdout and stderr going to `output`.
+inline pid_t spawn_smile(const std::string& arguments, const std::string& output) {
+    const std::string command = "exec " + std::string(SMILE_PROGRAM) + " " + arguments + " > " + output + " 2>&1";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// Waits for a spawned program: its exit status, or 128 + the signal that ended it.
+inline int wait_for(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
 inline std::size_t line_count(const std::string& s) {

@@ -8,6 +8,10 @@
 /// decode to 1 channel, everything else to 3; alpha is dropped, as PIL's convert("RGB") does.
 /// Every failure (unreadable file, truncated or corrupt data, unknown format) is a
 /// `smile::error` naming the file.
+///
+/// The dimensions a header declares are checked against `max_image_pixels` before any pixel
+/// buffer is allocated (a 40-byte file can declare 65535×65535 pixels, 12 GB): the limit is
+/// Pillow's decompression-bomb error threshold, 2 × 89,478,485 pixels.
 
 #include <csetjmp>
 #include <cstdio>
@@ -15,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -24,7 +29,23 @@
 
 namespace smile::data {
 
+/// The largest image decoded, in pixels (Pillow raises DecompressionBombError beyond it).
+inline constexpr std::int64_t max_image_pixels = 2 * 89478485;
+
+/// What an image header declares.
+struct image_header {
+    std::int64_t width = 0, height = 0, channels = 0;
+};
+
 namespace detail_codec {
+
+inline std::string check_dimensions(std::int64_t width, std::int64_t height, std::int64_t limit) {
+    if (width <= 0 || height <= 0) return "the header declares an empty image";
+    if (width > limit / height)
+        return "the header declares " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
+               std::to_string(limit) + "-pixel limit (a decompression bomb or a corrupt header)";
+    return {};
+}
 
 struct jpeg_error_manager {
     jpeg_error_mgr base;
@@ -47,7 +68,8 @@ extern "C" inline void jpeg_warning(j_common_ptr info, int level) {
 
 /// Decodes JPEG bytes; returns an empty string on success, the reason otherwise. Kept free of
 /// C++ objects with destructors between setjmp and longjmp.
-inline std::string decode_jpeg_into(const unsigned char* bytes, std::size_t size, image& out) {
+inline std::string decode_jpeg_into(const unsigned char* bytes, std::size_t size, image& out, std::int64_t limit,
+                                    bool header_only = false) {
     jpeg_decompress_struct info;
     jpeg_error_manager err;
     info.err = jpeg_std_error(&err.base);
@@ -61,6 +83,22 @@ inline std::string decode_jpeg_into(const unsigned char* bytes, std::size_t size
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, bytes, static_cast<unsigned long>(size));
     jpeg_read_header(&info, TRUE);
+    {
+        // No C++ object may live across the longjmp: the message is copied into err.message.
+        const std::string bad = check_dimensions(info.image_width, info.image_height, limit);
+        if (!bad.empty()) {
+            std::snprintf(err.message, sizeof err.message, "%s", bad.c_str());
+            jpeg_destroy_decompress(&info);
+            return err.message;
+        }
+    }
+    if (header_only) {
+        out.width = info.image_width;
+        out.height = info.image_height;
+        out.channels = info.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+        jpeg_destroy_decompress(&info);
+        return {};
+    }
     const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     const bool gray = info.jpeg_color_space == JCS_GRAYSCALE;
     info.out_color_space = cmyk ? JCS_CMYK : gray ? JCS_GRAYSCALE : JCS_RGB;
@@ -101,12 +139,24 @@ inline std::string decode_jpeg_into(const unsigned char* bytes, std::size_t size
     return {};
 }
 
-inline std::string decode_png_into(const unsigned char* bytes, std::size_t size, image& out) {
+inline std::string decode_png_into(const unsigned char* bytes, std::size_t size, image& out, std::int64_t limit,
+                                   bool header_only = false) {
     png_image png;
     std::memset(&png, 0, sizeof png);
     png.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_memory(&png, bytes, size)) return png.message;
     const bool gray = (png.format & PNG_FORMAT_FLAG_COLOR) == 0;
+    if (const std::string bad = check_dimensions(png.width, png.height, limit); !bad.empty()) {
+        png_image_free(&png);
+        return bad;
+    }
+    if (header_only) {
+        out.width = png.width;
+        out.height = png.height;
+        out.channels = gray ? 1 : 3;
+        png_image_free(&png);
+        return {};
+    }
     png.format = gray ? PNG_FORMAT_GA : PNG_FORMAT_RGBA;  // 8-bit; alpha dropped below
     const int in_channels = gray ? 2 : 4;
     std::vector<std::uint8_t> buffer(PNG_IMAGE_SIZE(png));
@@ -127,15 +177,15 @@ inline std::string decode_png_into(const unsigned char* bytes, std::size_t size,
 
 }  // namespace detail_codec
 
-/// Decodes JPEG or PNG bytes; `what` names the source in errors.
-[[nodiscard]] inline image decode_image(const std::string& bytes, const std::string& what) {
+namespace detail_codec {
+inline image decode(std::string_view bytes, const std::string& what, std::int64_t limit, bool header_only) {
     const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
     image out;
     std::string failure;
     if (bytes.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
-        failure = detail_codec::decode_jpeg_into(b, bytes.size(), out);
+        failure = decode_jpeg_into(b, bytes.size(), out, limit, header_only);
     } else if (bytes.size() >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) {
-        failure = detail_codec::decode_png_into(b, bytes.size(), out);
+        failure = decode_png_into(b, bytes.size(), out, limit, header_only);
     } else {
         detail::fail(what, ": not a JPEG or PNG image");
     }
@@ -144,12 +194,37 @@ inline std::string decode_png_into(const unsigned char* bytes, std::size_t size,
     return out;
 }
 
-/// Reads and decodes an image file.
-[[nodiscard]] inline image read_image(const std::filesystem::path& path) {
+inline std::string read_bytes(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) detail::fail("cannot open image ", path.string(), ": ", std::strerror(errno));
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    return decode_image(bytes, path.string());
+    if (in.bad()) detail::fail("cannot read image ", path.string(), ": ", std::strerror(errno));
+    return bytes;
+}
+}  // namespace detail_codec
+
+/// Decodes JPEG or PNG bytes; `what` names the source in errors. Images of more than
+/// `max_pixels` pixels are refused before anything is allocated.
+[[nodiscard]] inline image decode_image(std::string_view bytes, const std::string& what,
+                                        std::int64_t max_pixels = max_image_pixels) {
+    return detail_codec::decode(bytes, what, max_pixels, false);
+}
+
+/// The dimensions in a JPEG or PNG header, checked as decode_image checks them; decodes no pixels.
+[[nodiscard]] inline image_header decode_image_header(std::string_view bytes, const std::string& what,
+                                                      std::int64_t max_pixels = max_image_pixels) {
+    const image i = detail_codec::decode(bytes, what, max_pixels, true);
+    return {i.width, i.height, i.channels};
+}
+
+/// Reads and decodes an image file.
+[[nodiscard]] inline image read_image(const std::filesystem::path& path) {
+    return decode_image(detail_codec::read_bytes(path), path.string());
+}
+
+/// Opens an image file and decodes its header (a cheap check that it can be read at all).
+[[nodiscard]] inline image_header read_image_header(const std::filesystem::path& path) {
+    return decode_image_header(detail_codec::read_bytes(path), path.string());
 }
 
 /// JPEG bytes of `img` at `quality` (tests, benchmarks and generated datasets).

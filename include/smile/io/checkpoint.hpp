@@ -10,22 +10,18 @@
 /// carries "smile.checkpoint" = "1", "iteration", "rng" and free-form "info.*" entries.
 /// Resuming from a checkpoint continues the same run bit for bit on the same backend.
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <smile/core/random.hpp>
+#include <smile/io/run_state.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/optim/sgd.hpp>
 
 namespace smile::io {
-
-/// What a checkpoint holds besides tensors.
-struct run_state {
-    std::int64_t iteration = 0;
-    std::map<std::string, std::string> info;  ///< method name, configuration, ...
-};
 
 /// The tensors of a checkpoint, by group: attach the model, the optimizer and extras.
 template <Backend B>
@@ -62,8 +58,8 @@ public:
     run_state load(session<B>& s, const std::filesystem::path& path, rng& generator) {
         safetensors_reader file(path);
         const auto& meta = file.metadata();
-        if (meta.count("smile.checkpoint") == 0)
-            smile::detail::fail(path.string(), ": not a smile checkpoint (no smile.checkpoint metadata)");
+        rng restored = generator;  // the caller's generator changes only when everything loaded
+        run_state state = parse_run_state(meta, path, restored);
         std::vector<std::string> problems;
         for (auto& [name, t] : tensors_) {
             if (!file.contains(name)) {
@@ -76,7 +72,13 @@ public:
                 problems.push_back(name + " has shape " + shape_string(e.shape) + ", expected " + sh.str());
                 continue;
             }
-            t->copy_from_host(file.read_floats(name));
+            const std::vector<float> values = file.read_floats(name);
+            for (std::size_t i = 0; i < values.size(); ++i)
+                if (!std::isfinite(values[i])) {
+                    problems.push_back(name + " holds a non-finite value at element " + std::to_string(i));
+                    break;
+                }
+            t->copy_from_host(values);
         }
         if (!problems.empty()) {
             std::string all;
@@ -89,15 +91,7 @@ public:
                 const std::string key = "optimizer." + name;
                 return file.contains(key) ? file.read_floats(key) : std::vector<float>{};
             });
-        run_state state;
-        try {
-            state.iteration = std::stoll(meta.at("iteration"));
-            generator.restore(meta.at("rng"));
-        } catch (const std::exception& e) {
-            smile::detail::fail(path.string(), ": checkpoint metadata is damaged (iteration/rng): ", e.what());
-        }
-        for (const auto& [k, v] : meta)
-            if (k.rfind("info.", 0) == 0) state.info[k.substr(5)] = v;
+        generator = restored;
         return state;
     }
 

@@ -8,7 +8,8 @@
 /// the header length against the file size, the JSON, each dtype and shape, and that the
 /// offsets tile the data section exactly (in bounds, sized dtype·numel, no overlap, no hole),
 /// so no read can go past the buffer. Every error names the file and, where there is one, the
-/// tensor. F32, F64, F16 and BF16 tensors read as float32; integer tensors are accepted (as
+/// tensor. Element counts and byte sizes are checked for overflow (a crafted shape cannot pass
+/// as "0 elements"). F32, F64, F16 and BF16 tensors read as float32; integer tensors are accepted (as
 /// PyTorch's `num_batches_tracked`) but cannot be read as floats.
 
 #include <fcntl.h>
@@ -179,10 +180,17 @@ private:
         const std::size_t width = dtype_size(e.dtype);
         if (width == 0) bad("unknown dtype " + e.dtype);
         if (!v["shape"].is_array()) bad("shape is not an array");
+        if (v["shape"].size() > 32) bad("shape has more than 32 dimensions");
         for (const auto& d : v["shape"]) {
             if (!d.is_number_integer() || d.get<std::int64_t>() < 0) bad("shape has a non-integer or negative dimension");
             e.shape.push_back(d.get<std::int64_t>());
         }
+        std::size_t numel = 1, bytes = 0;
+        for (auto d : e.shape)
+            if (__builtin_mul_overflow(numel, static_cast<std::size_t>(d), &numel))
+                bad("shape " + shape_text(e.shape) + " has more elements than fit in 64 bits");
+        if (__builtin_mul_overflow(numel, width, &bytes))
+            bad("shape " + shape_text(e.shape) + " of " + e.dtype + " needs more bytes than fit in 64 bits");
         const auto& off = v["data_offsets"];
         if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
             bad("data_offsets must be two non-negative integers");
@@ -191,10 +199,16 @@ private:
         if (e.begin > e.end || e.end > data_size)
             bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                 "] fall outside the " + std::to_string(data_size) + "-byte data section");
-        if (e.end - e.begin != e.numel() * width)
+        if (e.end - e.begin != bytes)
             bad("data_offsets span " + std::to_string(e.end - e.begin) + " bytes but " + e.dtype + " of " +
-                std::to_string(e.numel()) + " elements needs " + std::to_string(e.numel() * width));
+                std::to_string(numel) + " elements needs " + std::to_string(bytes));
         return e;
+    }
+
+    static std::string shape_text(const std::vector<std::int64_t>& shape) {
+        std::string s;
+        for (auto d : shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
+        return "[" + s + "]";
     }
 
     void check_tiling(std::size_t data_size) const {

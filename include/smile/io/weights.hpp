@@ -6,7 +6,8 @@
 /// Sources: a .safetensors file, or a directory of `<name>.npy` files (one per tensor, as
 /// written by `np.save`). Loading checks every name and shape and reports what it loaded, what
 /// the model has that the file lacks (missing), what the file has that the model lacks
-/// (unexpected) and heads it skipped. `num_batches_tracked` is accepted and ignored.
+/// (unexpected) and heads it skipped. `num_batches_tracked` is accepted and ignored. A tensor
+/// holding NaN or Inf is refused with its name unless `allow_nonfinite`.
 ///
 /// - strict (default): any missing, unexpected or mismatched tensor is an error that lists them.
 /// - non-strict: missing and unexpected tensors are reported, a head (`fc`, `source_fc`) whose
@@ -17,6 +18,7 @@
 /// head `source_fc` from `source_head_from` (set it to "fc" to initialise SMILE's and
 /// Co-Tuning's source head from a pretrained classifier).
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -34,7 +36,17 @@ struct load_options {
     bool strict = true;
     std::string head_from = "fc";       ///< file prefix for the target head; empty: never load it
     std::string source_head_from;       ///< file prefix for the source head; empty: never load it
+    bool allow_nonfinite = false;       ///< accept NaN/Inf values (refused by default, naming the tensor)
 };
+
+/// The first non-finite value of `values` as "index i is nan", or empty when all are finite.
+[[nodiscard]] inline std::string first_nonfinite(const std::vector<float>& values) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            return "element " + std::to_string(i) + " of " + std::to_string(values.size()) + " is " +
+                   (std::isnan(values[i]) ? "NaN" : values[i] > 0 ? "+Inf" : "-Inf");
+    return {};
+}
 
 struct load_report {
     std::vector<std::string> loaded;      ///< model names loaded
@@ -89,7 +101,7 @@ public:
     }
     [[nodiscard]] std::vector<std::int64_t> shape(const std::string& n) const {
         if (safetensors_) return safetensors_->entry(n).shape;
-        return read_npy(npy_.at(n)).shape;
+        return read_npy_shape(npy_.at(n));
     }
     [[nodiscard]] std::vector<float> values(const std::string& n) const {
         if (safetensors_) return safetensors_->read_floats(n);
@@ -148,7 +160,13 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
             }
             continue;
         }
-        t.value->copy_from_host(source.values(from));
+        const std::vector<float> values = source.values(from);
+        if (!options.allow_nonfinite)
+            if (const std::string bad = first_nonfinite(values); !bad.empty())
+                smile::detail::fail(path.string(), ": tensor '", from, "' holds a non-finite value (", bad,
+                                    "); the file is damaged or the training that wrote it diverged "
+                                    "(--allow-nonfinite loads it anyway)");
+        t.value->copy_from_host(values);
         report.loaded.push_back(t.name);
     }
     for (const auto& [name, was_used] : used) {

@@ -44,8 +44,8 @@ public:
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.emplace_back("bss_eta", std::to_string(o_.eta));
-        d.emplace_back("bss_k", std::to_string(o_.k));
+        d.emplace_back("bss_eta", setting_text(o_.eta));
+        d.emplace_back("bss_k", setting_text(o_.k));
         return d;
     }
 

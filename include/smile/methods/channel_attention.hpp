@@ -3,16 +3,22 @@
 /// DELTA's channel attention (Li et al., ICLR 2019; the original `channel_eval.py`):
 ///
 /// 1. train a new classifier head on the frozen pretrained backbone;
-/// 2. for the first few batches of the training set, zero each output filter k of each hooked
-///    convolution in turn and record ΔL_k = L(filter k zeroed) − L(intact), averaged over the
-///    batches;
+/// 2. for the first few batches of a shuffled pass over the training set, zero each output
+///    filter k of each hooked convolution in turn and record ΔL_k = L(filter k zeroed) −
+///    L(intact), averaged over the batches;
 /// 3. per layer, z-normalise ΔL and take W = softmax(z/5), so that W sums to 1.
+///
+/// As the original, both phases see the training transform with the network in training mode
+/// (batch statistics), and the batches are drawn in a shuffled order from the run's seed: an
+/// unshuffled pass over a class-ordered list would measure the filters on the first few
+/// classes only.
 ///
 /// The cost is one forward per channel and batch, so the result is meant to be computed once
 /// and cached to a file (`save_attention` / `load_attention`).
 
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include <smile/io/safetensors.hpp>
 #include <smile/methods/method.hpp>
@@ -25,7 +31,7 @@ struct attention_options {
     std::int64_t batches = 4;            ///< batches the filter-zeroing losses are averaged over
     std::int64_t batch_size = 32;
     float head_lr = 0.01f;
-    std::uint64_t seed = 0;
+    std::optional<std::uint64_t> seed;  ///< shuffling and augmentation; unset: drawn from the run's generator
     std::size_t workers = 2;
 };
 
@@ -50,12 +56,22 @@ struct attention_options {
     return w;
 }
 
+/// The batches the filter-zeroing losses are measured on: one shuffled pass (drop_last, so
+/// each batch is full) of the training samples under the training transform.
+[[nodiscard]] inline data::loader attention_batches(const std::shared_ptr<const data::dataset>& d,
+                                                    const std::vector<data::sample>& samples, const data::pipeline& transform,
+                                                    std::int64_t batch, std::size_t workers, std::uint64_t seed) {
+    return data::loader(d, samples, transform, {batch, true, true, false, workers, 2, seed ^ 0x64656c7461ULL, false, 0});
+}
+
 /// Computes the attention of each convolution in `convs` (names like "layer4.2.conv3") for
-/// `model` (the pretrained backbone with a new target head).
+/// `model` (the pretrained backbone with a new target head), from the training `samples`
+/// under the training `transform`, with `seed` for the order and the augmentation.
 template <Backend B>
 std::map<std::string, std::vector<float>> compute_channel_attention(
     session<B>& s, classifier<B>& model, const std::vector<std::string>& convs, const std::shared_ptr<const data::dataset>& d,
-    const std::vector<data::sample>& samples, const data::pipeline& transform, const attention_options& o) {
+    const std::vector<data::sample>& samples, const data::pipeline& transform, const attention_options& o,
+    std::uint64_t seed) {
     // 1. The head on frozen features: pooled features in evaluation mode, head in training mode.
     linear<B>& head = model.head();
     sgd<B> opt({0.9f, 0.0f, 1e-4f, false});
@@ -71,11 +87,11 @@ std::map<std::string, std::vector<float>> compute_channel_attention(
     };
     const std::int64_t batch = std::min<std::int64_t>(o.batch_size, std::int64_t(samples.size()));
     {
-        data::loader l(d, samples, transform, {batch, true, true, true, o.workers, 2, o.seed, false, 0});
+        data::loader l(d, samples, transform, {batch, true, true, true, o.workers, 2, seed, false, 0});
         for (std::int64_t k = 0; k < o.head_iterations; ++k) {
             const data::host_batch* b = l.next();
             upload(*b);
-            model.forward(s, x, mode::eval);
+            model.forward(s, x, mode::train);
             pooled.assign(model.pooled());
             head.forward(s, pooled, logits, mode::train);
             cross_entropy(s, logits, one_hot(b->labels, model.num_classes()), targets, dlogits);
@@ -91,9 +107,9 @@ std::map<std::string, std::vector<float>> compute_channel_attention(
         SMILE_CHECK(params.count(c + ".weight"), "channel attention: the model has no convolution '", c, "'");
         increase[c].assign(std::size_t(params[c + ".weight"]->shape().n), 0.0);
     }
-    data::loader l(d, samples, transform, {batch, false, true, false, o.workers, 2, o.seed, false, 0});
+    data::loader l = attention_batches(d, samples, transform, batch, o.workers, seed);
     auto loss = [&](const data::host_batch& b) {
-        model.forward(s, x, mode::eval);
+        model.forward(s, x, mode::train);
         return cross_entropy(s, model.logits(), one_hot(b.labels, model.num_classes()), targets, dlogits);
     };
     std::int64_t used = 0;

@@ -39,7 +39,9 @@ public:
 
     /// Computes r from the (still pretrained) backbone and source head.
     void prepare(const std::shared_ptr<const data::dataset>& d, const std::vector<data::sample>& train,
-                 const data::pipeline& eval_transform, std::size_t workers) override {
+                 const preparation& p) override {
+        const data::pipeline& eval_transform = p.eval_transform;
+        const std::size_t workers = p.workers;
         auto logits_of = [&](const std::vector<data::sample>& samples, std::vector<std::int64_t>& labels) {
             data::loader l(d, samples, eval_transform, {128, false, false, false, workers, 2, 0, false, 0});
             const std::int64_t cs = this->model_.source_classes();
@@ -102,7 +104,7 @@ public:
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.emplace_back("cotuning_lambda", std::to_string(o_.lambda));
+        d.emplace_back("cotuning_lambda", setting_text(o_.lambda));
         d.emplace_back("relationship", o_.relationship);
         return d;
     }

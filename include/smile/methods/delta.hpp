@@ -16,6 +16,7 @@
 /// docs/methods.md, "delta".
 
 #include <functional>
+#include <optional>
 
 #include <smile/methods/channel_attention.hpp>
 #include <smile/methods/regularizers.hpp>
@@ -27,8 +28,6 @@ struct delta_options {
     double alpha = 1e-2;
     std::string flavour = "smile";  ///< smile | original
     double beta = 0.0;              ///< head L², 0: off
-    bool mixup = false;             ///< D-SMILE + KD
-    mixup_options mix{0.2, true};
     attention_options attention;
     std::string attention_path;     ///< cache file; empty: compute without caching
 };
@@ -40,8 +39,8 @@ public:
     /// backbone with a new target head, for computing the channel attention.
     delta_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> source, const sgd_options& opt,
                  const lr_schedule& schedule, const delta_options& o, std::function<classifier<B>()> attention_model,
-                 std::string provenance)
-        : method<B>(s, gen, std::move(student), opt, schedule), source_(std::move(source)), o_(o),
+                 std::string provenance, std::optional<mixup_options> mix = std::nullopt)
+        : method<B>(s, gen, std::move(student), opt, schedule), source_(std::move(source)), o_(o), mix_(mix),
           attention_model_(std::move(attention_model)), provenance_(std::move(provenance)) {
         SMILE_CHECK(o.flavour == "smile" || o.flavour == "original", "delta: unknown flavour '", o.flavour,
                     "' (expected smile or original)");
@@ -63,10 +62,10 @@ public:
         }
     }
 
-    [[nodiscard]] std::string name() const override { return o_.mixup ? "dsmile-kd" : "delta"; }
+    [[nodiscard]] std::string name() const override { return mix_ ? "dsmile-kd" : "delta"; }
 
     void prepare(const std::shared_ptr<const data::dataset>& d, const std::vector<data::sample>& train,
-                 const data::pipeline& eval_transform, std::size_t workers) override {
+                 const preparation& p) override {
         std::vector<std::string> convs;
         for (const auto& h : hooks_) convs.push_back(h.conv);
         const std::map<std::string, std::string> provenance{{"source", provenance_}, {"dataset", d->format},
@@ -77,8 +76,9 @@ public:
         } else {
             auto model = attention_model_();
             attention_options a = o_.attention;
-            a.workers = workers;
-            attention = compute_channel_attention(this->session_, model, convs, d, train, eval_transform, a);
+            a.workers = p.workers;
+            const std::uint64_t seed = a.seed.value_or(0);  // make_method fills it from the run's generator
+            attention = compute_channel_attention(this->session_, model, convs, d, train, p.train_transform, a, seed);
             if (!o_.attention_path.empty()) save_attention(o_.attention_path, attention, provenance);
         }
         for (auto& h : hooks_) {
@@ -96,8 +96,8 @@ public:
         const tensor<B>* x = &clean;
         std::vector<float> targets;
         double lambda = 1.0;
-        if (o_.mixup) {
-            const mixup_plan plan = sample_mixup(this->rng_, o_.mix, clean.shape().n);
+        if (mix_) {
+            const mixup_plan plan = sample_mixup(this->rng_, *mix_, clean.shape().n);
             mix(s, plan, clean, mixed_);
             x = &mixed_;
             targets = mixed_one_hot(batch.labels, student.num_classes(), plan);
@@ -121,7 +121,7 @@ public:
             for (auto& [n, p] : parameters_of<B>(student))
                 if (n.rfind("fc.", 0) == 0) head += l2_toward(s, *p, nullptr, o_.beta);
         std::vector<std::pair<std::string, double>> terms{{"ce", ce}, {"delta", delta}, {"head_l2", head}};
-        if (o_.mixup) terms.emplace_back("lambda", lambda);
+        if (mix_) terms.emplace_back("lambda", lambda);
         return {ce + delta + head, std::move(terms), this->apply_update(iter)};
     }
 
@@ -133,8 +133,8 @@ public:
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.insert(d.end(), {{"delta_alpha", std::to_string(o_.alpha)}, {"delta_flavour", o_.flavour},
-                           {"head_l2_beta", std::to_string(o_.beta)}, {"mixup", o_.mixup ? "true" : "false"}});
+        d.insert(d.end(), {{"delta_alpha", setting_text(o_.alpha)}, {"delta_flavour", o_.flavour},
+                           {"head_l2_beta", setting_text(o_.beta)}, {"mixup", mix_ ? "true" : "false"}});
         std::string hooks;
         for (const auto& h : hooks_) hooks += (hooks.empty() ? "" : "+") + h.tap;
         d.emplace_back("delta_hooks", hooks);
@@ -158,6 +158,7 @@ private:
     };
     classifier<B> source_;
     delta_options o_;
+    std::optional<mixup_options> mix_;
     std::function<classifier<B>()> attention_model_;
     std::string provenance_;
     std::vector<hook> hooks_;

@@ -55,8 +55,8 @@ public:
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.emplace_back("l2sp_alpha", std::to_string(o_.alpha));
-        d.emplace_back("head_l2_beta", std::to_string(o_.beta));
+        d.emplace_back("l2sp_alpha", setting_text(o_.alpha));
+        d.emplace_back("head_l2_beta", setting_text(o_.beta));
         return d;
     }
 

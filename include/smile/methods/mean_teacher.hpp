@@ -13,9 +13,14 @@
 /// | fixed  | never (the pretrained teacher)                            | ablation "w/o T-Teacher" |
 /// | latest | every step: θ_T ← θ_S                                      | ablation "w/o S-Teacher" |
 ///
-/// Only parameters follow (BN running statistics stay the pretrained ones, as in the authors'
-/// code). The update uses the student's weights before the step's own update, as the authors'
-/// code does (their EMA runs inside the loss, before backward). The teacher's classifier stays
+/// ema averages parameters only (BN running statistics stay the pretrained ones, as in the
+/// authors' code); copy and latest are ω_t ← ω_s, so they copy the BN running statistics too
+/// (the teacher runs in evaluation mode, so a copy without them would pair the student's weights
+/// with the pretrained statistics). Every update uses the student's weights before the step's
+/// own update. When it happens relative to the teacher's forward differs: the authors' EMA runs
+/// inside the loss, after the teacher's outputs were computed; Algorithm 1 updates the teacher
+/// first, so copy and latest run before the forward (`updates_after_forward`), and `latest`
+/// is then exactly the current student. The teacher's classifier stays
 /// the pretrained `fc` (the code's behaviour, default) or follows the student's source head
 /// `source_fc` by the same rule (the paper's text, "z''_src is updated from the student").
 
@@ -75,7 +80,22 @@ public:
             pairs_.emplace_back(it->second, p);
         }
         SMILE_CHECK(!pairs_.empty(), "mean teacher: no parameters in common with the student");
+        // BN running statistics, for the copy policies: every teacher buffer but the head's.
+        std::map<std::string, tensor<B>*> student_buffers;
+        for (const auto& t : state_of<B>(student))
+            if (t.param == nullptr) student_buffers[t.name] = t.value;
+        for (const auto& t : state_of<B>(model_)) {
+            if (t.param != nullptr || t.name.rfind("fc.", 0) == 0) continue;
+            const auto it = student_buffers.find(t.name);
+            SMILE_CHECK(it != student_buffers.end(), "mean teacher: the student has no buffer '", t.name, "'");
+            check_shape("mean teacher buffer " + t.name, t.value->shape(), it->second->shape());
+            buffer_pairs_.emplace_back(t.value, it->second);
+        }
     }
+
+    /// True for the authors' EMA (update after the teacher's forward of the step), false for
+    /// the paper's copy policies (update first). fixed never updates.
+    [[nodiscard]] bool updates_after_forward() const noexcept { return o_.policy == teacher_policy::ema; }
 
     /// The teacher's forward on the clean batch (evaluation mode).
     void forward(session<B>& s, const tensor<B>& x) { model_.forward(s, x, mode::eval); }
@@ -87,11 +107,11 @@ public:
         switch (o_.policy) {
             case teacher_policy::fixed: return false;
             case teacher_policy::latest:
-                for (auto [t, st] : pairs_) B::copy(ctx, st->value.view(), t->value.view());
+                copy_student(ctx);
                 return true;
             case teacher_policy::copy:
                 if (k % o_.period != 0) return false;
-                for (auto [t, st] : pairs_) B::copy(ctx, st->value.view(), t->value.view());
+                copy_student(ctx);
                 return true;
             case teacher_policy::ema:
                 if (k % o_.period != 0) return false;
@@ -107,9 +127,16 @@ public:
     [[nodiscard]] const mean_teacher_options& options() const noexcept { return o_; }
 
 private:
+    /// ω_t ← ω_s: parameters and BN running statistics.
+    void copy_student(typename B::context& ctx) {
+        for (auto [t, st] : pairs_) B::copy(ctx, st->value.view(), t->value.view());
+        for (auto [t, st] : buffer_pairs_) B::copy(ctx, st->view(), t->view());
+    }
+
     classifier<B> model_;
     mean_teacher_options o_;
     std::vector<std::pair<parameter<B>*, parameter<B>*>> pairs_;  // (teacher, student)
+    std::vector<std::pair<tensor<B>*, tensor<B>*>> buffer_pairs_;  // (teacher, student) running statistics
 };
 
 }  // namespace smile

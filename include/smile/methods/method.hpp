@@ -9,7 +9,9 @@
 /// base; the virtual call happens once per step, never inside the numerics.
 
 #include <cmath>
+#include <cstdio>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,19 @@
 
 namespace smile {
 
+/// A setting as text for `describe()`: integers exactly, floating-point values with nine
+/// significant digits (std::to_string would print 1e-7 as "0.000000").
+template <class T>
+[[nodiscard]] std::string setting_text(T value) {
+    if constexpr (std::is_integral_v<T>) {
+        return std::to_string(value);
+    } else {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(value));
+        return buf;
+    }
+}
+
 /// What one step did: the total loss, each term by name, and the learning rate used.
 struct step_report {
     double loss = 0.0;
@@ -34,6 +49,13 @@ struct step_report {
             if (n == name) return v;
         detail::fail("step_report: no term named '", name, "'");
     }
+};
+
+/// What a method may use to prepare itself from the training data (see `method::prepare`).
+struct preparation {
+    data::pipeline train_transform;  ///< the training augmentation (DELTA's channel attention)
+    data::pipeline eval_transform;   ///< the evaluation transform (Co-Tuning's relationship)
+    std::size_t workers = 2;
 };
 
 template <Backend B>
@@ -51,10 +73,9 @@ public:
     virtual step_report step(const data::host_batch& batch, std::int64_t iter) = 0;
 
     /// One-off preparation from the training data, run once before the first step (DELTA's
-    /// channel attention, Co-Tuning's category relationship); `eval_transform` is the
-    /// evaluation pipeline. The default needs nothing.
+    /// channel attention, Co-Tuning's category relationship). The default needs nothing.
     virtual void prepare(const std::shared_ptr<const data::dataset>&, const std::vector<data::sample>&,
-                         const data::pipeline&, std::size_t /*workers*/) {}
+                         const preparation&) {}
 
     /// Everything a checkpoint must hold to resume this method exactly.
     virtual void add_state(io::checkpoint_content<B>& c) {
@@ -64,8 +85,8 @@ public:
 
     /// The configuration as "key=value" pairs (printed and logged with a run).
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
-        return {{"method", name()}, {"momentum", std::to_string(optimizer_.options().momentum)},
-                {"weight_decay", std::to_string(optimizer_.options().weight_decay)},
+        return {{"method", name()}, {"momentum", setting_text(optimizer_.options().momentum)},
+                {"weight_decay", setting_text(optimizer_.options().weight_decay)},
                 {"nesterov", optimizer_.options().nesterov ? "true" : "false"}};
     }
 

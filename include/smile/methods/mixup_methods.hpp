@@ -40,7 +40,7 @@ public:
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.emplace_back("alpha", std::to_string(mix_.alpha));
+        d.emplace_back("alpha", setting_text(mix_.alpha));
         d.emplace_back("fold_lambda", mix_.fold ? "true" : "false");
         return d;
     }
@@ -64,7 +64,7 @@ public:
         const tensor<B>& x = this->upload(batch);
         if (!this->rng_.bernoulli(probability_)) {
             const double ce = this->plain_cross_entropy(x, batch.labels);
-            return {ce, {{"ce", ce}, {"lambda", 1.0}}, this->apply_update(iter)};
+            return {ce, {{"ce", ce}, {"lambda", 1.0}, {"cutmix", 0.0}}, this->apply_update(iter)};
         }
         const cutmix_plan plan = sample_cutmix(this->rng_, beta_, x.shape().n, x.shape().h, x.shape().w);
         apply_cutmix(s, plan, x, mixed_);
@@ -72,13 +72,13 @@ public:
         const double loss = cross_entropy(s, this->model_.logits(), mixed_one_hot(batch.labels, this->model_.num_classes(), plan.mix),
                                           this->targets_, this->dlogits_);
         this->model_.backward(s, &this->dlogits_, nullptr);
-        return {loss, {{"ce", loss}, {"lambda", plan.mix.lambda}}, this->apply_update(iter)};
+        return {loss, {{"ce", loss}, {"lambda", plan.mix.lambda}, {"cutmix", 1.0}}, this->apply_update(iter)};
     }
 
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
-        d.emplace_back("beta", std::to_string(beta_));
-        d.emplace_back("cutmix_prob", std::to_string(probability_));
+        d.emplace_back("beta", setting_text(beta_));
+        d.emplace_back("cutmix_prob", setting_text(probability_));
         return d;
     }
 

@@ -24,8 +24,20 @@
 
 namespace smile {
 
+/// How the pretrained network is read (`smile finetune --non-strict --allow-nonfinite`).
+struct weight_loading {
+    /// Refuse file tensors the student does not take (the pretrained classifier `fc` aside,
+    /// which a new target head replaces); false reports them and goes on.
+    bool strict = true;
+    bool allow_nonfinite = false;  ///< accept NaN/Inf weights (refused by default, naming the tensor)
+};
+
+/// Every method's hyper-parameters. Each setting lives in one place: `mixup` is the mixup of
+/// every method that mixes (mixup, SMILE and its ablations, D-SMILE + KD, D-SMILE + RIFLE);
+/// whether DELTA and RIFLE mix is decided by the name ("dsmile-kd", "dsmile-rifle").
 struct method_config {
     std::string name = "smile";
+    weight_loading weights;
     sgd_options sgd{0.9f, 0.0f, 1e-4f, true};
     lr_schedule schedule{schedule_kind::step, 0.01f, 9000, 0.1f, {}};
     std::vector<parameter_rule> rules;  ///< per-parameter multipliers by name
@@ -84,25 +96,41 @@ inline std::int64_t source_classes_of(const std::filesystem::path& weights) {
 /// `with_source_head`) loaded from `pretrained`.
 template <Backend B>
 classifier<B> make_student(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
-                           const std::filesystem::path& pretrained, bool with_source_head) {
+                           const std::filesystem::path& pretrained, bool with_source_head,
+                           const weight_loading& w = {}) {
     const std::int64_t source = with_source_head ? detail::source_classes_of(pretrained) : 0;
     auto student = make_classifier<B>(s, gen, arch, {num_classes, source});
     io::load_options o;
-    o.strict = false;
-    o.head_from = "";  // the target head is new
+    o.strict = false;  // the target head is new: its shape never matches, so check by hand below
+    o.head_from = "";
     o.source_head_from = with_source_head ? "fc" : "";
+    o.allow_nonfinite = w.allow_nonfinite;
     const auto report = io::load_weights<B>(student, pretrained, o);
     SMILE_CHECK(report.missing.empty(), pretrained.string(), ": the pretrained network lacks tensors of ", arch.arch,
                 ": ", report.summary());
+    if (w.strict) {
+        std::vector<std::string> unexpected;
+        for (const auto& n : report.unexpected)
+            if (n.rfind("fc.", 0) != 0) unexpected.push_back(n);  // the pretrained classifier, replaced
+        if (!unexpected.empty()) {
+            std::string names;
+            for (std::size_t i = 0; i < unexpected.size() && i < 8; ++i) names += (i ? ", " : "") + unexpected[i];
+            detail::fail(pretrained.string(), ": ", unexpected.size(), " tensor(s) that ", arch.arch, " does not have: ",
+                         names, unexpected.size() > 8 ? ", ..." : "",
+                         " (another architecture? --non-strict ignores them)");
+        }
+    }
     return student;
 }
 
 /// The pretrained network itself (its fc as classifier), loaded strictly: a mean teacher or a
 /// frozen source network.
 template <Backend B>
-classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch, const std::filesystem::path& pretrained) {
+classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch, const std::filesystem::path& pretrained,
+                              const weight_loading& w = {}) {
     auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained), 0});
-    io::load_weights<B>(model, pretrained, {true, "fc", ""});
+    io::load_options o{w.strict, "fc", "", w.allow_nonfinite};
+    io::load_weights<B>(model, pretrained, o);
     return model;
 }
 
@@ -118,7 +146,10 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
     const std::string& n = c.name;
     std::unique_ptr<method<B>> m;
     rng init(gen.bits());
-    auto student = [&](bool source_head) { return make_student<B>(s, init, arch, num_classes, pretrained, source_head); };
+    auto student = [&](bool source_head) {
+        return make_student<B>(s, init, arch, num_classes, pretrained, source_head, c.weights);
+    };
+    auto pretrained_network = [&] { return make_pretrained<B>(s, init, arch, pretrained, c.weights); };
     if (n == "finetune") {
         m = std::make_unique<finetune_method<B>>(s, gen, student(false), c.sgd, c.schedule);
     } else if (n == "mixup") {
@@ -134,36 +165,36 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
         if (n == "smile-no-t-teacher") o.teacher.policy = teacher_policy::fixed;
         // Sequenced: both draw from `init`, and argument order is unspecified.
         auto learner = student(true);
-        auto teacher = make_pretrained<B>(s, init, arch, pretrained);
-        m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.sgd, c.schedule, o, n);
+        auto teacher = pretrained_network();
+        m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.sgd, c.schedule, o, c.mixup, n);
     } else if (n == "l2sp") {
         m = std::make_unique<l2sp_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.l2sp);
     } else if (n == "delta" || n == "dsmile-kd") {
         delta_options o = c.delta;
-        o.mixup = n == "dsmile-kd";
-        o.mix = c.mixup;
-        o.attention.seed = init.bits();
+        const std::uint64_t attention_seed = init.bits();  // drawn always, so the stream is the same either way
+        if (!o.attention.seed) o.attention.seed = attention_seed;
         auto learner = student(false);
-        auto source = make_pretrained<B>(s, init, arch, pretrained);
-        auto attention_model = [&s, arch, num_classes, pretrained, seed = init.bits()] {
+        auto source = pretrained_network();
+        auto attention_model = [&s, arch, num_classes, pretrained, seed = init.bits(), w = c.weights] {
             rng g(seed);
-            return make_student<B>(s, g, arch, num_classes, pretrained, false);
+            return make_student<B>(s, g, arch, num_classes, pretrained, false, w);
         };
+        std::optional<mixup_options> mix;
+        if (n == "dsmile-kd") mix = c.mixup;
         m = std::make_unique<delta_method<B>>(s, gen, std::move(learner), std::move(source), c.sgd, c.schedule, o,
-                                              attention_model, pretrained.string());
+                                              attention_model, pretrained.string(), mix);
     } else if (n == "bss") {
         m = std::make_unique<bss_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.bss);
     } else if (n == "rifle" || n == "dsmile-rifle") {
-        rifle_options o = c.rifle;
-        o.mixup = n == "dsmile-rifle";
-        o.mix = c.mixup;
-        m = std::make_unique<rifle_method<B>>(s, gen, student(false), c.sgd, c.schedule, o);
+        std::optional<mixup_options> mix;
+        if (n == "dsmile-rifle") mix = c.mixup;
+        m = std::make_unique<rifle_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.rifle, mix);
     } else if (n == "cotuning") {
         m = std::make_unique<co_tuning_method<B>>(s, gen, student(true), c.sgd, c.schedule, c.co_tuning);
-        if (c.rules.empty()) {  // TLlib: backbone and source head at 0.1x the new head
-            m->optimizer().add_rule({"*", 0.1f, 1.0f});
-            m->optimizer().add_rule({"fc.*", 1.0f, 1.0f});
-        }
+        // TLlib's groups: backbone and source head at 0.1x the new head. The configuration's
+        // rules come after and win where they match (--head-lr-mult scales only fc.*).
+        m->optimizer().add_rule({"*", 0.1f, 1.0f});
+        m->optimizer().add_rule({"fc.*", 1.0f, 1.0f});
     }
     if (!m) {
         std::string known;

@@ -10,7 +10,7 @@
 ///   fit a multinomial logistic regression p(y_t | q) = softmax(W·q) (no intercept, L2 1/C),
 ///   choose C ∈ {1e4, 3e3, ..., 1e-4} by accuracy on a validation split, calibrate a scale c on
 ///   the validation NLL, then p(y_t | y_s) = softmax_t(c·W[:, s]) and Bayes' rule with the
-///   source marginal p(y_s) = mean q gives r[t, s] ∝ p(y_t | y_s)·p(y_s), normalised over s.
+///   source marginal p(y_s) = mean q (over the fit and validation images) gives r[t, s] ∝ p(y_t | y_s)·p(y_s), normalised over s.
 ///
 /// The regression is small and convex (C_t × C_s weights); it is fitted here by gradient
 /// descent with backtracking rather than pulling in a machine-learning library for it.
@@ -93,6 +93,13 @@ inline Eigen::MatrixXd fit_softmax_regression(const Eigen::MatrixXd& x, const st
     return W;
 }
 
+/// The source marginal p(y_s): the mean source probability over the fit and the validation
+/// images together (the original concatenates both splits).
+[[nodiscard]] inline Eigen::VectorXd source_marginal(const Eigen::MatrixXd& fit_probs, const Eigen::MatrixXd& val_probs) {
+    const double n = double(fit_probs.rows() + val_probs.rows());
+    return ((fit_probs.colwise().sum() + val_probs.colwise().sum()) / std::max(1.0, n)).transpose();
+}
+
 /// The original (reverse) relationship from source probabilities of the training and validation
 /// images (already calibrated) and their target labels.
 inline Eigen::MatrixXd reverse_relationship(const Eigen::MatrixXd& train_probs, const std::vector<std::int64_t>& train_labels,
@@ -133,9 +140,10 @@ inline Eigen::MatrixXd reverse_relationship(const Eigen::MatrixXd& train_probs, 
         if (nll(std::exp(a)) < nll(std::exp(b))) hi = b; else lo = a;
     }
     const double scale = std::exp((lo + hi) / 2);
-    // p(y_t | y_s) per source class, then Bayes with the source marginal.
+    // p(y_t | y_s) per source class, then Bayes with the source marginal over every image the
+    // relationship saw, fit and validation alike (the original concatenates both splits).
     const Eigen::MatrixXd t_given_s = softmax_rows(best_W.transpose(), scale);  // C_s × C_t
-    const Eigen::VectorXd marginal = train_probs.colwise().mean().transpose();  // C_s
+    const Eigen::VectorXd marginal = source_marginal(train_probs, val_probs);  // C_s
     Eigen::MatrixXd r(target_classes, train_probs.cols());
     for (std::int64_t t = 0; t < target_classes; ++t) {
         for (Eigen::Index s = 0; s < train_probs.cols(); ++s) r(t, s) = t_given_s(s, t) * marginal(s);

@@ -15,7 +15,8 @@
 ///
 /// L_MXP replaces the clean cross-entropy of Eq. 2 (as in the code) unless `include_clean_ce`;
 /// `clean_tail` trains the last K iterations with plain cross-entropy (the Paddle port's 1000).
-/// The mean teacher (mean_teacher.hpp) is updated with the student's pre-step weights.
+/// The mean teacher (mean_teacher.hpp) is updated with the student's pre-step weights: after
+/// its forward for the authors' EMA, before it for the paper's copy and `latest` policies.
 /// The Table 3 ablations: "FT w/ M-FE" is γ_FC = 0, "FT w/ M-FC" is γ_FE = 0, "w/o S-Teacher"
 /// the `latest` teacher policy, "w/o T-Teacher" the `fixed` one. docs/methods.md, "smile".
 
@@ -29,7 +30,6 @@ namespace smile {
 enum class fc_loss { soft_ce, squared_l2 };
 
 struct smile_options {
-    mixup_options mixup{0.2, true};
     float gamma_fe = 0.01f;
     float gamma_fc = 0.1f;
     feature_distance fe_distance = feature_distance::frobenius_over_area;
@@ -46,8 +46,9 @@ public:
     /// `student` needs a source head initialised from the pretrained fc; `teacher` is the
     /// pretrained network whose fc is that source classifier.
     smile_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> teacher, const sgd_options& opt,
-                 const lr_schedule& schedule, const smile_options& o, std::string name = "smile")
-        : method<B>(s, gen, std::move(student), opt, schedule), teacher_(std::move(teacher), o.teacher), o_(o),
+                 const lr_schedule& schedule, const smile_options& o, const mixup_options& mix,
+                 std::string name = "smile")
+        : method<B>(s, gen, std::move(student), opt, schedule), teacher_(std::move(teacher), o.teacher), o_(o), mix_(mix),
           name_(std::move(name)) {
         SMILE_CHECK(this->model_.has_source_head(), name_, ": the student needs a source head (source_fc)");
         SMILE_CHECK(teacher_.model().num_classes() == this->model_.source_classes(), name_, ": the teacher's fc has ",
@@ -67,9 +68,11 @@ public:
             const double ce = this->plain_cross_entropy(x, batch.labels);
             return {ce, {{"ce", ce}, {"mxp", 0.0}, {"fe", 0.0}, {"fc", 0.0}}, this->apply_update(iter)};
         }
-        // Teacher on the clean batch, then its update from the student's pre-step weights.
+        // The paper's copy policies (Algorithm 1) update the teacher before the loss, so that
+        // `latest` is the current student; the authors' EMA runs after the teacher's forward.
+        if (!teacher_.updates_after_forward()) teacher_.update(s, iter);
         teacher_.forward(s, x);
-        const mixup_plan plan = sample_mixup(this->rng_, o_.mixup, x.shape().n);
+        const mixup_plan plan = sample_mixup(this->rng_, mix_, x.shape().n);
         const bool need_map = o_.gamma_fe > 0 && !o_.fe_on_pooled;
         const bool need_pooled = o_.gamma_fe > 0 && o_.fe_on_pooled;
         if (need_map) mix(s, plan, teacher_.model().feature_map(), teacher_mixed_);
@@ -84,7 +87,7 @@ public:
                 mix(s, plan, teacher_.model().logits(), source_targets_);
             }
         }
-        teacher_.update(s, iter);
+        if (teacher_.updates_after_forward()) teacher_.update(s, iter);
 
         // Student on the mixed batch: the three terms.
         mix(s, plan, x, mixed_);
@@ -123,20 +126,20 @@ public:
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
         auto d = method<B>::describe();
         const auto& t = o_.teacher;
-        d.insert(d.end(), {{"alpha", std::to_string(o_.mixup.alpha)},
-                           {"fold_lambda", o_.mixup.fold ? "true" : "false"},
-                           {"gamma_fe", std::to_string(o_.gamma_fe)},
-                           {"gamma_fc", std::to_string(o_.gamma_fc)},
+        d.insert(d.end(), {{"alpha", setting_text(mix_.alpha)},
+                           {"fold_lambda", mix_.fold ? "true" : "false"},
+                           {"gamma_fe", setting_text(o_.gamma_fe)},
+                           {"gamma_fc", setting_text(o_.gamma_fc)},
                            {"fe_distance", o_.fe_distance == feature_distance::frobenius_over_area ? "frobenius/hw" : "squared-mean"},
                            {"fe_features", o_.fe_on_pooled ? "pooled" : "layer4-map"},
                            {"fc_loss", o_.fc == fc_loss::soft_ce ? "soft-ce" : "squared-l2"},
                            {"teacher_update", t.policy == teacher_policy::ema ? "ema" : t.policy == teacher_policy::copy ? "copy"
                                               : t.policy == teacher_policy::fixed ? "fixed" : "latest"},
-                           {"teacher_decay", std::to_string(t.decay)},
-                           {"teacher_period", std::to_string(t.period)},
+                           {"teacher_decay", setting_text(t.decay)},
+                           {"teacher_period", setting_text(t.period)},
                            {"teacher_head", t.head == teacher_head::frozen_pretrained ? "frozen" : "student"},
                            {"include_clean_ce", o_.include_clean_ce ? "true" : "false"},
-                           {"clean_tail", std::to_string(o_.clean_tail)}});
+                           {"clean_tail", setting_text(o_.clean_tail)}});
         return d;
     }
 
@@ -161,6 +164,7 @@ private:
 
     mean_teacher<B> teacher_;
     smile_options o_;
+    mixup_options mix_;
     std::string name_;
     tensor<B> mixed_, teacher_mixed_, probabilities_, source_targets_, feature_grad_, source_grad_;
     std::vector<tensor<B>> shadow_;

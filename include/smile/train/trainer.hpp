@@ -6,6 +6,16 @@
 /// number is the last evaluation, as the SMILE authors report; the best is kept too), atomic
 /// checkpoints, exact resumption, and a clear error naming the term when a loss stops being
 /// finite.
+///
+/// No run is lost to a late failure:
+/// - the checkpoint and log paths are checked for writing before the first step;
+/// - after the last step the checkpoint and `save_outputs` (the fine-tuned weights) are written
+///   before the final evaluation, so an unreadable test image cannot cost the trained network;
+/// - on SIGINT/SIGTERM (see stop_signal.hpp) the step in flight finishes, a checkpoint is
+///   written and `smile::interrupted` is thrown (`--resume` continues from it);
+/// - a non-finite loss stops the run without overwriting the last good checkpoint;
+/// - the log is flushed line by line: one `config` line with the whole resolved configuration
+///   (numbers as numbers), then one line per iteration and per evaluation.
 
 #include <chrono>
 #include <cstdio>
@@ -15,8 +25,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <smile/io/output_paths.hpp>
 #include <smile/methods/method.hpp>
 #include <smile/train/evaluate.hpp>
+#include <smile/train/stop_signal.hpp>
 
 namespace smile {
 
@@ -29,6 +41,8 @@ struct trainer_options {
     std::int64_t checkpoint_every = 0;   ///< 0: only at the end (when a path is given)
     bool resume = false;                 ///< continue from checkpoint_path if it exists
     std::string label;                   ///< prefix of progress lines
+    nlohmann::json config = nlohmann::json::object();  ///< the run's settings, logged with the method's
+    std::function<void()> save_outputs;  ///< after the last step, before the final evaluation
 };
 
 struct run_result {
@@ -39,7 +53,23 @@ struct run_result {
     double evaluation_seconds = 0.0;
     double seconds_per_step = 0.0;  ///< training only (loading, steps, logging, checkpoints)
     std::int64_t iterations = 0;
+    std::vector<std::string> skipped;  ///< images the loader skipped (loader_options::skip_unreadable)
 };
+
+/// A described setting as JSON: a number or a boolean when the text is one, else the text.
+[[nodiscard]] inline nlohmann::json json_setting(const std::string& text) {
+    if (text == "true") return true;
+    if (text == "false") return false;
+    if (!text.empty()) {
+        char* end = nullptr;
+        errno = 0;
+        const long long i = std::strtoll(text.c_str(), &end, 10);
+        if (errno == 0 && end == text.c_str() + text.size()) return i;
+        const double d = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() + text.size() && std::isfinite(d)) return d;
+    }
+    return text;
+}
 
 /// Runs `m` for `o.iterations` steps on batches from a loader built by `make_loader(start_batch)`;
 /// `evaluate_now()` returns the current top-1 (empty function: no evaluation).
@@ -47,6 +77,11 @@ template <Backend B>
 run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>(std::int64_t)>& make_loader,
                  const std::function<double()>& evaluate_now, const trainer_options& o, rng& generator) {
     using clock = std::chrono::steady_clock;
+    SMILE_CHECK(o.iterations >= 1, "train: iterations must be at least 1, got ", o.iterations);
+    SMILE_CHECK(o.log_every >= 0 && o.eval_every >= 0 && o.checkpoint_every >= 0,
+                "train: log, evaluation and checkpoint intervals must be non-negative");
+    io::check_writable(o.checkpoint_path, "checkpoint");
+    io::check_writable(o.log_path, "log");
     run_result result;
     std::int64_t start = 0;
     auto checkpoint = [&](std::int64_t next_iteration) {
@@ -61,19 +96,26 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
         const auto state = c.load(m.sess(), o.checkpoint_path, generator);
         if (state.info.count("method") && state.info.at("method") != m.name())
             detail::fail(o.checkpoint_path, ": checkpoint of method '", state.info.at("method"), "', not '", m.name(), "'");
+        SMILE_CHECK(state.iteration >= 0 && state.iteration <= o.iterations, o.checkpoint_path, ": checkpoint at iteration ",
+                    state.iteration, " does not fit a run of ", o.iterations, " iterations");
         start = state.iteration;
         std::fprintf(stderr, "%sresuming from %s at iteration %lld\n", o.label.c_str(), o.checkpoint_path.c_str(),
                      static_cast<long long>(start));
     }
     std::ofstream log;
+    auto write_log = [&](const nlohmann::json& line) {
+        if (!log.is_open()) return;
+        log << line.dump() << '\n';
+        log.flush();  // a crash, a kill or `tail -f` sees every finished line
+        if (!log) detail::fail("cannot write the log ", o.log_path, ": ", std::strerror(errno));
+    };
     if (!o.log_path.empty()) {
         log.open(o.log_path, start > 0 ? std::ios::app : std::ios::trunc);
-        if (!log) detail::fail("cannot write the log ", o.log_path);
-        if (start == 0) {
-            nlohmann::json header;
-            for (const auto& [k, v] : m.describe()) header["config"][k] = v;
-            log << header.dump() << '\n';
-        }
+        if (!log) detail::fail("cannot write the log ", o.log_path, ": ", std::strerror(errno));
+        nlohmann::json config = o.config;
+        for (const auto& [k, v] : m.describe()) config[k] = json_setting(v);
+        config["iterations"] = o.iterations;
+        write_log({{"config", config}, {"start_iteration", start}});
     }
     auto loader = make_loader(start);
     const auto began = clock::now();
@@ -85,14 +127,15 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
                 detail::fail(m.name(), ": loss term '", term, "' is ", value, " at iteration ", k,
                              " (lower the learning rate, or check the data and the pretrained weights)");
         if (!std::isfinite(r.loss)) detail::fail(m.name(), ": the loss is ", r.loss, " at iteration ", k);
-        if (log.is_open()) {
+        {
             nlohmann::json line{{"iter", k}, {"loss", r.loss}, {"lr", r.lr}};
             for (const auto& [term, value] : r.terms) line[term] = value;
-            log << line.dump() << '\n';
+            write_log(line);
         }
         const std::int64_t done = k + 1 - start;
         const double elapsed = std::chrono::duration<double>(clock::now() - began).count() - result.evaluation_seconds;
-        if (o.log_every > 0 && ((k + 1) % o.log_every == 0 || k + 1 == o.iterations)) {
+        const bool last = k + 1 == o.iterations;
+        if (o.log_every > 0 && ((k + 1) % o.log_every == 0 || last)) {
             const double eta = elapsed / double(done) * double(o.iterations - k - 1);
             std::string terms;
             for (const auto& [term, value] : r.terms) terms += " " + term + "=" + std::to_string(value).substr(0, 7);
@@ -100,18 +143,40 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
                          static_cast<long long>(k + 1), static_cast<long long>(o.iterations), r.loss, terms.c_str(), r.lr,
                          elapsed / double(done), eta);
         }
-        const bool last = k + 1 == o.iterations;
+        if (stop_requested() && !last) {
+            std::string where = "no --checkpoint was given, so the run is not saved";
+            if (!o.checkpoint_path.empty()) {
+                checkpoint(k + 1);
+                where = "checkpoint written to " + o.checkpoint_path + " (--resume continues from it)";
+            }
+            const int sig = stop_signal();
+            write_log({{"iter", k}, {"interrupted", sig}});
+            throw interrupted(m.name() + ": stopped by " + (sig == SIGTERM ? std::string("SIGTERM") : sig == SIGINT ? "SIGINT" : "request") +
+                                  " after iteration " + std::to_string(k + 1) + " of " + std::to_string(o.iterations) + "; " + where,
+                              sig);
+        }
+        const bool checkpoint_now = !o.checkpoint_path.empty() && ((o.checkpoint_every > 0 && (k + 1) % o.checkpoint_every == 0) || last);
+        // At the end: everything the run produced is on disk before the final evaluation.
+        if (last) {
+            if (checkpoint_now) checkpoint(k + 1);
+            if (o.save_outputs) o.save_outputs();
+        }
         if (evaluate_now && ((o.eval_every > 0 && (k + 1) % o.eval_every == 0) || last)) {
             const auto eval_began = clock::now();
             const double top1 = evaluate_now();
             result.evaluation_seconds += std::chrono::duration<double>(clock::now() - eval_began).count();
             result.evaluations.emplace_back(k + 1, top1);
-            if (log.is_open()) log << nlohmann::json{{"iter", k}, {"eval_top1", top1}}.dump() << '\n';
+            write_log({{"iter", k}, {"eval_top1", top1}});
             if (o.log_every > 0)
                 std::fprintf(stderr, "%siter %lld: test top-1 %.2f%%\n", o.label.c_str(), static_cast<long long>(k + 1), 100 * top1);
         }
-        if (!o.checkpoint_path.empty() && ((o.checkpoint_every > 0 && (k + 1) % o.checkpoint_every == 0) || last))
-            checkpoint(k + 1);
+        if (checkpoint_now && !last) checkpoint(k + 1);
+    }
+    if (start >= o.iterations && o.save_outputs) o.save_outputs();  // resumed a finished run
+    result.skipped = loader->skipped_files();
+    if (!result.skipped.empty()) {
+        std::fprintf(stderr, "%sskipped %zu unreadable image(s) during training:\n", o.label.c_str(), result.skipped.size());
+        for (const auto& s : result.skipped) std::fprintf(stderr, "%s  %s\n", o.label.c_str(), s.c_str());
     }
     result.seconds = std::chrono::duration<double>(clock::now() - began).count();
     result.iterations = o.iterations - start;

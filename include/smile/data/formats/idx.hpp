@@ -3,6 +3,10 @@
 /// MNIST-format IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed (zlib reads both):
 /// images are magic 0x00000803, count, rows, columns, then bytes; labels 0x00000801, count,
 /// then bytes; all integers big-endian. Images stay in memory (60,000 of 28×28 are 47 MB).
+///
+/// The header's counts are checked for overflow and the data is read in bounded chunks, so a
+/// crafted header (4 billion images of 65535×65535) costs no more memory than the bytes the
+/// file really holds; a file shorter or longer than its header says is an error naming it.
 
 #include <zlib.h>
 
@@ -21,10 +25,47 @@ public:
     gz_file(const gz_file&) = delete;
     gz_file& operator=(const gz_file&) = delete;
 
+    /// Reads up to `n` bytes; returns how many were read (fewer only at the end of the file).
+    std::size_t read_some(void* out, std::size_t n) {
+        std::size_t done = 0;
+        while (done < n) {
+            const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 30));
+            const int got = gzread(f_, static_cast<unsigned char*>(out) + done, chunk);
+            if (got < 0) {
+                int code = 0;
+                const char* why = gzerror(f_, &code);
+                detail::fail(path_.string(), ": cannot read IDX data: ", why != nullptr ? why : "gzip error");
+            }
+            if (got == 0) break;
+            done += std::size_t(got);
+        }
+        return done;
+    }
     void read(void* out, std::size_t n, const char* what) {
-        const int got = gzread(f_, out, static_cast<unsigned>(n));
-        if (got < 0 || std::size_t(got) != n)
-            detail::fail(path_.string(), ": truncated IDX file (", what, ": expected ", n, " bytes, got ", got < 0 ? 0 : got, ")");
+        const std::size_t got = read_some(out, n);
+        if (got != n) detail::fail(path_.string(), ": truncated IDX file (", what, ": expected ", n, " bytes, got ", got, ")");
+    }
+    /// Appends exactly `n` bytes to `into`, growing it only as data arrives.
+    void read_into(std::vector<std::uint8_t>& into, std::size_t n, const char* what) {
+        constexpr std::size_t chunk = std::size_t(16) << 20;
+        const std::size_t before = into.size();
+        for (std::size_t done = 0; done < n;) {
+            const std::size_t want = std::min(chunk, n - done);
+            into.resize(before + done + want);
+            const std::size_t got = read_some(into.data() + before + done, want);
+            done += got;
+            if (got < want) {
+                into.resize(before);
+                detail::fail(path_.string(), ": truncated IDX file (", what, ": the header promises ", n, " bytes, the file holds ",
+                             done, ")");
+            }
+        }
+    }
+    /// Fails when bytes remain after what the header described.
+    void expect_end() {
+        unsigned char extra;
+        if (read_some(&extra, 1) != 0)
+            detail::fail(path_.string(), ": the IDX file is longer than its header says (data after the last item)");
     }
     std::uint32_t u32(const char* what) {
         unsigned char b[4];
@@ -45,6 +86,12 @@ inline std::int64_t read_idx_images(const std::filesystem::path& path, memory_im
     const std::uint32_t magic = f.u32("magic");
     if (magic != 0x00000803) detail::fail(path.string(), ": not an IDX image file (magic 0x", std::hex, magic, ")");
     const std::int64_t n = f.u32("count"), rows = f.u32("rows"), cols = f.u32("columns");
+    if (rows == 0 || cols == 0) detail::fail(path.string(), ": IDX images of ", rows, "x", cols, " pixels");
+    if (rows * cols > max_image_pixels)
+        detail::fail(path.string(), ": IDX images of ", rows, "x", cols, " pixels exceed the ", max_image_pixels, "-pixel limit");
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(std::size_t(n), std::size_t(rows * cols), &bytes))
+        detail::fail(path.string(), ": the IDX header's size ", n, "x", rows, "x", cols, " overflows 64 bits");
     if (images.width == 0) {
         images.width = cols;
         images.height = rows;
@@ -52,9 +99,8 @@ inline std::int64_t read_idx_images(const std::filesystem::path& path, memory_im
     } else if (images.width != cols || images.height != rows) {
         detail::fail(path.string(), ": images are ", rows, "x", cols, ", expected ", images.height, "x", images.width);
     }
-    const std::size_t before = images.pixels.size();
-    images.pixels.resize(before + std::size_t(n * rows * cols));
-    f.read(images.pixels.data() + before, std::size_t(n * rows * cols), "pixels");
+    f.read_into(images.pixels, bytes, "pixels");
+    f.expect_end();
     return n;
 }
 
@@ -62,8 +108,10 @@ inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& pa
     detail_idx::gz_file f(path);
     const std::uint32_t magic = f.u32("magic");
     if (magic != 0x00000801) detail::fail(path.string(), ": not an IDX label file (magic 0x", std::hex, magic, ")");
-    std::vector<std::uint8_t> labels(f.u32("count"));
-    f.read(labels.data(), labels.size(), "labels");
+    const std::uint32_t count = f.u32("count");
+    std::vector<std::uint8_t> labels;
+    f.read_into(labels, count, "labels");
+    f.expect_end();
     return labels;
 }
 

@@ -45,17 +45,27 @@ private:
     std::vector<matvar_t*> vars_;
 };
 
+/// The number of elements, or SIZE_MAX when the dimensions overflow (then nothing matches).
 inline std::size_t element_count(const matvar_t* v) {
     std::size_t n = 1;
-    for (int i = 0; i < v->rank; ++i) n *= v->dims[i];
+    for (int i = 0; i < v->rank; ++i)
+        if (__builtin_mul_overflow(n, v->dims[i], &n)) return SIZE_MAX;
     return n;
+}
+
+/// True when `v` holds `count` elements of `width` bytes in memory (matio read them all).
+inline bool holds(const matvar_t* v, std::size_t count, std::size_t width) {
+    std::size_t bytes = 0;
+    return v->data != nullptr && !__builtin_mul_overflow(count, width, &bytes) && v->nbytes >= bytes;
 }
 
 inline std::string as_string(const mat_file& f, const matvar_t* v, const std::string& what) {
     if (v == nullptr || v->class_type != MAT_C_CHAR) detail::fail(f.path().string(), ": ", what, " is not a string");
     const std::size_t n = element_count(v);
+    const bool wide = v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16;
+    if (n > 4096 || !holds(v, n, wide ? 2 : 1)) detail::fail(f.path().string(), ": ", what, " is not a readable string");
     std::string out;
-    if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16) {
+    if (wide) {
         const auto* d = static_cast<const std::uint16_t*>(v->data);
         for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(d[i] < 128 ? d[i] : '?'));
     } else {
@@ -65,7 +75,12 @@ inline std::string as_string(const mat_file& f, const matvar_t* v, const std::st
 }
 
 inline double as_number(const mat_file& f, const matvar_t* v, const std::string& what) {
-    if (v == nullptr || element_count(v) != 1) detail::fail(f.path().string(), ": ", what, " is not a scalar");
+    if (v == nullptr || element_count(v) != 1 || v->data == nullptr || v->nbytes < 1)
+        detail::fail(f.path().string(), ": ", what, " is not a scalar");
+    const std::size_t need = v->class_type == MAT_C_DOUBLE || v->class_type == MAT_C_INT64 || v->class_type == MAT_C_UINT64 ? 8
+                             : v->class_type == MAT_C_SINGLE || v->class_type == MAT_C_INT32 || v->class_type == MAT_C_UINT32 ? 4
+                             : v->class_type == MAT_C_INT16 || v->class_type == MAT_C_UINT16 ? 2 : 1;
+    if (v->nbytes < need) detail::fail(f.path().string(), ": ", what, " is not a readable scalar");
     switch (v->class_type) {
         case MAT_C_DOUBLE: return *static_cast<const double*>(v->data);
         case MAT_C_SINGLE: return *static_cast<const float*>(v->data);
@@ -101,14 +116,16 @@ inline dataset read_stanford_cars(const std::filesystem::path& root, const cars_
     {
         mat_file meta(find_mat(root, "cars_meta.mat"));
         matvar_t* names = meta.read("class_names");
-        if (names->class_type != MAT_C_CELL) detail::fail(meta.path().string(), ": class_names is not a cell array");
+        if (names->class_type != MAT_C_CELL || names->data == nullptr || element_count(names) > 100000)
+            detail::fail(meta.path().string(), ": class_names is not a cell array of strings");
         for (std::size_t i = 0; i < element_count(names); ++i)
             d.classes.push_back(as_string(meta, Mat_VarGetCell(names, int(i)), "class_names{" + std::to_string(i + 1) + "}"));
     }
     auto read_split = [&](const char* file, const char* folder, std::vector<sample>& out) {
         mat_file f(find_mat(root, file));
         matvar_t* annos = f.read("annotations");
-        if (annos->class_type != MAT_C_STRUCT) detail::fail(f.path().string(), ": annotations is not a struct array");
+        if (annos->class_type != MAT_C_STRUCT || annos->data == nullptr || element_count(annos) > 10000000)
+            detail::fail(f.path().string(), ": annotations is not a struct array");
         for (std::size_t i = 0; i < element_count(annos); ++i) {
             const std::string where = "annotations(" + std::to_string(i + 1) + ").";
             auto field = [&](const char* name) {

@@ -21,7 +21,14 @@ inline dataset read_uci_digits(const std::filesystem::path& csv) {
     std::string text;
     char buffer[1 << 16];
     int got = 0;
-    while ((got = gzread(f, buffer, sizeof buffer)) > 0) text.append(buffer, std::size_t(got));
+    constexpr std::size_t limit = std::size_t(64) << 20;  // the real file is 300 KB; a gzip bomb stops here
+    while ((got = gzread(f, buffer, sizeof buffer)) > 0) {
+        text.append(buffer, std::size_t(got));
+        if (text.size() > limit) {
+            gzclose(f);
+            detail::fail(csv.string(), ": more than ", limit >> 20, " MB of text, not the UCI digits");
+        }
+    }
     const bool failed = got < 0;
     gzclose(f);
     if (failed) detail::fail(csv.string(), ": corrupt gzip data");

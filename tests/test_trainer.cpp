@@ -1,0 +1,153 @@
+// The training loop's promises: nothing a run produced is lost to a late failure or a stop
+// request, and its log is complete, flushed and typed at every line.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include <smile/methods/finetune.hpp>
+#include <smile/train/trainer.hpp>
+
+#include "backends.hpp"
+#include "tiny_models.hpp"
+
+using D = smile::default_backend;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Plain fine-tuning that can ask to stop after a given step and can look at its log mid-run.
+class probed_finetune : public smile::finetune_method<D> {
+public:
+    using smile::finetune_method<D>::finetune_method;
+    std::int64_t stop_after = -1;
+    std::function<void(std::int64_t)> on_step;
+    smile::step_report step(const smile::data::host_batch& batch, std::int64_t iter) override {
+        if (on_step) on_step(iter);
+        auto r = smile::finetune_method<D>::step(batch, iter);
+        if (iter == stop_after) smile::request_stop();
+        return r;
+    }
+};
+
+struct fixture {
+    smile::session<D> s;
+    smile::rng gen{7};
+    std::shared_ptr<smile::data::dataset> data = smile::test::tiny_target();
+    probed_finetune m{s, gen, smile::make_classifier<D>(s, gen, smile::test::tiny_arch(), {3, 0}), {0.9f, 0.0f, 1e-4f, true},
+                      {smile::schedule_kind::step, 0.05f, 8, 0.1f, {}}};
+    fixture() { m.optimizer().attach(m.model()); }
+    std::function<std::unique_ptr<smile::data::loader>(std::int64_t)> loader() {
+        return [this](std::int64_t start) {
+            return std::make_unique<smile::data::loader>(data, data->train, smile::test::tiny_pipeline(),
+                                                         smile::data::loader_options{8, true, true, true, 0, 2, 1, false, start});
+        };
+    }
+    std::vector<std::vector<float>> weights() {
+        std::vector<std::vector<float>> out;
+        for (auto& [n, p] : smile::parameters_of<D>(m.model())) out.push_back(p->value.to_host());
+        return out;
+    }
+};
+
+struct scratch {
+    fs::path dir = fs::temp_directory_path() / ("smile_trainer_" + std::to_string(::getpid()));
+    scratch() { fs::create_directories(dir); }
+    ~scratch() { fs::remove_all(dir); }
+};
+
+std::vector<nlohmann::json> read_log(const fs::path& p) {
+    std::ifstream in(p);
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: the final checkpoint and outputs are written before the final evaluation, which may fail") {
+    scratch tmp;
+    fixture f;
+    smile::trainer_options o;
+    o.iterations = 4;
+    o.log_every = 0;
+    o.checkpoint_path = (tmp.dir / "sub" / "c.safetensors").string();  // the folder is made up front
+    bool saved = false;
+    o.save_outputs = [&] { saved = true; };
+    auto failing_evaluation = []() -> double { smile::detail::fail("test image unreadable"); };
+    CHECK_THROWS_WITH_AS(smile::train<D>(f.m, f.loader(), failing_evaluation, o, f.gen), doctest::Contains("test image unreadable"),
+                         smile::error);
+    CHECK(saved);
+    smile::io::safetensors_reader c(o.checkpoint_path);
+    CHECK(c.metadata().at("iteration") == "4");
+    // An unwritable checkpoint or log is found before the first step.
+    fixture g;
+    o.checkpoint_path = "/proc/smile-nowhere/c.safetensors";
+    bool stepped = false;
+    g.m.on_step = [&](std::int64_t) { stepped = true; };
+    CHECK_THROWS_WITH_AS(smile::train<D>(g.m, g.loader(), {}, o, g.gen), doctest::Contains("checkpoint /proc/smile-nowhere"), smile::error);
+    o.checkpoint_path.clear();
+    o.log_path = "/proc/smile-nowhere/log.jsonl";
+    CHECK_THROWS_WITH_AS(smile::train<D>(g.m, g.loader(), {}, o, g.gen), doctest::Contains("log /proc/smile-nowhere"), smile::error);
+    CHECK_FALSE(stepped);
+}
+
+TEST_CASE("trainer: a stop request finishes the step, checkpoints, and --resume ends where a straight run ends, to the bit") {
+    scratch tmp;
+    fixture straight;
+    smile::trainer_options o;
+    o.iterations = 8;
+    o.log_every = 0;
+    smile::train<D>(straight.m, straight.loader(), {}, o, straight.gen);
+
+    fixture stopped;
+    o.checkpoint_path = (tmp.dir / "c.safetensors").string();
+    o.log_path = (tmp.dir / "log.jsonl").string();
+    o.config = {{"dataset", "synthetic"}, {"lr", 0.05}};
+    stopped.m.stop_after = 2;
+    std::size_t lines_seen_at_step_2 = 0;
+    stopped.m.on_step = [&](std::int64_t k) {
+        if (k == 2) lines_seen_at_step_2 = read_log(o.log_path).size();
+    };
+    try {
+        smile::train<D>(stopped.m, stopped.loader(), {}, o, stopped.gen);
+        FAIL("the run did not stop");
+    } catch (const smile::interrupted& e) {
+        CHECK(std::string(e.what()).find("after iteration 3 of 8; checkpoint written to " + o.checkpoint_path) != std::string::npos);
+        CHECK(e.signal() == 0);
+    }
+    smile::clear_stop_request();
+    CHECK(lines_seen_at_step_2 == 3);  // config + iterations 0 and 1: flushed as they were written
+    const auto log = read_log(o.log_path);
+    REQUIRE(log.size() == 5);
+    const auto& config = log[0]["config"];
+    CHECK(config["dataset"] == "synthetic");
+    CHECK(config["lr"].is_number());
+    CHECK(config["momentum"].is_number_float());
+    CHECK(config["nesterov"].is_boolean());
+    CHECK(config["iterations"] == 8);
+    CHECK(log[1]["iter"] == 0);
+    CHECK(log[1]["loss"].is_number());
+    CHECK(log[4]["interrupted"] == 0);
+
+    fixture resumed;
+    o.resume = true;
+    resumed.m.on_step = nullptr;
+    const auto r = smile::train<D>(resumed.m, resumed.loader(), {}, o, resumed.gen);
+    CHECK(r.iterations == 5);
+    CHECK(resumed.weights() == straight.weights());
+    CHECK(resumed.gen == straight.gen);
+    CHECK(read_log(o.log_path).back()["iter"] == 7);
+}
+
+TEST_CASE("trainer: settings are logged as JSON numbers and booleans, exactly") {
+    CHECK(smile::json_setting("1e-07") == 1e-7);
+    CHECK(smile::json_setting("12").is_number_integer());
+    CHECK(smile::json_setting("true") == true);
+    CHECK(smile::json_setting("frobenius/hw") == "frobenius/hw");
+    CHECK(smile::json_setting("nan") == "nan");
+    CHECK(smile::setting_text(1e-7) == "1e-07");
+    CHECK(smile::setting_text(0.999) == "0.999");
+    CHECK(smile::setting_text(std::int64_t(10)) == "10");
+}
