@@ -87,7 +87,7 @@ inline std::int64_t read_idx_images(const std::filesystem::path& path, memory_im
     if (magic != 0x00000803) detail::fail(path.string(), ": not an IDX image file (magic 0x", std::hex, magic, ")");
     const std::int64_t n = f.u32("count"), rows = f.u32("rows"), cols = f.u32("columns");
     if (rows == 0 || cols == 0) detail::fail(path.string(), ": IDX images of ", rows, "x", cols, " pixels");
-    if (rows * cols > max_image_pixels)
+    if (rows > max_image_pixels / cols)  // rows·cols itself may overflow (both are up to 2^32)
         detail::fail(path.string(), ": IDX images of ", rows, "x", cols, " pixels exceed the ", max_image_pixels, "-pixel limit");
     std::size_t bytes = 0;
     if (__builtin_mul_overflow(std::size_t(n), std::size_t(rows * cols), &bytes))
