@@ -59,6 +59,28 @@ inline bool holds(const matvar_t* v, std::size_t count, std::size_t width) {
     return v->data != nullptr && !__builtin_mul_overflow(count, width, &bytes) && v->nbytes >= bytes;
 }
 
+/// Element `i` of a cell array, or null. matio's own accessors trust the variable's
+/// dimensions; a crafted file can declare more elements than it holds (found by fuzz_cars_mat),
+/// so the element array's size is checked here first.
+inline matvar_t* cell_at(const matvar_t* cell, std::size_t i) {
+    const std::size_t n = element_count(cell);
+    if (i >= n || !holds(cell, n, sizeof(matvar_t*))) return nullptr;
+    return static_cast<matvar_t* const*>(cell->data)[i];
+}
+
+/// Field `name` of element `i` of a struct array, or null, with the same checks: the field
+/// names exist and the field array holds fields × elements entries.
+inline matvar_t* struct_field(const matvar_t* st, const char* name, std::size_t i) {
+    const unsigned fields = Mat_VarGetNumberOfFields(const_cast<matvar_t*>(st));
+    char* const* names = Mat_VarGetStructFieldnames(st);
+    const std::size_t n = element_count(st);
+    if (fields == 0 || names == nullptr || i >= n || n > SIZE_MAX / fields || !holds(st, n * fields, sizeof(matvar_t*)))
+        return nullptr;
+    for (unsigned j = 0; j < fields; ++j)
+        if (names[j] != nullptr && std::strcmp(names[j], name) == 0) return static_cast<matvar_t* const*>(st->data)[i * fields + j];
+    return nullptr;
+}
+
 inline std::string as_string(const mat_file& f, const matvar_t* v, const std::string& what) {
     if (v == nullptr || v->class_type != MAT_C_CHAR) detail::fail(f.path().string(), ": ", what, " is not a string");
     const std::size_t n = element_count(v);
@@ -119,7 +141,7 @@ inline dataset read_stanford_cars(const std::filesystem::path& root, const cars_
         if (names->class_type != MAT_C_CELL || names->data == nullptr || element_count(names) > 100000)
             detail::fail(meta.path().string(), ": class_names is not a cell array of strings");
         for (std::size_t i = 0; i < element_count(names); ++i)
-            d.classes.push_back(as_string(meta, Mat_VarGetCell(names, int(i)), "class_names{" + std::to_string(i + 1) + "}"));
+            d.classes.push_back(as_string(meta, cell_at(names, i), "class_names{" + std::to_string(i + 1) + "}"));
     }
     auto read_split = [&](const char* file, const char* folder, std::vector<sample>& out) {
         mat_file f(find_mat(root, file));
@@ -129,7 +151,7 @@ inline dataset read_stanford_cars(const std::filesystem::path& root, const cars_
         for (std::size_t i = 0; i < element_count(annos); ++i) {
             const std::string where = "annotations(" + std::to_string(i + 1) + ").";
             auto field = [&](const char* name) {
-                matvar_t* v = Mat_VarGetStructFieldByName(annos, name, i);
+                matvar_t* v = struct_field(annos, name, i);
                 if (v == nullptr) detail::fail(f.path().string(), ": ", where, name, " is missing");
                 return v;
             };
