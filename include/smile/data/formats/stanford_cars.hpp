@@ -32,6 +32,17 @@ public:
     mat_file& operator=(const mat_file&) = delete;
 
     matvar_t* read(const char* name) {
+        // The header first: matio allocates whatever a variable's dimensions claim, so a crafted
+        // file could ask for exabytes (found by fuzz_cars_mat). The devkit's variables hold at
+        // most ~16,000 elements.
+        matvar_t* info = Mat_VarReadInfo(mat_, name);
+        if (info == nullptr) detail::fail(path_.string(), ": no variable '", name, "'");
+        std::size_t n = 1;
+        bool too_big = false;
+        for (int i = 0; i < info->rank && !too_big; ++i) too_big = __builtin_mul_overflow(n, info->dims[i], &n);
+        too_big = too_big || n > 1000000;
+        Mat_VarFree(info);
+        if (too_big) detail::fail(path_.string(), ": variable '", name, "' declares more than a million elements, not a Cars devkit file");
         matvar_t* v = Mat_VarRead(mat_, name);
         if (v == nullptr) detail::fail(path_.string(), ": no variable '", name, "'");
         vars_.push_back(v);
