@@ -16,6 +16,7 @@
 #include "backends.hpp"
 #include "compare.hpp"
 #include "dataset_builder.hpp"
+#include "json_lines.hpp"
 #include "random_data.hpp"
 #include "run_program.hpp"
 
@@ -86,11 +87,7 @@ TEST_CASE("smile predict: bad input is one clear line and a non-zero exit") {
 TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an image folder, reproducibly") {
     workdir dir;
     smile::test::temp_tree tree("analyze");
-    for (const char* split : {"train", "test"})
-        for (int cls = 0; cls < 3; ++cls)
-            for (int i = 0; i < 6; ++i)
-                smile::test::write_image(tree.root / split / ("class" + std::to_string(cls)) / ("img" + std::to_string(i) + ".png"),
-                                         20, 18, 3, cls, i);
+    smile::test::write_small_image_folder(tree.root);
     smile::session<B> s;
     smile::rng gen(4);
     auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {3, 0});
@@ -138,11 +135,7 @@ struct finetune_setup {
     smile::test::temp_tree tree{"finetune"};
     std::string weights = dir / "pretrained.safetensors";
     finetune_setup() {
-        for (const char* split : {"train", "test"})
-            for (int cls = 0; cls < 3; ++cls)
-                for (int i = 0; i < 6; ++i)
-                    smile::test::write_image(tree.root / split / ("class" + std::to_string(cls)) / ("img" + std::to_string(i) + ".png"),
-                                             20, 18, 3, cls, i);
+        smile::test::write_small_image_folder(tree.root);
         smile::session<B> s;
         smile::rng gen(4);
         auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
@@ -155,13 +148,6 @@ struct finetune_setup {
                std::to_string(iterations);
     }
 };
-
-std::vector<nlohmann::json> log_lines(const std::string& path) {
-    std::ifstream in(path);
-    std::vector<nlohmann::json> out;
-    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-    return out;
-}
 
 }  // namespace
 
@@ -198,7 +184,7 @@ TEST_CASE("smile finetune: the log holds the whole configuration with numbers as
         const auto r = smile::test::run_smile(f.args("l2sp", 3) + " --log " + log + " " + extra);
         INFO(r.output);
         REQUIRE(r.status == 0);
-        return log_lines(log);
+        return smile::test::read_json_lines(log);
     };
     auto lines = run("--preset cars --l2sp-alpha 0.5 --lr 0.02 --seed 3");
     REQUIRE(lines.size() == 1 + 3 + 1);  // config, 3 iterations, the final evaluation
@@ -217,7 +203,7 @@ TEST_CASE("smile finetune: the log holds the whole configuration with numbers as
     CHECK(run("--preset cars")[0]["config"]["l2sp_alpha"] == 1e-4);  // the preset's value for Cars
     const auto r = smile::test::run_smile(f.args("rifle", 4) + " --log " + log + " --preset cars");
     REQUIRE(r.status == 0);
-    CHECK(log_lines(log)[0]["config"]["rifle_periods"] == 4);
+    CHECK(smile::test::read_json_lines(log)[0]["config"]["rifle_periods"] == 4);
 }
 
 TEST_CASE("smile finetune: unreadable images and unwritable outputs stop the run before training, or are skipped on request") {
@@ -285,7 +271,7 @@ TEST_CASE("smile finetune: SIGTERM checkpoints and exits 143, and after SIGKILL 
         CHECK(output.find("stopped by SIGTERM after iteration") != std::string::npos);
         CHECK(output.find("checkpoint written to " + checkpoint) != std::string::npos);
         CHECK(fs::exists(checkpoint));
-        CHECK(log_lines(log).back().contains("interrupted"));
+        CHECK(smile::test::read_json_lines(log).back().contains("interrupted"));
     }
     fs::remove(checkpoint);
     fs::remove(log);

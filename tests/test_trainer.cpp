@@ -10,6 +10,7 @@
 #include <smile/train/trainer.hpp>
 
 #include "backends.hpp"
+#include "json_lines.hpp"
 #include "tiny_models.hpp"
 
 using D = smile::default_backend;
@@ -57,13 +58,6 @@ struct scratch {
     ~scratch() { fs::remove_all(dir); }
 };
 
-std::vector<nlohmann::json> read_log(const fs::path& p) {
-    std::ifstream in(p);
-    std::vector<nlohmann::json> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-    return lines;
-}
-
 }  // namespace
 
 TEST_CASE("trainer: the final checkpoint and outputs are written before the final evaluation, which may fail") {
@@ -108,7 +102,7 @@ TEST_CASE("trainer: a stop request finishes the step, checkpoints, and --resume 
     stopped.m.stop_after = 2;
     std::size_t lines_seen_at_step_2 = 0;
     stopped.m.on_step = [&](std::int64_t k) {
-        if (k == 2) lines_seen_at_step_2 = read_log(o.log_path).size();
+        if (k == 2) lines_seen_at_step_2 = smile::test::read_json_lines(o.log_path).size();
     };
     try {
         smile::train<D>(stopped.m, stopped.loader(), {}, o, stopped.gen);
@@ -119,7 +113,7 @@ TEST_CASE("trainer: a stop request finishes the step, checkpoints, and --resume 
     }
     smile::clear_stop_request();
     CHECK(lines_seen_at_step_2 == 3);  // config + iterations 0 and 1: flushed as they were written
-    const auto log = read_log(o.log_path);
+    const auto log = smile::test::read_json_lines(o.log_path);
     REQUIRE(log.size() == 5);
     const auto& config = log[0]["config"];
     CHECK(config["dataset"] == "synthetic");
@@ -138,7 +132,7 @@ TEST_CASE("trainer: a stop request finishes the step, checkpoints, and --resume 
     CHECK(r.iterations == 5);
     CHECK(resumed.weights() == straight.weights());
     CHECK(resumed.gen == straight.gen);
-    CHECK(read_log(o.log_path).back()["iter"] == 7);
+    CHECK(smile::test::read_json_lines(o.log_path).back()["iter"] == 7);
 }
 
 TEST_CASE("trainer: settings are logged as JSON numbers and booleans, exactly") {

@@ -61,6 +61,14 @@ inline std::string big_endian(std::uint32_t v) {
     return {char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)};
 }
 
+/// An ImageFolder of 3 classes × 6 PNG images of 20×18 in train/ and test/ under `root`.
+inline void write_small_image_folder(const fs::path& root) {
+    for (const char* split : {"train", "test"})
+        for (int cls = 0; cls < 3; ++cls)
+            for (int i = 0; i < 6; ++i)
+                write_image(root / split / ("class" + std::to_string(cls)) / ("img" + std::to_string(i) + ".png"), 20, 18, 3, cls, i);
+}
+
 /// MAT-file writer helpers (libmatio) for the Stanford Cars devkit.
 class mat_writer {
 public:
