@@ -171,6 +171,22 @@ TEST_CASE("ops: sgd_step in every PyTorch variant over three steps") {
         });
 }
 
+TEST_CASE("ops: adam_step, Adam and AdamW, over three steps") {
+    for (const bool decoupled : {false, true})
+        check_op(decoupled ? "adamw" : "adam", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const shape4 sh{3, 4, 2, 2};
+            auto w = random_tensor(s, sh, 17);
+            auto m = smile::tensor<B>::zeros(s, sh), v = smile::tensor<B>::zeros(s, sh);
+            for (int step = 1; step <= 3; ++step) {
+                auto g = random_tensor(s, sh, 18 + static_cast<std::uint64_t>(step));
+                const auto u = smile::adam_update::at(step, 0.05f, 0.9f, 0.99f, 1e-6f, 0.1f, decoupled);
+                B::adam_step(s.context(), u, w.view(), g.view(), m.view(), v.view());
+            }
+            return concat({w.to_host(), m.to_host(), v.to_host()});
+        });
+}
+
 struct conv_case {
     shape4 x, w;
     smile::conv2d_desc d;

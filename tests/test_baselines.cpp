@@ -10,47 +10,21 @@
 #include "compare.hpp"
 #include "directional_gradcheck.hpp"
 #include "random_data.hpp"
+#include "tiny_models.hpp"
 
 using smile::shape4;
 using smile::tensor;
 using D = smile::default_backend;
 namespace fs = std::filesystem;
+using smile::test::tiny_arch;
 
 namespace {
 
-smile::resnet_config tiny_arch() {
-    auto a = smile::cifar_resnet(8);
-    a.in_channels = 1;
-    return a;
-}
-
-template <class B>
-fs::path tiny_pretrained(smile::session<B>& s) {
-    smile::rng gen(21);
-    auto source = smile::make_classifier<B>(s, gen, tiny_arch(), {5, 0});
-    smile::rng stats(22);
-    source.visit_buffers("", [&](const std::string& n, tensor<B>& t) {
-        if (n.find("running_var") != std::string::npos) t.copy_from_host(smile::test::uniform_values(stats, t.size(), 0.5, 1.5));
-    });
-    const fs::path p = fs::temp_directory_path() / "smile_baselines_source.safetensors";
-    smile::io::save_weights<B>(source, p);
-    return p;
-}
-
-std::shared_ptr<smile::data::dataset> target_data() {
-    return std::make_shared<smile::data::dataset>(smile::data::make_synthetic({3, 16, 8, 8, 1, 40.0, 7, 0, 0.5}, 5));
-}
-
-smile::data::pipeline pipe() {
-    smile::data::pipeline p;
-    return p.gray().resize(8, 8).normalize({{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}});
-}
-
 /// Runs `n` steps; returns the reports.
 std::vector<smile::step_report> run(smile::method<D>& m, std::int64_t n, std::uint64_t seed = 1) {
-    auto d = target_data();
-    m.prepare(d, d->train, {pipe(), pipe(), 0});
-    smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, seed, false, 0});
+    auto d = smile::test::tiny_target();
+    m.prepare(d, d->train, {smile::test::tiny_pipeline(), smile::test::tiny_pipeline(), 0});
+    smile::data::loader l(d, d->train, smile::test::tiny_pipeline(), {12, true, true, true, 0, 2, seed, false, 0});
     std::vector<smile::step_report> out;
     for (std::int64_t k = 0; k < n; ++k) out.push_back(m.step(*l.next(), k));
     return out;
@@ -192,7 +166,7 @@ TEST_CASE("svd: both backends give the same singular values and exact reconstruc
 
 TEST_CASE("l2sp: the penalty of the step equals (α/2)·Σ‖w − w⁰‖² over the backbone, w⁰ stays fixed") {
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     smile::rng gen(1);
     auto c = config("l2sp");
     c.l2sp.alpha = 0.5;
@@ -208,8 +182,8 @@ TEST_CASE("l2sp: the penalty of the step equals (α/2)·Σ‖w − w⁰‖² ove
         const auto w = p->value.to_host(), a = l2sp.anchor(name).to_host();
         for (std::size_t i = 0; i < w.size(); ++i) expected += 0.5 * 0.5 * double(w[i] - a[i]) * (w[i] - a[i]);
     }
-    auto d = target_data();
-    smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, 9, false, 0});
+    auto d = smile::test::tiny_target();
+    smile::data::loader l(d, d->train, smile::test::tiny_pipeline(), {12, true, true, true, 0, 2, 9, false, 0});
     CHECK(m->step(*l.next(), 3).term("l2sp") == doctest::Approx(expected).epsilon(1e-4));
     CHECK(l2sp.anchor("layer1.0.conv1.weight").to_host() == anchor);
     CHECK(reports[2].term("l2sp") > 0);
@@ -223,7 +197,7 @@ TEST_CASE("delta: attention from loss increases, Ω by hand, gradients, the sour
     CHECK(w[2] == doctest::Approx(e / total));
 
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     const auto cache = fs::temp_directory_path() / "smile_delta_attention.safetensors";
     fs::remove(cache);
     for (const std::string flavour : {"smile", "original"}) {
@@ -262,7 +236,7 @@ TEST_CASE("delta: attention from loss increases, Ω by hand, gradients, the sour
 
 TEST_CASE_TEMPLATE("delta and bss: the gradient of CE + regularizer through the classifier equals finite differences", B, SMILE_TEST_BACKENDS) {
     smile::session<B> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     smile::rng gen(4);
     auto student = smile::make_student<B>(s, gen, tiny_arch(), 3, path, false);
     auto source = smile::make_pretrained<B>(s, gen, tiny_arch(), path);
@@ -299,7 +273,7 @@ TEST_CASE_TEMPLATE("delta and bss: the gradient of CE + regularizer through the 
 
 TEST_CASE("rifle: the head is re-initialised at the starts of the periods, before the step, momentum is kept") {
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     smile::rng gen(5);
     auto c = config("rifle", 12);
     c.rifle.periods = 3;  // period 4: re-init at the start of iterations 4 and 8, never at 0
@@ -324,8 +298,8 @@ TEST_CASE("rifle: the head is re-initialised at the starts of the periods, befor
         c0.rifle.periods = 3;
         c0.schedule.base_lr = 0.0f;
         auto m0 = smile::make_method<D>(s, g, tiny_arch(), 3, path, c0);
-        auto d = target_data();
-        smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, 1, false, 0});
+        auto d = smile::test::tiny_target();
+        smile::data::loader l(d, d->train, smile::test::tiny_pipeline(), {12, true, true, true, 0, 2, 1, false, 0});
         for (std::int64_t k = 0; k < 4; ++k) m0->step(*l.next(), k);
         auto& head = m0->model().head();
         const auto before = head.weight().value.to_host();
@@ -371,7 +345,7 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
     for (Eigen::Index t = 0; t < 3; ++t) CHECK(rev.row(t).sum() == doctest::Approx(1.0));
 
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     for (const std::string kind : {"direct", "reverse"}) {
         smile::rng gen(6);
         auto c = config("cotuning");
@@ -381,8 +355,8 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
         CHECK(m->model().source_head().weight().lr_mult == doctest::Approx(0.1f));
         CHECK(m->model().head().weight().lr_mult == 1.0f);
         auto& cot = dynamic_cast<smile::co_tuning_method<D>&>(*m);
-        auto d = target_data();
-        m->prepare(d, d->train, {pipe(), pipe(), 0});
+        auto d = smile::test::tiny_target();
+        m->prepare(d, d->train, {smile::test::tiny_pipeline(), smile::test::tiny_pipeline(), 0});
         const auto rel = cot.relationship();
         REQUIRE(rel.size() == 3 * 5);
         for (int t = 0; t < 3; ++t) {
@@ -390,7 +364,7 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
             for (int j = 0; j < 5; ++j) sum += rel[std::size_t(t * 5 + j)];
             CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
         }
-        smile::data::loader l(d, d->train, pipe(), {12, true, true, true, 0, 2, 1, false, 0});
+        smile::data::loader l(d, d->train, smile::test::tiny_pipeline(), {12, true, true, true, 0, 2, 1, false, 0});
         const auto* batch = l.next();
         const auto report = m->step(*batch, 0);
         // The soft term by hand from the source logits of that step's forward.
@@ -411,7 +385,7 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
 
 TEST_CASE("baselines: every method is selectable by name and trains on synthetic data") {
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 21, "baselines");
     for (const std::string name : {"l2sp", "delta", "bss", "rifle", "cotuning", "dsmile-kd", "dsmile-rifle"}) {
         smile::rng gen(9);
         auto c = config(name, 40);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 
@@ -204,6 +205,29 @@ TEST_CASE("smile finetune: the log holds the whole configuration with numbers as
     const auto r = smile::test::run_smile(f.args("rifle", 4) + " --log " + log + " --preset cars");
     REQUIRE(r.status == 0);
     CHECK(smile::test::read_json_lines(log)[0]["config"]["rifle_periods"] == 4);
+}
+
+TEST_CASE("smile finetune: --optimizer adamw trains, is logged and checkpointed, and SGD-only settings are refused with it") {
+    finetune_setup f;
+    const std::string log = f.dir / "adamw.jsonl", checkpoint = f.dir / "adamw.safetensors";
+    auto r = smile::test::run_smile(f.args("smile", 3) + " --optimizer adamw --lr 1e-3 --weight-decay 0.01 --beta2 0.99 --log " +
+                                    log + " --checkpoint " + checkpoint);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto lines = smile::test::read_json_lines(log);
+    CHECK(lines[0]["config"]["optimizer"] == "adamw");
+    CHECK(lines[0]["config"]["beta2"] == 0.99);
+    CHECK(std::isfinite(lines[3]["loss"].get<double>()));
+    smile::io::safetensors_reader saved(checkpoint);
+    CHECK(saved.metadata().at("optimizer.kind") == "adamw");
+    CHECK(saved.metadata().at("optimizer.step.fc.weight") == "3");
+    // Resuming that checkpoint with another optimizer names both.
+    r = smile::test::run_smile(f.args("smile", 4) + " --checkpoint " + checkpoint + " --resume");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("the checkpoint holds the state of optimizer 'adamw', this run uses 'sgd'") != std::string::npos);
+    r = smile::test::run_smile(f.args("finetune", 2) + " --optimizer adam --momentum 0.5");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--momentum is a setting of --optimizer sgd, not of adam") != std::string::npos);
 }
 
 TEST_CASE("smile finetune: unreadable images and unwritable outputs stop the run before training, or are skipped on request") {

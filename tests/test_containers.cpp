@@ -20,7 +20,7 @@ using smile::test::device;
 
 namespace {
 
-auto uniform = [](smile::rng& g, std::size_t n) { return smile::test::uniform_values(g, n); };
+using smile::test::uniform;
 
 template <class B>
 smile::residual_block<B> block(smile::session<B>& s, smile::rng& g, smile::block_kind k,

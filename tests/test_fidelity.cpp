@@ -154,7 +154,7 @@ TEST_CASE("smile: the gradient a step applies equals finite differences of the l
     smile::session<D> s;
     const auto path = smile::test::tiny_pretrained(s, 32, "fidelity");
     struct variant {
-        const char* label;
+        std::string label;
         std::string name;
         std::function<void(smile::smile_options&)> set;
     };
@@ -173,7 +173,7 @@ TEST_CASE("smile: the gradient a step applies equals finite differences of the l
         CAPTURE(v.label);
         smile::rng gen(12);
         auto c = base_config(v.name, 100);
-        c.sgd = {0.0f, 0.0f, 0.0f, false};  // the update is then exactly −lr·gradient
+        c.optimizer = smile::sgd_options{0.0f, 0.0f, 0.0f, false};  // the update is then exactly −lr·gradient
         c.schedule = {smile::schedule_kind::constant, 1.0f, 100, 0.1f, {}};
         c.smile.gamma_fe = 0.5f;
         c.smile.gamma_fc = 0.5f;

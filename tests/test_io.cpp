@@ -16,6 +16,7 @@
 #include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
+#include <smile/optim/make_optimizer.hpp>
 
 #include "backends.hpp"
 #include "compare.hpp"
@@ -224,13 +225,15 @@ struct tiny_run {
     smile::session<B> s;
     smile::rng gen;
     smile::classifier<B> model;
-    smile::sgd<B> opt{{0.9f, 0.0f, 5e-4f, true}};
+    std::unique_ptr<smile::optimizer<B>> opt;
     smile::lr_schedule schedule{smile::schedule_kind::step, 0.05f, 8, 0.1f, {}};
     std::vector<float> images, targets;
 
-    explicit tiny_run(std::uint64_t init_seed)
-        : gen(init_seed), model(smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {4, 3})) {
-        opt.attach(model);
+    explicit tiny_run(std::uint64_t init_seed,
+                      const smile::optimizer_options& o = smile::sgd_options{0.9f, 0.0f, 5e-4f, true})
+        : gen(init_seed), model(smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {4, 3})),
+          opt(smile::make_optimizer<B>(o)) {
+        opt->attach(model);
         smile::rng data(77);
         images = smile::test::uniform_values(data, 32 * 3 * 8 * 8);
         for (int i = 0; i < 32; ++i)
@@ -252,13 +255,13 @@ struct tiny_run {
             auto st = smile::tensor<B>::filled(s, {6, 3, 1, 1}, 1.0f / 3);
             B::softmax_cross_entropy(s.context(), model.source_logits().view(), st.view(), 0.1f / 6, ds.view());
             model.backward(s, &d, &ds);
-            opt.step(s, schedule.at(k));
+            opt->step(s, schedule.at(k));
         }
     }
     smile::io::checkpoint_content<B> content() {
         smile::io::checkpoint_content<B> c;
         c.add_model("model", model);
-        c.set_optimizer(opt);
+        c.set_optimizer(*opt);
         return c;
     }
     std::vector<std::vector<float>> state() {
@@ -269,6 +272,36 @@ struct tiny_run {
 };
 
 }  // namespace
+
+TEST_CASE("checkpoints: Adam and AdamW resume to the bit, and another optimizer's state is refused") {
+    for (const bool decoupled : {false, true}) {
+        CAPTURE(decoupled);
+        const auto options = smile::optimizer_options::make_adam({0.9f, 0.99f, 1e-7f, 1e-2f, decoupled});
+        temp_dir dir;
+        tiny_run straight(3, options);
+        straight.steps(0, 8);
+        const auto path = dir.path / "adam.safetensors";
+        {
+            tiny_run first(3, options);
+            first.steps(0, 4);
+            first.content().save(path, first.gen, {4, {}});
+        }
+        smile::io::safetensors_reader file(path);
+        CHECK(file.metadata().at("optimizer.kind") == (decoupled ? "adamw" : "adam"));
+        CHECK(file.metadata().at("optimizer.step.fc.weight") == "4");
+        CHECK(file.contains("optimizer.exp_avg_sq.conv1.weight"));
+        tiny_run resumed(999, options);
+        const auto state = resumed.content().load(resumed.s, path, resumed.gen);
+        resumed.steps(state.iteration, 8);
+        CHECK(resumed.state() == straight.state());
+
+        tiny_run other(3);  // SGD
+        const std::string refusal = std::string("the checkpoint holds the state of optimizer '") +
+                                    (decoupled ? "adamw" : "adam") + "', this run uses 'sgd'";
+        CHECK_THROWS_WITH_AS(other.content().load(other.s, path, other.gen), doctest::Contains(refusal.c_str()),
+                             smile::error);
+    }
+}
 
 TEST_CASE("checkpoints: N steps straight equal N/2 + save + load + N/2, to the bit") {
     temp_dir dir;

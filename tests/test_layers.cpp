@@ -17,7 +17,7 @@ using smile::test::check_layer_against_reference;
 
 namespace {
 
-auto uniform = [](smile::rng& g, std::size_t n) { return smile::test::uniform_values(g, n); };
+using smile::test::uniform;
 auto nonzero = [](smile::rng& g, std::size_t n) { return smile::test::away_from_zero(g, n); };
 auto distinct = [](smile::rng& g, std::size_t n) { return smile::test::distinct_values(g, n); };
 

@@ -12,6 +12,7 @@
 #include "compare.hpp"
 #include "directional_gradcheck.hpp"
 #include "random_data.hpp"
+#include "tiny_models.hpp"
 
 using smile::shape4;
 using smile::tensor;
@@ -68,25 +69,7 @@ TEST_CASE_TEMPLATE("losses: the two L_FE distances by hand", B, SMILE_TEST_BACKE
 namespace {
 
 using D = smile::default_backend;
-
-smile::resnet_config tiny_arch() {
-    auto a = smile::cifar_resnet(8);
-    a.in_channels = 1;
-    return a;
-}
-
-/// A tiny pretrained source network file (CIFAR ResNet-8, 1 channel, 5 source classes).
-fs::path tiny_pretrained(smile::session<D>& s, std::uint64_t seed = 1) {
-    smile::rng gen(seed);
-    auto source = smile::make_classifier<D>(s, gen, tiny_arch(), {5, 0});
-    smile::rng stats(seed + 1);
-    source.visit_buffers("", [&](const std::string& n, tensor<D>& t) {
-        if (n.find("running_var") != std::string::npos) t.copy_from_host(smile::test::uniform_values(stats, t.size(), 0.5, 1.5));
-    });
-    const fs::path p = fs::temp_directory_path() / ("smile_tiny_source_" + std::to_string(seed) + ".safetensors");
-    smile::io::save_weights<D>(source, p);
-    return p;
-}
+using smile::test::tiny_arch;
 
 }  // namespace
 
@@ -126,7 +109,7 @@ TEST_CASE("smile: the gradient of the whole triplet through the classifier equal
 
 TEST_CASE("mean teacher: each policy matches its closed form, BN statistics never move") {
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 1, "methods");
     smile::rng gen(1);
     auto arch = tiny_arch();
     for (auto policy : {smile::teacher_policy::ema, smile::teacher_policy::copy, smile::teacher_policy::fixed,
@@ -180,7 +163,7 @@ std::vector<smile::step_report> run_steps(smile::method<D>& m, std::int64_t iter
 
 TEST_CASE("smile ablations: each switch changes exactly what it names") {
     smile::session<D> s;
-    const auto path = tiny_pretrained(s);
+    const auto path = smile::test::tiny_pretrained(s, 1, "methods");
     auto arch = tiny_arch();
     smile::method_config c;
     c.schedule = {smile::schedule_kind::constant, 0.05f, 6, 0.1f, {}};
@@ -246,7 +229,7 @@ TEST_CASE("smile: a short run on synthetic data lowers every loss term and beats
     fs::path source_path = fs::temp_directory_path() / "smile_synthetic_source.safetensors";
     {
         smile::rng gen(1);
-        smile::finetune_method<D> pre(s, gen, smile::make_classifier<D>(s, gen, arch, {5, 0}), {0.9f, 0.0f, 5e-4f, true},
+        smile::finetune_method<D> pre(s, gen, smile::make_classifier<D>(s, gen, arch, {5, 0}), smile::sgd_options{0.9f, 0.0f, 5e-4f, true},
                                       {smile::schedule_kind::constant, 0.05f, 60, 0.1f, {}});
         pre.optimizer().attach(pre.model());
         auto source = std::make_shared<smile::data::dataset>(smile::data::make_synthetic({5, 24, 8, 8, 1, 40.0, 3, 0, 0.5}, 11));

@@ -1,11 +1,16 @@
-// SGD rules and skipping, and learning-rate schedules.
+// The optimizer seam: SGD, Adam and AdamW against torch.optim (fixtures made by
+// tests/fixtures/make_optimizer_fixtures.py), rules and skipping; learning-rate schedules.
 #include <doctest/doctest.h>
 
+#include <map>
+
+#include <smile/io/safetensors.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
-#include <smile/optim/sgd.hpp>
+#include <smile/optim/make_optimizer.hpp>
 
 #include "backends.hpp"
+#include "compare.hpp"
 
 using B = smile::default_backend;
 
@@ -66,4 +71,87 @@ TEST_CASE("sgd: rules set multipliers by name, parameters without fresh gradient
     const auto after = model.head().weight().value.to_host();
     for (std::size_t i = 0; i < w.size(); ++i) CHECK(after[i] == doctest::Approx(w[i] - 0.5f * (g[i] + 0.1f * w[i])));
     CHECK_THROWS_AS(smile::sgd<B>({0.0f, 0.0f, 0.0f, true}), smile::error);
+}
+
+namespace {
+
+/// Runs `opt` over the fixture's five steps (per-name rules as the fixture's parameter groups,
+/// "b.bias" without a gradient on step 3) and compares parameters, state and step counts
+/// with what torch.optim computed, case `name`.
+void check_against_torch(smile::optimizer<B>& opt, const std::string& name,
+                         const std::map<std::string, std::string>& state_names) {
+    smile::io::safetensors_reader f(std::string(SMILE_TEST_FIXTURES) + "/optimizer_parity.safetensors");
+    smile::session<B> s;
+    const std::vector<std::pair<std::string, smile::shape4>> shapes{
+        {"a", {3, 4, 1, 1}}, {"b.weight", {5, 2, 3, 3}}, {"b.bias", {5, 1, 1, 1}}};
+    std::vector<smile::parameter<B>> params;
+    params.reserve(shapes.size());
+    std::vector<std::pair<std::string, smile::parameter<B>*>> named;
+    for (const auto& [n, sh] : shapes) {
+        params.emplace_back(s.context(), sh);
+        params.back().value.copy_from_host(f.read_floats("init." + n));
+        named.emplace_back(n, &params.back());
+    }
+    opt.add_rule({"b.*", 0.1f, 1.0f});
+    opt.add_rule({"b.bias", 0.1f, 0.0f});
+    opt.attach_parameters(named);
+    for (int k = 0; k < 5; ++k) {
+        for (std::size_t i = 0; i < shapes.size(); ++i)
+            if (!(shapes[i].first == "b.bias" && k == 3))
+                params[i].grad_for_write().copy_from_host(f.read_floats("grad." + std::to_string(k) + "." + shapes[i].first));
+        CHECK(opt.step(s, 0.01f) == (k == 3 ? 2U : 3U));
+    }
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+        const std::string& n = shapes[i].first;
+        CAPTURE(n);
+        CHECK(smile::test::relative_error(params[i].value.to_host(), f.read_floats(name + ".param." + n)) < 2e-6);
+    }
+    std::size_t compared = 0;
+    opt.visit_state([&](const std::string& key, smile::tensor<B>& t) {
+        const auto dot = key.find('.');
+        const std::string torch_key = name + "." + state_names.at(key.substr(0, dot)) + key.substr(dot);
+        CAPTURE(torch_key);
+        CHECK(smile::test::relative_error(t.to_host(), f.read_floats(torch_key)) < 2e-6);
+        ++compared;
+    });
+    CHECK(compared == shapes.size() * state_names.size());
+    const auto meta = opt.state_metadata();
+    CHECK(meta.at("kind") == opt.name());
+    for (const auto& [n, sh] : shapes)
+        if (f.contains(name + ".step." + n))
+            CHECK(meta.at("step." + n) == std::to_string(std::int64_t(f.read_floats(name + ".step." + n).at(0))));
+    CHECK(meta.at("step.b.bias") == "4");  // skipped once: its bias correction runs one step behind
+}
+
+}  // namespace
+
+TEST_CASE("optimizers: Adam, AdamW and SGD equal torch.optim over five steps with groups and a skipped step") {
+    SUBCASE("adam, L2 weight decay") {
+        smile::adam<B> opt({0.9, 0.999, 1e-8, 0.05, false});
+        check_against_torch(opt, "adam", {{"exp_avg", "exp_avg"}, {"exp_avg_sq", "exp_avg_sq"}});
+    }
+    SUBCASE("adam, other betas and epsilon, no decay") {
+        smile::adam<B> opt({0.8, 0.99, 1e-6, 0.0, false});
+        check_against_torch(opt, "adam_nodecay", {{"exp_avg", "exp_avg"}, {"exp_avg_sq", "exp_avg_sq"}});
+    }
+    SUBCASE("adamw, decoupled weight decay") {
+        smile::adam<B> opt({0.9, 0.999, 1e-8, 0.1, true});
+        check_against_torch(opt, "adamw", {{"exp_avg", "exp_avg"}, {"exp_avg_sq", "exp_avg_sq"}});
+    }
+    SUBCASE("sgd, Nesterov momentum and weight decay") {
+        smile::sgd<B> opt({0.9f, 0.0f, 0.05f, true});
+        check_against_torch(opt, "sgd", {{"momentum", "momentum_buffer"}});
+    }
+}
+
+TEST_CASE("optimizers: chosen by name, invalid settings refused with the setting named") {
+    CHECK(smile::parse_optimizer("adamw") == smile::optimizer_kind::adamw);
+    CHECK_THROWS_WITH_AS((void)smile::parse_optimizer("lamb"), doctest::Contains("unknown optimizer 'lamb'"), smile::error);
+    CHECK(smile::make_optimizer<B>(smile::optimizer_options::make_adam({0.9f, 0.999f, 1e-8f, 0.0f, true}))->name() ==
+          "adamw");
+    CHECK(smile::make_optimizer<B>(smile::sgd_options{})->name() == "sgd");
+    CHECK_THROWS_WITH_AS(smile::adam<B>({1.0f, 0.999f, 1e-8f, 0.0f, false}), doctest::Contains("beta1 and beta2"),
+                         smile::error);
+    CHECK_THROWS_WITH_AS(smile::adam<B>({0.9f, 0.999f, 0.0f, 0.0f, false}), doctest::Contains("epsilon must be positive"),
+                         smile::error);
 }

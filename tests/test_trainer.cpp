@@ -36,7 +36,7 @@ struct fixture {
     smile::session<D> s;
     smile::rng gen{7};
     std::shared_ptr<smile::data::dataset> data = smile::test::tiny_target();
-    probed_finetune m{s, gen, smile::make_classifier<D>(s, gen, smile::test::tiny_arch(), {3, 0}), {0.9f, 0.0f, 1e-4f, true},
+    probed_finetune m{s, gen, smile::make_classifier<D>(s, gen, smile::test::tiny_arch(), {3, 0}), smile::sgd_options{0.9f, 0.0f, 1e-4f, true},
                       {smile::schedule_kind::step, 0.05f, 8, 0.1f, {}}};
     fixture() { m.optimizer().attach(m.model()); }
     std::function<std::unique_ptr<smile::data::loader>(std::int64_t)> loader() {

@@ -21,7 +21,7 @@ inline double pretrain(const resnet_config& arch, const std::shared_ptr<const da
     io::check_writable(out, "--out");
     session<B> s;
     rng gen(t.seed);
-    finetune_method<B> m(s, gen, make_classifier<B>(s, gen, arch, {d->num_classes(), 0}), t.make_sgd(), t.make_schedule());
+    finetune_method<B> m(s, gen, make_classifier<B>(s, gen, arch, {d->num_classes(), 0}), t.make_optimizer(), t.make_schedule());
     m.optimizer().attach(m.model());
     const auto [train_pipe, test_pipe] = t.pipelines(d->format);
     auto make_loader = [&](std::int64_t start) {

@@ -20,9 +20,13 @@ struct training_options {
     std::int64_t batch_size = 48;
     float lr = 0.01f;
     std::string schedule = "step";
+    std::string optimizer = "sgd";
     float momentum = 0.9f;
     float weight_decay = 1e-4f;
     bool nesterov = true;
+    double beta1 = 0.9, beta2 = 0.999, adam_epsilon = 1e-8;
+    CLI::Option* momentum_option = nullptr;  // to refuse SGD-only settings given with Adam
+    CLI::Option* nesterov_option = nullptr;
     float head_lr_mult = 1.0f;
     std::string train_transform, test_transform;  // empty: from the dataset
     std::int64_t image_size = 0;                  // 0: 224, or 28 for the MNIST family
@@ -38,10 +42,21 @@ struct training_options {
         app.add_option("--lr", lr, "initial learning rate")->capture_default_str()->check(number_in(0, 10, ends::open_low));
         app.add_option("--schedule", schedule, "learning-rate schedule: step (/10 after 2/3), constant, cosine")
             ->check(CLI::IsMember({"step", "constant", "cosine"}))->capture_default_str();
-        app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str()->check(number_in(0, 1, ends::open_high));
-        app.add_option("--weight-decay", weight_decay, "L2 weight decay on every parameter")->capture_default_str()
+        app.add_option("--optimizer", optimizer, "sgd (torch.optim.SGD), adam or adamw (decoupled weight decay)")
+            ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+        momentum_option = app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str()
+            ->check(number_in(0, 1, ends::open_high));
+        app.add_option("--weight-decay", weight_decay,
+                       "weight decay on every parameter: L2 for sgd and adam, decoupled for adamw")->capture_default_str()
             ->check(number_in(0, 1));
-        app.add_option("--nesterov", nesterov, "Nesterov momentum (true in the SMILE authors' code)")->capture_default_str();
+        nesterov_option = app.add_option("--nesterov", nesterov, "SGD: Nesterov momentum (true in the SMILE authors' code)")
+            ->capture_default_str();
+        app.add_option("--beta1", beta1, "adam/adamw: first-moment decay")->capture_default_str()
+            ->check(number_in(0, 1, ends::open_high));
+        app.add_option("--beta2", beta2, "adam/adamw: second-moment decay")->capture_default_str()
+            ->check(number_in(0, 1, ends::open_high));
+        app.add_option("--adam-eps", adam_epsilon, "adam/adamw: epsilon added to the root of the second moment")
+            ->capture_default_str()->check(number_in(0, 1, ends::open_low));
         app.add_option("--head-lr-mult", head_lr_mult, "learning-rate multiplier of the new head fc.*")->capture_default_str()
             ->check(number_in(0, 1000));
         app.add_option("--train-transform", train_transform,
@@ -89,7 +104,15 @@ struct training_options {
     [[nodiscard]] lr_schedule make_schedule() const {
         return {parse_schedule(schedule), lr, iterations, 0.1f, {}};
     }
-    [[nodiscard]] sgd_options make_sgd() const { return {momentum, 0.0f, weight_decay, nesterov}; }
+    /// The optimizer the options describe. SGD-only settings given with Adam are an error rather
+    /// than silently unused.
+    [[nodiscard]] optimizer_options make_optimizer() const {
+        if (optimizer == "sgd") return sgd_options{momentum, 0.0f, weight_decay, nesterov};
+        for (const CLI::Option* o : {momentum_option, nesterov_option})
+            if (o != nullptr && o->count() > 0)
+                detail::fail(o->get_name(), " is a setting of --optimizer sgd, not of ", optimizer);
+        return optimizer_options::make_adam({beta1, beta2, adam_epsilon, weight_decay, optimizer == "adamw"});
+    }
 
     /// The settings of this group, for the log's config line.
     [[nodiscard]] nlohmann::json describe() const {
@@ -97,9 +120,13 @@ struct training_options {
                 {"schedule", schedule},
                 {"iterations", iterations},
                 {"batch_size", batch_size},
+                {"optimizer", optimizer},
                 {"momentum", momentum},
                 {"weight_decay", weight_decay},
                 {"nesterov", nesterov},
+                {"beta1", beta1},
+                {"beta2", beta2},
+                {"adam_eps", adam_epsilon},
                 {"head_lr_mult", head_lr_mult},
                 {"image_size", image_size},
                 {"resize", resize_to},
@@ -174,7 +201,7 @@ struct method_options {
     [[nodiscard]] method_config finish(const std::string& name, const training_options& t) const {
         method_config c = config;
         c.name = name;
-        c.sgd = t.make_sgd();
+        c.optimizer = t.make_optimizer();
         c.schedule = t.make_schedule();
         c.mixup.fold = !no_fold;
         c.weights.strict = !non_strict;

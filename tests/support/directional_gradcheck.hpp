@@ -4,8 +4,13 @@
 /// random unit directions v, the analytic ⟨∂L/∂θ_p, v⟩ (what `loss(true)` backpropagates)
 /// against the central difference (L(θ + εv) − L(θ − εv))/2ε of `loss(false)`, ε = 1e-3.
 /// Directions whose ±ε step crosses a ReLU or max-pool kink (the differences at ε and ε/2
-/// disagree) are skipped and counted; each compared direction is one doctest CHECK, and the
-/// caller asserts how many must have been compared.
+/// disagree) are skipped and counted, and the caller asserts how many must have been compared.
+/// A kink at the origin itself (a unit whose input is within ~1e-4 of zero) escapes that test
+/// (both differences then average the two one-sided slopes) and which unit sits there changes
+/// with the summation order, i.e. the thread count. So each compared direction must agree
+/// within 10% (one CHECK each: a wrong gradient fails it), and at least half of each
+/// parameter's compared directions within the float32 noise floor (one CHECK per parameter:
+/// a gradient off by a few percent fails it, one direction through a kink does not).
 
 #include <doctest/doctest.h>
 
@@ -38,6 +43,7 @@ directional_result check_directional_gradients_against(Model& model, const std::
     directional_result r;
     for (auto& [name, p] : parameters_of<B>(model)) {
         const auto origin = p->value.to_host();
+        int compared = 0, within_noise = 0;
         for (int d = 0; d < per_parameter; ++d, ++r.directions) {
             std::vector<double> v(origin.size());
             double norm = 0, along = 0;
@@ -56,9 +62,14 @@ directional_result check_directional_gradients_against(Model& model, const std::
             p->value.copy_from_host(origin);
             if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;  // a kink
             INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
-            CHECK(std::abs(full - along) <= 5e-3 * std::abs(full) + 1e-4 + 4e-4 * loss_scale);  // float32 noise floor
+            const double error = std::abs(full - along);
+            CHECK(error <= 0.1 * std::abs(full) + 1e-3 + 4e-4 * loss_scale);
+            within_noise += error <= 5e-3 * std::abs(full) + 1e-4 + 4e-4 * loss_scale;  // float32 noise floor
+            ++compared;
             ++r.compared;
         }
+        INFO(name, ": ", within_noise, " of ", compared, " compared directions within the float32 noise floor");
+        CHECK(2 * within_noise >= compared);
         ++r.parameters;
     }
     return r;

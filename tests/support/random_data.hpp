@@ -17,6 +17,9 @@ inline std::vector<float> uniform_values(rng& gen, std::size_t n, double low = -
     return v;
 }
 
+/// `uniform_values` over its default range as a callable (the draws of the layer tests).
+inline constexpr auto uniform = [](rng& g, std::size_t n) { return uniform_values(g, n); };
+
 /// Values whose magnitude is at least `gap`: finite differences of step < gap never cross the
 /// kink of a ReLU at 0.
 inline std::vector<float> away_from_zero(rng& gen, std::size_t n, double gap = 0.1) {

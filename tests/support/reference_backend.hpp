@@ -499,6 +499,19 @@ struct backend {
             w.data[i] = static_cast<float>(w.data[i] - double(u.learning_rate) * d);
         }
     }
+
+    /// Adam/AdamW in double precision, from the formula (not PyTorch's float order).
+    static void adam_step(context&, const adam_update& u, view w, cview g, view m, view v) {
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            const double wi = double(w.data[i]) * u.weight_scale;
+            const double gi = double(g.data[i]) + double(u.grad_decay) * wi;
+            const double a = double(u.beta1) * m.data[i] + double(u.one_minus_beta1) * gi;
+            const double b = double(u.beta2) * v.data[i] + double(u.one_minus_beta2) * gi * gi;
+            m.data[i] = static_cast<float>(a);
+            v.data[i] = static_cast<float>(b);
+            w.data[i] = static_cast<float>(wi - double(u.step_size) * a / (std::sqrt(b) / u.bias_root + u.epsilon));
+        }
+    }
 };
 
 static_assert(Backend<backend>);

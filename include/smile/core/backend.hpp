@@ -20,6 +20,7 @@
 /// The concept is split in parts (`BackendStorage`, `BackendMath`, `BackendDnn`,
 /// `BackendOptimizer`, `BackendLinalg`) so that a compile error names the part that is missing.
 
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -129,6 +130,42 @@ struct sgd_update {
     bool first_step = true;
 };
 
+/// One Adam or AdamW update in PyTorch's convention (torch.optim.Adam / AdamW, amsgrad off),
+/// at the parameter's step t (1 on its first update):
+///   AdamW (decoupled): w = w·(1 − lr·weight_decay)          Adam: g = g + weight_decay·w
+///   m = β1·m + (1 − β1)·g,   v = β2·v + (1 − β2)·g²
+///   w = w − step_size·m / (√v / bias_root + ε)
+/// with step_size = lr/(1 − β1ᵗ) and bias_root = √(1 − β2ᵗ), which the caller computes in
+/// double precision as PyTorch does (`adam_update::at`).
+struct adam_update {
+    float step_size = 1e-3f;        ///< lr / (1 − β1ᵗ)
+    float bias_root = 1.0f;         ///< √(1 − β2ᵗ)
+    float beta1 = 0.9f;
+    float beta2 = 0.999f;
+    float one_minus_beta1 = 0.1f;   ///< 1 − β1 rounded once from double, as PyTorch's `alpha`
+    float one_minus_beta2 = 0.001f;
+    float epsilon = 1e-8f;
+    float grad_decay = 0.0f;        ///< Adam's L2 term added to the gradient (0 for AdamW)
+    float weight_scale = 1.0f;      ///< AdamW's 1 − lr·weight_decay applied to w first (1 for Adam)
+
+    /// The update for step `t` (≥ 1) at learning rate `lr`. The hyper-parameters are doubles,
+    /// as PyTorch's Python floats, and every derived scalar is rounded to float once.
+    [[nodiscard]] static adam_update at(std::int64_t t, double lr, double beta1, double beta2, double epsilon,
+                                        double weight_decay, bool decoupled) noexcept {
+        adam_update u;
+        u.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, double(t))));
+        u.bias_root = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, double(t))));
+        u.beta1 = static_cast<float>(beta1);
+        u.beta2 = static_cast<float>(beta2);
+        u.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+        u.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+        u.epsilon = static_cast<float>(epsilon);
+        u.grad_decay = decoupled ? 0.0f : static_cast<float>(weight_decay);
+        u.weight_scale = decoupled ? static_cast<float>(1.0 - lr * weight_decay) : 1.0f;
+        return u;
+    }
+};
+
 /// Axis-aligned box [top, top + height) × [left, left + width) on the spatial grid (CutMix).
 struct spatial_box {
     std::int64_t top = 0;
@@ -236,11 +273,12 @@ concept BackendDnn =
         { B::conv2d_bn_inference(ctx, conv, cd, fold, cv, cv, cv, cv, cv, cv, cv, v) };
     };
 
-/// The fused optimizer kernel: one pass over a parameter, its gradient and its momentum buffer.
+/// The fused optimizer kernels: one pass over a parameter, its gradient and its state.
 template <class B>
-concept BackendOptimizer = requires(typename B::context& ctx, const sgd_update& u,
+concept BackendOptimizer = requires(typename B::context& ctx, const sgd_update& u, const adam_update& a,
                                     tensor_view<B> v, const_tensor_view<B> cv) {
-    { B::sgd_step(ctx, u, v, cv, v) };  // (w, g, momentum buffer)
+    { B::sgd_step(ctx, u, v, cv, v) };      // (w, g, momentum buffer)
+    { B::adam_step(ctx, a, v, cv, v, v) };  // (w, g, first moment m, second moment v)
 };
 
 /// Dense linear algebra: the thin SVD of a matrix A [m, n, 1, 1] = U·diag(S)·Vᵀ with

@@ -1,13 +1,15 @@
 #pragma once
 /// @file
 /// Checkpoints: one safetensors file holding everything a run needs to continue exactly —
-/// the model's parameters and buffers, the optimizer's momentum buffers, any extra tensors a
+/// the model's parameters and buffers, the optimizer's state (moments, step counts), any extra tensors a
 /// method owns (a mean teacher, L2-SP anchors), the generator state and the iteration — written
 /// atomically, so a crash or a full disk never replaces a good checkpoint with a torn one.
 ///
 /// Tensor names are "<group>.<name>" ("model.conv1.weight", "optimizer.momentum.fc.bias",
-/// "teacher.layer1.0.bn1.running_mean"); shapes are smile's logical [n, c, h, w]. The metadata
-/// carries "smile.checkpoint" = "1", "iteration", "rng" and free-form "info.*" entries.
+/// "optimizer.exp_avg.fc.bias", "teacher.layer1.0.bn1.running_mean"); shapes are smile's
+/// logical [n, c, h, w]. The metadata carries "smile.checkpoint" = "1", "iteration", "rng",
+/// the optimizer's "optimizer.kind" and "optimizer.step.<parameter>" counts, and free-form
+/// "info.*" entries.
 /// Resuming from a checkpoint continues the same run bit for bit on the same backend.
 
 #include <cmath>
@@ -19,7 +21,7 @@
 #include <smile/core/random.hpp>
 #include <smile/io/run_state.hpp>
 #include <smile/io/safetensors.hpp>
-#include <smile/optim/sgd.hpp>
+#include <smile/optim/optimizer.hpp>
 
 namespace smile::io {
 
@@ -34,7 +36,7 @@ public:
     }
     /// One extra tensor (a method's state).
     void add_tensor(const std::string& name, tensor<B>& t) { tensors_.emplace_back(name, &t); }
-    void set_optimizer(sgd<B>& opt) { optimizer_ = &opt; }
+    void set_optimizer(optimizer<B>& opt) { optimizer_ = &opt; }
 
     void save(const std::filesystem::path& path, const rng& generator, const run_state& state) {
         std::vector<safetensors_record> records;
@@ -49,6 +51,8 @@ public:
         std::map<std::string, std::string> meta{{"smile.checkpoint", "1"},
                                                 {"iteration", std::to_string(state.iteration)},
                                                 {"rng", generator.state()}};
+        if (optimizer_ != nullptr)
+            for (const auto& [k, v] : optimizer_->state_metadata()) meta["optimizer." + k] = v;
         for (const auto& [k, v] : state.info) meta["info." + k] = v;
         write_safetensors(path, records, meta);
     }
@@ -86,18 +90,30 @@ public:
             smile::detail::fail(path.string(), ": checkpoint does not match the run: ", all,
                                 problems.size() > 8 ? "; ..." : "");
         }
-        if (optimizer_ != nullptr)
-            optimizer_->restore_state(s, [&](const std::string& name) {
-                const std::string key = "optimizer." + name;
-                return file.contains(key) ? file.read_floats(key) : std::vector<float>{};
-            });
+        if (optimizer_ != nullptr) {
+            std::map<std::string, std::string> optimizer_meta;
+            for (const auto& [k, v] : meta)
+                if (k.rfind("optimizer.", 0) == 0) optimizer_meta[k.substr(10)] = v;
+            optimizer_->restore_state(
+                s, optimizer_meta,
+                [&](const std::string& name) {
+                    const std::string key = "optimizer." + name;
+                    if (!file.contains(key)) return std::vector<float>{};
+                    std::vector<float> values = file.read_floats(key);
+                    for (std::size_t i = 0; i < values.size(); ++i)
+                        SMILE_CHECK(std::isfinite(values[i]), path.string(), ": checkpoint tensor '", key,
+                                    "' holds a non-finite value at element ", i);
+                    return values;
+                },
+                path.string());
+        }
         generator = restored;
         return state;
     }
 
 private:
     std::vector<std::pair<std::string, tensor<B>*>> tensors_;
-    sgd<B>* optimizer_ = nullptr;
+    optimizer<B>* optimizer_ = nullptr;
 };
 
 }  // namespace smile::io

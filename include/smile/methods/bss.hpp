@@ -22,7 +22,7 @@ struct bss_options {
 template <Backend B>
 class bss_method : public method<B> {
 public:
-    bss_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    bss_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                const bss_options& o)
         : method<B>(s, gen, std::move(student), opt, schedule), o_(o) {
         SMILE_CHECK(o.k >= 1 && o.eta >= 0, "bss: k must be at least 1 and eta non-negative");

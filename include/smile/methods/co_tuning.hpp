@@ -27,7 +27,7 @@ struct co_tuning_options {
 template <Backend B>
 class co_tuning_method : public method<B> {
 public:
-    co_tuning_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    co_tuning_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                      const co_tuning_options& o)
         : method<B>(s, gen, std::move(student), opt, schedule), o_(o) {
         SMILE_CHECK(this->model_.has_source_head(), "cotuning: the student needs a source head");

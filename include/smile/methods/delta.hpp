@@ -37,7 +37,7 @@ class delta_method : public method<B> {
 public:
     /// `source`: the frozen pretrained network. `attention_model`: builds the pretrained
     /// backbone with a new target head, for computing the channel attention.
-    delta_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> source, const sgd_options& opt,
+    delta_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> source, const optimizer_options& opt,
                  const lr_schedule& schedule, const delta_options& o, std::function<classifier<B>()> attention_model,
                  std::string provenance, std::optional<mixup_options> mix = std::nullopt)
         : method<B>(s, gen, std::move(student), opt, schedule), source_(std::move(source)), o_(o), mix_(mix),

@@ -24,7 +24,7 @@ template <Backend B>
 class l2sp_method : public method<B> {
 public:
     /// The student must hold the pretrained weights: they become the anchors w⁰.
-    l2sp_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    l2sp_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                 const l2sp_options& o)
         : method<B>(s, gen, std::move(student), opt, schedule), o_(o) {
         for (auto& [name, p] : parameters_of<B>(this->model_)) {

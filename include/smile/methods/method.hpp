@@ -12,31 +12,20 @@
 #include <cstdio>
 #include <string>
 #include <type_traits>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include <smile/core/setting_text.hpp>
 #include <smile/data/loader.hpp>
 #include <smile/io/checkpoint.hpp>
 #include <smile/losses/cross_entropy.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
-#include <smile/optim/sgd.hpp>
+#include <smile/optim/make_optimizer.hpp>
 
 namespace smile {
-
-/// A setting as text for `describe()`: integers exactly, floating-point values with nine
-/// significant digits (std::to_string would print 1e-7 as "0.000000").
-template <class T>
-[[nodiscard]] std::string setting_text(T value) {
-    if constexpr (std::is_integral_v<T>) {
-        return std::to_string(value);
-    } else {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(value));
-        return buf;
-    }
-}
 
 /// What one step did: the total loss, each term by name, and the learning rate used.
 struct step_report {
@@ -61,8 +50,8 @@ struct preparation {
 template <Backend B>
 class method {
 public:
-    method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule)
-        : session_(s), rng_(gen), model_(std::move(student)), optimizer_(opt), schedule_(schedule) {}
+    method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule)
+        : session_(s), rng_(gen), model_(std::move(student)), optimizer_(make_optimizer<B>(opt)), schedule_(schedule) {}
     virtual ~method() = default;
     method(const method&) = delete;
     method& operator=(const method&) = delete;
@@ -80,18 +69,18 @@ public:
     /// Everything a checkpoint must hold to resume this method exactly.
     virtual void add_state(io::checkpoint_content<B>& c) {
         c.add_model("model", model_);
-        c.set_optimizer(optimizer_);
+        c.set_optimizer(*optimizer_);
     }
 
     /// The configuration as "key=value" pairs (printed and logged with a run).
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
-        return {{"method", name()}, {"momentum", setting_text(optimizer_.options().momentum)},
-                {"weight_decay", setting_text(optimizer_.options().weight_decay)},
-                {"nesterov", optimizer_.options().nesterov ? "true" : "false"}};
+        auto settings = optimizer_->describe();
+        settings.insert(settings.begin(), {"method", name()});
+        return settings;
     }
 
     [[nodiscard]] classifier<B>& model() noexcept { return model_; }
-    [[nodiscard]] sgd<B>& optimizer() noexcept { return optimizer_; }
+    [[nodiscard]] smile::optimizer<B>& optimizer() noexcept { return *optimizer_; }
     [[nodiscard]] const lr_schedule& schedule() const noexcept { return schedule_; }
     [[nodiscard]] session<B>& sess() noexcept { return session_; }
 
@@ -116,14 +105,14 @@ protected:
     /// Applies the optimizer at the scheduled rate for `iter`; returns that rate.
     double apply_update(std::int64_t iter) {
         const float lr = schedule_.at(iter);
-        optimizer_.step(session_, lr);
+        optimizer_->step(session_, lr);
         return lr;
     }
 
     session<B>& session_;
     rng& rng_;
     classifier<B> model_;
-    sgd<B> optimizer_;
+    std::unique_ptr<smile::optimizer<B>> optimizer_;
     lr_schedule schedule_;
     tensor<B> input_, targets_, dlogits_;
 };

@@ -19,7 +19,7 @@ namespace smile {
 template <Backend B>
 class mixup_method : public method<B> {
 public:
-    mixup_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    mixup_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                  const mixup_options& mix)
         : method<B>(s, gen, std::move(student), opt, schedule), mix_(mix) {}
 
@@ -53,7 +53,7 @@ private:
 template <Backend B>
 class cutmix_method : public method<B> {
 public:
-    cutmix_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    cutmix_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                   double beta, double probability)
         : method<B>(s, gen, std::move(student), opt, schedule), beta_(beta), probability_(probability) {}
 

@@ -6,7 +6,7 @@
 /// The student is the pretrained backbone with a new target head `fc` (PyTorch's default
 /// initialisation) and, for the methods that need one, a source head `source_fc` initialised
 /// from the pretrained `fc`. Defaults are the SMILE authors' runner (algorithms.md §1.2):
-/// SGD, momentum 0.9, Nesterov, weight decay 1e-4 on every parameter, lr 0.01 divided by 10
+/// SGD (Adam and AdamW on request), momentum 0.9, Nesterov, weight decay 1e-4 on every parameter, lr 0.01 divided by 10
 /// after two thirds of the iterations.
 
 #include <filesystem>
@@ -38,7 +38,7 @@ struct weight_loading {
 struct method_config {
     std::string name = "smile";
     weight_loading weights;
-    sgd_options sgd{0.9f, 0.0f, 1e-4f, true};
+    optimizer_options optimizer{sgd_options{0.9f, 0.0f, 1e-4f, true}};  /// SGD by default; Adam and AdamW by `kind`
     lr_schedule schedule{schedule_kind::step, 0.01f, 9000, 0.1f, {}};
     std::vector<parameter_rule> rules;  ///< per-parameter multipliers by name
     mixup_options mixup{0.2, true};
@@ -151,11 +151,11 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
     };
     auto pretrained_network = [&] { return make_pretrained<B>(s, init, arch, pretrained, c.weights); };
     if (n == "finetune") {
-        m = std::make_unique<finetune_method<B>>(s, gen, student(false), c.sgd, c.schedule);
+        m = std::make_unique<finetune_method<B>>(s, gen, student(false), c.optimizer, c.schedule);
     } else if (n == "mixup") {
-        m = std::make_unique<mixup_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.mixup);
+        m = std::make_unique<mixup_method<B>>(s, gen, student(false), c.optimizer, c.schedule, c.mixup);
     } else if (n == "cutmix") {
-        m = std::make_unique<cutmix_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.cutmix_beta, c.cutmix_prob);
+        m = std::make_unique<cutmix_method<B>>(s, gen, student(false), c.optimizer, c.schedule, c.cutmix_beta, c.cutmix_prob);
     } else if (n == "smile" || n == "smile-m-fe" || n == "smile-m-fc" || n == "smile-no-s-teacher" ||
                n == "smile-no-t-teacher") {
         smile_options o = c.smile;
@@ -166,9 +166,9 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
         // Sequenced: both draw from `init`, and argument order is unspecified.
         auto learner = student(true);
         auto teacher = pretrained_network();
-        m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.sgd, c.schedule, o, c.mixup, n);
+        m = std::make_unique<smile_method<B>>(s, gen, std::move(learner), std::move(teacher), c.optimizer, c.schedule, o, c.mixup, n);
     } else if (n == "l2sp") {
-        m = std::make_unique<l2sp_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.l2sp);
+        m = std::make_unique<l2sp_method<B>>(s, gen, student(false), c.optimizer, c.schedule, c.l2sp);
     } else if (n == "delta" || n == "dsmile-kd") {
         delta_options o = c.delta;
         const std::uint64_t attention_seed = init.bits();  // drawn always, so the stream is the same either way
@@ -181,16 +181,16 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_con
         };
         std::optional<mixup_options> mix;
         if (n == "dsmile-kd") mix = c.mixup;
-        m = std::make_unique<delta_method<B>>(s, gen, std::move(learner), std::move(source), c.sgd, c.schedule, o,
+        m = std::make_unique<delta_method<B>>(s, gen, std::move(learner), std::move(source), c.optimizer, c.schedule, o,
                                               attention_model, pretrained.string(), mix);
     } else if (n == "bss") {
-        m = std::make_unique<bss_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.bss);
+        m = std::make_unique<bss_method<B>>(s, gen, student(false), c.optimizer, c.schedule, c.bss);
     } else if (n == "rifle" || n == "dsmile-rifle") {
         std::optional<mixup_options> mix;
         if (n == "dsmile-rifle") mix = c.mixup;
-        m = std::make_unique<rifle_method<B>>(s, gen, student(false), c.sgd, c.schedule, c.rifle, mix);
+        m = std::make_unique<rifle_method<B>>(s, gen, student(false), c.optimizer, c.schedule, c.rifle, mix);
     } else if (n == "cotuning") {
-        m = std::make_unique<co_tuning_method<B>>(s, gen, student(true), c.sgd, c.schedule, c.co_tuning);
+        m = std::make_unique<co_tuning_method<B>>(s, gen, student(true), c.optimizer, c.schedule, c.co_tuning);
         // TLlib's groups: backbone and source head at 0.1x the new head. The configuration's
         // rules come after and win where they match (--head-lr-mult scales only fc.*).
         m->optimizer().add_rule({"*", 0.1f, 1.0f});

@@ -25,7 +25,7 @@ struct rifle_options {
 template <Backend B>
 class rifle_method : public method<B> {
 public:
-    rifle_method(session<B>& s, rng& gen, classifier<B> student, const sgd_options& opt, const lr_schedule& schedule,
+    rifle_method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule,
                  const rifle_options& o, std::optional<mixup_options> mix = std::nullopt)
         : method<B>(s, gen, std::move(student), opt, schedule), o_(o), mix_(mix) {
         SMILE_CHECK(o.periods >= 1 && schedule.total / o.periods >= 1, "rifle: ", o.periods, " periods do not fit ",

@@ -45,7 +45,7 @@ class smile_method : public method<B> {
 public:
     /// `student` needs a source head initialised from the pretrained fc; `teacher` is the
     /// pretrained network whose fc is that source classifier.
-    smile_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> teacher, const sgd_options& opt,
+    smile_method(session<B>& s, rng& gen, classifier<B> student, classifier<B> teacher, const optimizer_options& opt,
                  const lr_schedule& schedule, const smile_options& o, const mixup_options& mix,
                  std::string name = "smile")
         : method<B>(s, gen, std::move(student), opt, schedule), teacher_(std::move(teacher), o.teacher), o_(o), mix_(mix),

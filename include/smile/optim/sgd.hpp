@@ -1,24 +1,12 @@
 #pragma once
 /// @file
 /// `sgd<B>`: stochastic gradient descent exactly as torch.optim.SGD (see `sgd_update` in
-/// core/backend.hpp for the formula), one fused backend pass per parameter.
-///
-/// Per-parameter learning-rate and weight-decay multipliers are chosen by name with glob
-/// patterns ("fc.*" ×10, "layer1.*" ×0.1, "*.bias" no decay); the last matching rule wins, and
-/// parameters keep their layer's own multipliers when no rule matches. Momentum buffers are
-/// created on a parameter's first step (PyTorch's "first step" uses the gradient itself).
-/// Parameters without a fresh gradient are skipped, weight decay included (PyTorch skips
-/// parameters whose .grad is None).
+/// core/backend.hpp for the formula), one fused backend pass per parameter. Its state is one
+/// momentum buffer per parameter ("momentum.<name>" in a checkpoint), none without momentum;
+/// a buffer's first update uses the gradient itself, as PyTorch's does.
 
-#include <fnmatch.h>
-
-#include <cmath>
-
-#include <string>
-#include <vector>
-
-#include <smile/core/session.hpp>
-#include <smile/models/named_tensors.hpp>
+#include <smile/core/setting_text.hpp>
+#include <smile/optim/optimizer.hpp>
 
 namespace smile {
 
@@ -29,117 +17,42 @@ struct sgd_options {
     bool nesterov = false;
 };
 
-/// Multipliers for the parameters whose names match `pattern` (fnmatch glob).
-struct parameter_rule {
-    std::string pattern;
-    float lr_mult = 1.0f;
-    float wd_mult = 1.0f;
-};
-
 template <Backend B>
-class sgd {
+class sgd final : public optimizer<B> {
 public:
     explicit sgd(const sgd_options& o = {}) : options_(o) {
         SMILE_CHECK(o.momentum >= 0.0f && o.dampening >= 0.0f && o.weight_decay >= 0.0f,
                     "sgd: momentum, dampening and weight decay must be non-negative");
         SMILE_CHECK(!o.nesterov || (o.momentum > 0.0f && o.dampening == 0.0f),
                     "sgd: Nesterov momentum requires a momentum and zero dampening");
+        if (o.momentum != 0.0f) slots_.emplace_back("momentum");
     }
 
-    /// Adds a multiplier rule; rules apply in order at `attach`, later ones win.
-    void add_rule(parameter_rule rule) { rules_.push_back(std::move(rule)); }
-
-    /// Takes `model`'s parameters (in visiting order) and applies the rules to their multipliers.
-    template <class Model>
-    void attach(Model& model) {
-        attach_parameters(parameters_of<B>(model));
+    [[nodiscard]] std::string name() const override { return "sgd"; }
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const override {
+        return {{"optimizer", name()},
+                {"momentum", setting_text(options_.momentum)},
+                {"dampening", setting_text(options_.dampening)},
+                {"weight_decay", setting_text(options_.weight_decay)},
+                {"nesterov", options_.nesterov ? "true" : "false"}};
     }
-
-    /// Takes the given named parameters (e.g. only a head) and applies the rules.
-    void attach_parameters(const std::vector<std::pair<std::string, parameter<B>*>>& params) {
-        entries_.clear();
-        for (auto& [name, p] : params) {
-            for (const auto& r : rules_)
-                if (::fnmatch(r.pattern.c_str(), name.c_str(), 0) == 0) {
-                    p->lr_mult = r.lr_mult;
-                    p->wd_mult = r.wd_mult;
-                }
-            entries_.push_back({name, p, {}, false});
-        }
-    }
-
-    /// One update of every attached parameter that has a fresh gradient, at learning rate `lr`.
-    /// Returns how many parameters were updated.
-    std::size_t step(session<B>& s, float lr) {
-        SMILE_CHECK(!entries_.empty(), "sgd: no parameters attached");
-        SMILE_CHECK(std::isfinite(lr) && lr >= 0.0f, "sgd: the learning rate must be finite and non-negative, got ", lr);
-        std::size_t updated = 0;
-        for (auto& e : entries_) {
-            parameter<B>& p = *e.param;
-            if (!p.has_fresh_grad() || p.lr_mult == 0.0f) {
-                p.consume_grad();
-                continue;
-            }
-            if (options_.momentum != 0.0f && e.momentum.empty()) {
-                e.momentum = tensor<B>(s, p.shape());
-                e.started = false;
-            }
-            sgd_update u{lr * p.lr_mult, options_.momentum, options_.dampening,
-                         options_.weight_decay * p.wd_mult, options_.nesterov, !e.started};
-            B::sgd_step(s.context(), u, p.value.view(), p.grad.view(),
-                        options_.momentum != 0.0f ? e.momentum.view() : p.value.view());
-            e.started = true;
-            p.consume_grad();
-            ++updated;
-        }
-        return updated;
-    }
-
-    /// Calls f(name, tensor) for every momentum buffer that exists ("momentum.<param name>").
-    template <class F>
-    void visit_state(F&& f) {
-        for (auto& e : entries_)
-            if (!e.momentum.empty()) f("momentum." + e.name, e.momentum);
-    }
-
-    /// Restores momentum buffers: `lookup(name)` returns the saved values (empty if absent);
-    /// a parameter with a saved buffer continues as PyTorch's, one without starts afresh.
-    template <class Lookup>
-    void restore_state(session<B>& s, Lookup&& lookup) {
-        for (auto& e : entries_) {
-            const std::vector<float> values = lookup("momentum." + e.name);
-            if (values.empty()) {
-                e.momentum = tensor<B>();
-                e.started = false;
-                continue;
-            }
-            e.momentum = tensor<B>::from_host(s, e.param->shape(), values);
-            e.started = true;
-        }
-    }
-
-    /// Forgets the momentum of the parameters whose names match `pattern`.
-    void reset_state(const std::string& pattern) {
-        for (auto& e : entries_)
-            if (::fnmatch(pattern.c_str(), e.name.c_str(), 0) == 0) {
-                e.momentum = tensor<B>();
-                e.started = false;
-            }
-    }
-
     [[nodiscard]] const sgd_options& options() const noexcept { return options_; }
-    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
 private:
-    struct entry {
-        std::string name;
-        parameter<B>* param;
-        tensor<B> momentum;
-        bool started;
-    };
+    using entry = typename optimizer<B>::entry;
+
+    [[nodiscard]] const std::vector<std::string>& slot_names() const override { return slots_; }
+
+    void update(session<B>& s, entry& e, float lr) override {
+        parameter<B>& p = *e.param;
+        const sgd_update u{lr, options_.momentum, options_.dampening, options_.weight_decay * p.wd_mult,
+                           options_.nesterov, e.steps == 1};
+        B::sgd_step(s.context(), u, p.value.view(), p.grad.view(),
+                    e.slots.empty() ? p.value.view() : e.slots.front().view());
+    }
+
     sgd_options options_;
-    std::vector<parameter_rule> rules_;
-    std::vector<entry> entries_;
+    std::vector<std::string> slots_;
 };
 
 }  // namespace smile

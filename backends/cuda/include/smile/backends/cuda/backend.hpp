@@ -92,6 +92,9 @@ struct backend {
 
     // Optimizer ----------------------------------------------------------------------------
     static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) { detail::sgd_step(ctx, u, w, g, buf); }
+    static void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
+        detail::adam_step(ctx, u, w, g, m, v);
+    }
 
     // Linear algebra -----------------------------------------------------------------------
     static void svd(context& ctx, cview a, view u, view s, view vt) { detail::svd(ctx, a, u, s, vt); }

@@ -194,6 +194,21 @@ extern "C" __global__ void smile_sgd_step(float* w, const float* g, float* buf, 
     }
 }
 
+// torch.optim.Adam/AdamW (see adam_update), one pass over w, g and both moments
+extern "C" __global__ void smile_adam_step(float* w, const float* g, float* m, float* v, i64 n, float step_size,
+                                           float bias_root, float beta1, float beta2, float one_minus_beta1,
+                                           float one_minus_beta2, float eps, float grad_decay, float weight_scale) {
+    SMILE_FOR(i, n) {
+        const float wi = w[i] * weight_scale;
+        const float gi = g[i] + grad_decay * wi;
+        const float a = m[i] * beta1 + one_minus_beta1 * gi;
+        const float b = v[i] * beta2 + one_minus_beta2 * gi * gi;
+        m[i] = a;
+        v[i] = b;
+        w[i] = wi - step_size * (a / (sqrtf(b) / bias_root + eps));
+    }
+}
+
 // Batch norm with fixed statistics (evaluation semantics, backward): one block per channel,
 // dγ = Σ g·(x − μ)/√(σ² + ε), dβ = Σ g
 extern "C" __global__ void smile_bn_frozen_backward_params(float* dgamma, float* dbeta, const float* x, const float* g,
@@ -269,6 +284,7 @@ enum class kernel : int {
     gap_forward,
     gap_backward,
     sgd_step,
+    adam_step,
     bn_frozen_backward_params,
     bn_frozen_backward_data,
     bn_fold,
@@ -282,7 +298,7 @@ inline constexpr const char* kernel_names[] = {
     "smile_mix_rows",      "smile_paste_box",      "smile_dot_partial",
     "smile_sum_doubles",   "smile_relu_forward",   "smile_relu_backward",
     "smile_softmax_cross_entropy", "smile_gap_forward", "smile_gap_backward",
-    "smile_sgd_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
+    "smile_sgd_step",      "smile_adam_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
     "smile_bn_fold",       "smile_bias_activation"};
 static_assert(sizeof(kernel_names) / sizeof(kernel_names[0]) == static_cast<int>(kernel::count),
               "one name per kernel");

@@ -180,4 +180,12 @@ inline void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view bu
                 u.dampening, u.weight_decay, static_cast<int>(u.nesterov), static_cast<int>(u.first_step));
 }
 
+inline void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
+    same("adam_step gradient", w.shape, g.shape);
+    same("adam_step first moment", w.shape, m.shape);
+    same("adam_step second moment", w.shape, v.shape);
+    launch_over(ctx, kernel::adam_step, count(w), w.data, g.data, m.data, v.data, count(w), u.step_size, u.bias_root,
+                u.beta1, u.beta2, u.one_minus_beta1, u.one_minus_beta2, u.epsilon, u.grad_decay, u.weight_scale);
+}
+
 }  // namespace smile::cuda::detail

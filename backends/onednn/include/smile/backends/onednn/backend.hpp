@@ -140,6 +140,9 @@ struct backend {
     static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) {
         detail::sgd_step(ctx, u, w, g, buf);
     }
+    static void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
+        detail::adam_step(ctx, u, w, g, m, v);
+    }
 
     // Linear algebra -----------------------------------------------------------------------
     /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory.

@@ -270,4 +270,30 @@ inline void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
     }
 }
 
+// Adam/AdamW (see adam_update): one pass over w, g and both moments, in PyTorch's order of
+// float operations, so that results match torch.optim to rounding.
+inline void adam_step(context&, const adam_update& u, view w, cview g, view m, view v) {
+    same("adam_step gradient", w.shape, g.shape);
+    same("adam_step first moment", w.shape, m.shape);
+    same("adam_step second moment", w.shape, v.shape);
+    float* p = w.data;
+    const float* grad = g.data;
+    float* m1 = m.data;
+    float* m2 = v.data;
+    const std::int64_t n = static_cast<std::int64_t>(w.size());
+    const float b1 = u.beta1, b2 = u.beta2, c1 = u.one_minus_beta1, c2 = u.one_minus_beta2;
+    const float decay = u.grad_decay, scale = u.weight_scale, root = u.bias_root, eps = u.epsilon;
+    const float step = u.step_size;
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float wi = p[i] * scale;
+        const float gi = grad[i] + decay * wi;
+        const float a = m1[i] * b1 + c1 * gi;
+        const float b = m2[i] * b2 + c2 * gi * gi;
+        m1[i] = a;
+        m2[i] = b;
+        p[i] = wi - step * (a / (std::sqrt(b) / root + eps));
+    }
+}
+
 }  // namespace smile::onednn::detail
