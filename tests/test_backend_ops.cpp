@@ -171,6 +171,30 @@ TEST_CASE("ops: sgd_step in every PyTorch variant over three steps") {
         });
 }
 
+TEST_CASE("ops: the activation family, forward and backward, every kind, kinks included") {
+    for (const auto kind : smile::all_activation_kinds) {
+        const std::string name(smile::activation_name(kind));
+        if constexpr (!smile::BackendActivations<device>) {
+            MESSAGE("skipped: this backend lacks the activation family (", name, ")");
+            continue;
+        } else {
+            check_op("activation " + name, [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const shape4 sh{2, 3, 5, 7};
+                auto x = random_tensor(s, sh, 31, -8, 8);
+                auto host = x.to_host();
+                for (const float kink : {-3.0f, 0.0f, 3.0f, 6.0f}) host[static_cast<std::size_t>(kink + 10)] = kink;
+                x.copy_from_host(host);
+                auto dy = random_tensor(s, sh, 32);
+                smile::tensor<B> y(s, sh), dx(s, sh);
+                B::activation_forward(s.context(), kind, x.view(), y.view());
+                B::activation_backward(s.context(), kind, x.view(), dy.view(), dx.view());
+                return concat({y.to_host(), dx.to_host()});
+            });
+        }
+    }
+}
+
 TEST_CASE("ops: adam_step, Adam and AdamW, over three steps") {
     for (const bool decoupled : {false, true})
         check_op(decoupled ? "adamw" : "adam", [&](auto& s) {

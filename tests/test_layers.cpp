@@ -96,6 +96,13 @@ TEST_CASE("layers: relu, flatten, global average pooling") {
                 {2, 5, 3, 7}, uniform);
 }
 
+TEST_CASE("layers: activation of every kind equals the reference and finite differences") {
+    for (const auto kind : smile::all_activation_kinds)
+        check_layer("activation " + std::string(smile::activation_name(kind)),
+                    [kind](auto& s, smile::rng&) { (void)s; return smile::activation<BACKEND_OF(s)>(kind); },
+                    {2, 3, 4, 5}, nonzero);
+}
+
 TEST_CASE("layers: max and average pooling with stride and padding") {
     check_layer("max_pool2d",
                 [](auto& s, smile::rng&) { (void)s; return smile::pool2d<BACKEND_OF(s)>::max(3, 2, 1); },

@@ -500,6 +500,55 @@ struct backend {
         }
     }
 
+    /// The activation family in double precision, written from the formulas independently of
+    /// core/activation.hpp's float code.
+    static double activation_value(activation_kind k, double x) {
+        const double s = 1.0 / (1.0 + std::exp(-x));
+        const double u = std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+        switch (k) {
+            case activation_kind::identity: return x;
+            case activation_kind::relu: return std::max(x, 0.0);
+            case activation_kind::relu6: return std::clamp(x, 0.0, 6.0);
+            case activation_kind::silu: return x * s;
+            case activation_kind::sigmoid: return s;
+            case activation_kind::hardswish: return x * std::clamp(x + 3.0, 0.0, 6.0) / 6.0;
+            case activation_kind::hardsigmoid: return std::clamp(x + 3.0, 0.0, 6.0) / 6.0;
+            case activation_kind::tanh: return std::tanh(x);
+            case activation_kind::gelu_erf: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+            case activation_kind::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(u));
+        }
+        return 0.0;
+    }
+    static double activation_derivative(activation_kind k, double x) {
+        const double s = 1.0 / (1.0 + std::exp(-x));
+        const double u = std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x);
+        switch (k) {
+            case activation_kind::identity: return 1.0;
+            case activation_kind::relu: return x > 0.0 ? 1.0 : 0.0;
+            case activation_kind::relu6: return x > 0.0 && x < 6.0 ? 1.0 : 0.0;
+            case activation_kind::silu: return s + x * s * (1.0 - s);
+            case activation_kind::sigmoid: return s * (1.0 - s);
+            case activation_kind::hardswish: return x < -3.0 ? 0.0 : x < 3.0 ? (2.0 * x + 3.0) / 6.0 : 1.0;
+            case activation_kind::hardsigmoid: return x > -3.0 && x < 3.0 ? 1.0 / 6.0 : 0.0;
+            case activation_kind::tanh: return 1.0 / (std::cosh(x) * std::cosh(x));
+            case activation_kind::gelu_erf:
+                return 0.5 * std::erfc(-x / std::sqrt(2.0)) + x * std::exp(-x * x / 2.0) / std::sqrt(2.0 * M_PI);
+            case activation_kind::gelu_tanh: {
+                const double sech2 = 1.0 / (std::cosh(u) * std::cosh(u));
+                return 0.5 * (1.0 + std::tanh(u)) +
+                       0.5 * x * sech2 * std::sqrt(2.0 / M_PI) * (1.0 + 3.0 * 0.044715 * x * x);
+            }
+        }
+        return 0.0;
+    }
+    static void activation_forward(context&, activation_kind k, cview x, view y) {
+        for (std::size_t i = 0; i < x.size(); ++i) y.data[i] = static_cast<float>(activation_value(k, x.data[i]));
+    }
+    static void activation_backward(context&, activation_kind k, cview x, cview dy, view dx) {
+        for (std::size_t i = 0; i < x.size(); ++i)
+            dx.data[i] = static_cast<float>(activation_derivative(k, x.data[i]) * double(dy.data[i]));
+    }
+
     /// Adam/AdamW in double precision, from the formula (not PyTorch's float order).
     static void adam_step(context&, const adam_update& u, view w, cview g, view m, view v) {
         for (std::size_t i = 0; i < w.size(); ++i) {
@@ -515,5 +564,6 @@ struct backend {
 };
 
 static_assert(Backend<backend>);
+static_assert(BackendActivations<backend>);
 
 }  // namespace smile::reference

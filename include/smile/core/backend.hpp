@@ -27,6 +27,7 @@
 #include <span>
 #include <string_view>
 
+#include <smile/core/activation.hpp>
 #include <smile/core/shape.hpp>
 
 namespace smile {
@@ -287,6 +288,17 @@ concept BackendOptimizer = requires(typename B::context& ctx, const sgd_update& 
 template <class B>
 concept BackendLinalg = requires(typename B::context& ctx, tensor_view<B> v, const_tensor_view<B> cv) {
     { B::svd(ctx, cv, v, v, v) };
+};
+
+/// Optional: the element-wise activation family (see core/activation.hpp for every kind's
+/// formula and derivative). Models that use more than ReLU (MobileNet's ReLU6, EfficientNet's
+/// SiLU and sigmoid gates, BERT's GELU and tanh) require it; a backend without it still runs the
+/// ResNets, and the conformance tests skip its activation cases by name.
+template <class B>
+concept BackendActivations = requires(typename B::context& ctx, activation_kind k, tensor_view<B> v,
+                                      const_tensor_view<B> cv) {
+    { B::activation_forward(ctx, k, cv, v) };           // y = f(x); y may alias x
+    { B::activation_backward(ctx, k, cv, cv, v) };      // (x, dy) → dx = f'(x)·dy; dx may alias dy
 };
 
 /// A complete backend.

@@ -1,6 +1,8 @@
 #pragma once
 /// @file
-/// `relu<B>`: y = max(x, 0).
+/// `relu<B>`: y = max(x, 0), backward from the output (the ResNets' activation; every backend).
+/// `activation<B>`: any kind of the activation family (core/activation.hpp), chosen at
+/// construction, backward from the input; needs a backend with `BackendActivations`.
 
 #include <smile/layers/layer.hpp>
 
@@ -30,6 +32,38 @@ public:
     void visit_parameters(std::string_view, F&&) {}
     template <class F>
     void visit_buffers(std::string_view, F&&) {}
+};
+
+template <Backend B>
+    requires BackendActivations<B>
+class activation : public layer_state<B> {
+public:
+    explicit activation(activation_kind k = activation_kind::relu) : kind_(k) {}
+
+    [[nodiscard]] shape4 output_shape(const shape4& x) const { return x; }
+    [[nodiscard]] activation_kind kind() const noexcept { return kind_; }
+
+    void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        this->begin_forward(x, y, m);
+        y.resize(x.shape());
+        this->end_forward(y);
+        B::activation_forward(s.context(), kind_, x.view(), y.view());
+    }
+
+    /// dx = f'(x) ⊙ dy, with PyTorch's derivative at each kink (core/activation.hpp).
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
+        this->begin_backward(dy);
+        if (dx == nullptr) return;
+        B::activation_backward(s.context(), kind_, this->input().view(), dy.view(), prepare_gradient(dx, this->input()));
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view, F&&) {}
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+
+private:
+    activation_kind kind_;
 };
 
 }  // namespace smile

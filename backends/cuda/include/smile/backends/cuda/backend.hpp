@@ -92,6 +92,12 @@ struct backend {
 
     // Optimizer ----------------------------------------------------------------------------
     static void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) { detail::sgd_step(ctx, u, w, g, buf); }
+    static void activation_forward(context& ctx, activation_kind k, cview x, view y) {
+        detail::activation_forward(ctx, k, x, y);
+    }
+    static void activation_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
+        detail::activation_backward(ctx, k, x, dy, dx);
+    }
     static void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
         detail::adam_step(ctx, u, w, g, m, v);
     }
@@ -101,5 +107,6 @@ struct backend {
 };
 
 static_assert(Backend<backend>, "smile::cuda::backend must satisfy smile::Backend");
+static_assert(BackendActivations<backend>, "smile::cuda::backend provides the activation family");
 
 }  // namespace smile::cuda

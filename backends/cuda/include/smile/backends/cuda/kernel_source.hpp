@@ -134,6 +134,51 @@ extern "C" __global__ void smile_relu_backward(float* dx, const float* y, const 
     SMILE_FOR(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+// The activation family (core/activation.hpp has every kind's formula): `kind` is the
+// activation_kind value; forward y = f(x), backward dx = f'(x)·dy.
+__device__ float activation_value(int kind, float x) {
+    const float k = 0.7978845608028654f;  // √(2/π)
+    switch (kind) {
+        case 0: return x;
+        case 1: return x > 0.0f ? x : 0.0f;
+        case 2: return fminf(fmaxf(x, 0.0f), 6.0f);
+        case 3: return x / (1.0f + expf(-x));
+        case 4: return 1.0f / (1.0f + expf(-x));
+        case 5: return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+        case 6: return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+        case 7: return tanhf(x);
+        case 8: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+        default: return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+}
+__device__ float activation_gradient(int kind, float x, float dy) {
+    const float k = 0.7978845608028654f;
+    switch (kind) {
+        case 0: return dy;
+        case 1: return x > 0.0f ? dy : 0.0f;
+        case 2: return x > 0.0f && x < 6.0f ? dy : 0.0f;
+        case 3: { const float s = 1.0f / (1.0f + expf(-x)); return dy * s * (1.0f + x * (1.0f - s)); }
+        case 4: { const float s = 1.0f / (1.0f + expf(-x)); return dy * s * (1.0f - s); }
+        case 5: return x < -3.0f ? 0.0f : x < 3.0f ? dy * (x / 3.0f + 0.5f) : dy;
+        case 6: return x > -3.0f && x < 3.0f ? dy / 6.0f : 0.0f;
+        case 7: { const float t = tanhf(x); return dy * (1.0f - t * t); }
+        case 8: {
+            const float cdf = 0.5f * (1.0f + erff(x * 0.7071067811865476f));
+            return dy * (cdf + x * expf(-0.5f * x * x) * 0.3989422804014327f);
+        }
+        default: {
+            const float t = tanhf(k * (x + 0.044715f * x * x * x));
+            return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x));
+        }
+    }
+}
+extern "C" __global__ void smile_activation_forward(float* y, const float* x, i64 n, int kind) {
+    SMILE_FOR(i, n) y[i] = activation_value(kind, x[i]);
+}
+extern "C" __global__ void smile_activation_backward(float* dx, const float* x, const float* dy, i64 n, int kind) {
+    SMILE_FOR(i, n) dx[i] = activation_gradient(kind, x[i], dy[i]);
+}
+
 // One block per row r of k logits z and target weights t:
 //   loss[r] = Σ_j −t_j·log softmax(z)_j,   d_j = scale·(softmax(z)_j·Σt − t_j)
 extern "C" __global__ void smile_softmax_cross_entropy(float* d, double* row_loss, const float* z, const float* t,
@@ -280,6 +325,8 @@ enum class kernel : int {
     sum_doubles,
     relu_forward,
     relu_backward,
+    activation_forward,
+    activation_backward,
     softmax_cross_entropy,
     gap_forward,
     gap_backward,
@@ -297,6 +344,7 @@ inline constexpr const char* kernel_names[] = {
     "smile_scale_channels", "smile_add_channel_bias", "smile_channel_sum",
     "smile_mix_rows",      "smile_paste_box",      "smile_dot_partial",
     "smile_sum_doubles",   "smile_relu_forward",   "smile_relu_backward",
+    "smile_activation_forward", "smile_activation_backward",
     "smile_softmax_cross_entropy", "smile_gap_forward", "smile_gap_backward",
     "smile_sgd_step",      "smile_adam_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
     "smile_bn_fold",       "smile_bias_activation"};

@@ -180,6 +180,19 @@ inline void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view bu
                 u.dampening, u.weight_decay, static_cast<int>(u.nesterov), static_cast<int>(u.first_step));
 }
 
+// The activation family: the kind's value is the kernel's switch (kernel_source.hpp).
+static_assert(static_cast<int>(activation_kind::gelu_tanh) == 9, "kernel_source's activation switch follows activation_kind");
+inline void activation_forward(context& ctx, activation_kind k, cview x, view y) {
+    same("activation", x.shape, y.shape);
+    launch_over(ctx, kernel::activation_forward, count(x), y.data, x.data, count(x), static_cast<int>(k));
+}
+
+inline void activation_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
+    same("activation backward", x.shape, dy.shape);
+    same("activation backward", x.shape, dx.shape);
+    launch_over(ctx, kernel::activation_backward, count(x), dx.data, x.data, dy.data, count(x), static_cast<int>(k));
+}
+
 inline void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
     same("adam_step gradient", w.shape, g.shape);
     same("adam_step first moment", w.shape, m.shape);

@@ -270,6 +270,32 @@ inline void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
     }
 }
 
+// The activation family: one vectorisable loop per kind over the flat buffer (layout does not
+// matter for an element-wise map), formulas from core/activation.hpp.
+inline void activation_forward(context&, activation_kind k, cview x, view y) {
+    same("activation", x.shape, y.shape);
+    const float* in = x.data;
+    float* out = y.data;
+    const std::int64_t n = static_cast<std::int64_t>(x.size());
+    activation_math::dispatch(k, [&]<activation_kind K>() {
+#pragma omp parallel for simd schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) out[i] = activation_math::forward<K>(in[i]);
+    });
+}
+
+inline void activation_backward(context&, activation_kind k, cview x, cview dy, view dx) {
+    same("activation backward", x.shape, dy.shape);
+    same("activation backward", x.shape, dx.shape);
+    const float* in = x.data;
+    const float* g = dy.data;
+    float* out = dx.data;
+    const std::int64_t n = static_cast<std::int64_t>(x.size());
+    activation_math::dispatch(k, [&]<activation_kind K>() {
+#pragma omp parallel for simd schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) out[i] = activation_math::backward<K>(in[i], g[i]);
+    });
+}
+
 // Adam/AdamW (see adam_update): one pass over w, g and both moments, in PyTorch's order of
 // float operations, so that results match torch.optim to rounding.
 inline void adam_step(context&, const adam_update& u, view w, cview g, view m, view v) {
