@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <smile/core/random.hpp>
+#include <smile/io/nonfinite.hpp>
 #include <smile/io/run_state.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/optim/optimizer.hpp>
@@ -77,11 +78,8 @@ public:
                 continue;
             }
             const std::vector<float> values = file.read_floats(name);
-            for (std::size_t i = 0; i < values.size(); ++i)
-                if (!std::isfinite(values[i])) {
-                    problems.push_back(name + " holds a non-finite value at element " + std::to_string(i));
-                    break;
-                }
+            if (const auto bad = first_nonfinite_index(values))
+                problems.push_back(name + " holds a non-finite value at element " + std::to_string(*bad));
             t->copy_from_host(values);
         }
         if (!problems.empty()) {
@@ -100,9 +98,9 @@ public:
                     const std::string key = "optimizer." + name;
                     if (!file.contains(key)) return std::vector<float>{};
                     std::vector<float> values = file.read_floats(key);
-                    for (std::size_t i = 0; i < values.size(); ++i)
-                        SMILE_CHECK(std::isfinite(values[i]), path.string(), ": checkpoint tensor '", key,
-                                    "' holds a non-finite value at element ", i);
+                    if (const auto bad = first_nonfinite_index(values))
+                        smile::detail::fail(path.string(), ": checkpoint tensor '", key,
+                                            "' holds a non-finite value at element ", *bad);
                     return values;
                 },
                 path.string());

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include <smile/io/nonfinite.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/models/named_tensors.hpp>
@@ -38,15 +39,6 @@ struct load_options {
     std::string source_head_from;       ///< file prefix for the source head; empty: never load it
     bool allow_nonfinite = false;       ///< accept NaN/Inf values (refused by default, naming the tensor)
 };
-
-/// The first non-finite value of `values` as "index i is nan", or empty when all are finite.
-[[nodiscard]] inline std::string first_nonfinite(const std::vector<float>& values) {
-    for (std::size_t i = 0; i < values.size(); ++i)
-        if (!std::isfinite(values[i]))
-            return "element " + std::to_string(i) + " of " + std::to_string(values.size()) + " is " +
-                   (std::isnan(values[i]) ? "NaN" : values[i] > 0 ? "+Inf" : "-Inf");
-    return {};
-}
 
 struct load_report {
     std::vector<std::string> loaded;      ///< model names loaded

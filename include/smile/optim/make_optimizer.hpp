@@ -13,15 +13,6 @@ namespace smile {
 
 enum class optimizer_kind : std::uint8_t { sgd, adam, adamw };
 
-[[nodiscard]] inline std::string optimizer_name(optimizer_kind k) {
-    switch (k) {
-        case optimizer_kind::sgd: return "sgd";
-        case optimizer_kind::adam: return "adam";
-        case optimizer_kind::adamw: return "adamw";
-    }
-    return "?";
-}
-
 [[nodiscard]] inline optimizer_kind parse_optimizer(const std::string& name) {
     if (name == "sgd") return optimizer_kind::sgd;
     if (name == "adam") return optimizer_kind::adam;
