@@ -1,10 +1,11 @@
 // One plain fine-tuning training step (forward, cross-entropy, backward, SGD with momentum and
 // weight decay) on the configured backend, for the configurations of performance.md:
-// ResNet-50 224² batch 48, ResNet-18 64² batch 48, ResNet-20 32² batch 128 (200 classes).
+// ResNet-50 224² batch 48, ResNet-18 64² batch 48, ResNet-20 32² batch 128, MobileNetV2 224²
+// batch 48 (200 classes).
 // Reports seconds per step, images/s, minor page faults and backend allocations per step in
 // steady state, and the process's peak resident memory.
 #include <smile/smile.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 #include <smile/optim/sgd.hpp>
 
 #include "bench_support.hpp"
@@ -33,7 +34,7 @@ void time_steady_state(benchmark::State& state, smile::session<B>& s, std::int64
 void train_step(benchmark::State& state, config c) {
     smile::session<B> s;
     smile::rng gen(1);
-    auto model = smile::make_classifier<B>(s, gen, *smile::resnet_by_name(c.arch), {200, 0});
+    auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
     smile::sgd<B> opt({0.9f, 0.0f, 1e-4f, false});
     opt.attach(model);
     std::vector<float> images(static_cast<std::size_t>(c.batch * 3 * c.size * c.size));
@@ -62,7 +63,7 @@ void train_step(benchmark::State& state, config c) {
 void eval_forward(benchmark::State& state, config c) {
     smile::session<B> s;
     smile::rng gen(1);
-    auto model = smile::make_classifier<B>(s, gen, *smile::resnet_by_name(c.arch), {200, 0});
+    auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
     std::vector<float> images(static_cast<std::size_t>(c.batch * 3 * c.size * c.size));
     for (auto& v : images) v = static_cast<float>(gen.normal());
     auto x = smile::tensor<B>::from_host(s, {c.batch, 3, c.size, c.size}, images);
@@ -80,5 +81,7 @@ BENCHMARK_CAPTURE(eval_forward, resnet50_224px_b48, config{"resnet50", 224, 48})
 BENCHMARK_CAPTURE(train_step, resnet20_32px_b128, config{"resnet20", 32, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet18_64px_b48, config{"resnet18", 64, 48})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(train_step, resnet50_224px_b48, config{"resnet50", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(eval_forward, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(train_step, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 BENCHMARK_MAIN();

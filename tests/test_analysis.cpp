@@ -20,31 +20,49 @@ namespace analysis = smile::analysis;
 
 namespace {
 
-/// A one-convolution backbone for a classifier, optionally followed by a ReLU: without it the
-/// whole classifier (conv, average pool, linear) is affine in its input.
-struct tiny_backbone {
+/// A one-convolution backbone family, optionally followed by a ReLU: without it the whole
+/// classifier (conv, average pool, linear) is affine in its input.
+struct tiny_backbone : smile::layer_state<B> {
     smile::conv2d<B> conv;
     smile::relu<B> activation;
     bool nonlinear = false;
     smile::tensor<B> pre;
 
     tiny_backbone(smile::session<B>& s, smile::rng& gen, bool relu)
-        : conv(s, gen, {1, 6, 3, 1, 1, 1, true}), nonlinear(relu) {}
+        : conv(s, gen, {1, 6, 3, 1, 1, 1, true}), nonlinear(relu) {
+        conv.set_name("conv");
+    }
+    [[nodiscard]] std::string_view arch() const { return "tiny"; }
     [[nodiscard]] std::int64_t out_channels() const { return 6; }
-    [[nodiscard]] std::int64_t stage_count() const { return 1; }
+    [[nodiscard]] std::string output_name() const { return "map"; }
+    [[nodiscard]] std::string output_conv() const { return "conv"; }
+    [[nodiscard]] std::vector<std::string> stage_convs() { return {"conv"}; }
+    [[nodiscard]] std::string head_name() const { return "fc"; }
+    [[nodiscard]] smile::tap<B>* find_tap(std::string_view) { return nullptr; }
+    void reset_parameters(smile::rng& gen) { conv.reset_parameters(gen); }
+    [[nodiscard]] smile::shape4 output_shape(const smile::shape4& x) const { return conv.output_shape(x); }
     void forward(smile::session<B>& s, const smile::tensor<B>& x, smile::tensor<B>& y, smile::mode m) {
         if (!nonlinear) return conv.forward(s, x, y, m);
         pre.bind(s.context());
         conv.forward(s, x, pre, m);
         activation.forward(s, pre, y, m);
     }
+    void backward(smile::session<B>&, const smile::tensor<B>&, smile::tensor<B>*) {
+        smile::detail::fail("tiny_backbone: the analyses never run backward");
+    }
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        conv.visit_parameters(smile::join_name(prefix, "conv"), f);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
 };
 
-using tiny_classifier = smile::classifier<B, tiny_backbone>;
+using tiny_classifier = smile::classifier<B>;
 
 tiny_classifier make_tiny(smile::session<B>& s, bool relu) {
     smile::rng gen(3);
-    return tiny_classifier(s, gen, tiny_backbone(s, gen, relu), {4, 0});
+    return tiny_classifier(s, gen, smile::wrap_backbone<B>(tiny_backbone(s, gen, relu)), {4, 0});
 }
 
 std::shared_ptr<const smile::data::dataset> tiny_dataset() {

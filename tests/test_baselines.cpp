@@ -208,9 +208,9 @@ TEST_CASE("delta: attention from loss increases, Ω by hand, gradients, the sour
         c.delta.attention_path = flavour == "smile" ? cache.string() : "";
         auto m = smile::make_method<D>(s, gen, tiny_arch(), 3, path, c);
         auto& delta = dynamic_cast<smile::delta_method<D>&>(*m);
-        const auto source_before = delta.source().backbone().stem_conv().weight().value.to_host();
+        const auto source_before = smile::find_parameter<D>(delta.source(), "conv1.weight").value.to_host();
         const auto reports = run(*m, 4);
-        CHECK(delta.source().backbone().stem_conv().weight().value.to_host() == source_before);
+        CHECK(smile::find_parameter<D>(delta.source(), "conv1.weight").value.to_host() == source_before);
         const auto attention = delta.attention();
         CHECK(attention.size() == (flavour == "smile" ? 1u : 3u));  // ResNet-8: 3 stages
         for (const auto& a : attention) {
@@ -351,7 +351,7 @@ TEST_CASE("co-tuning: the relationship, the soft term by hand, per-group rates, 
         auto c = config("cotuning");
         c.co_tuning.relationship = kind;
         auto m = smile::make_method<D>(s, gen, tiny_arch(), 3, path, c);
-        CHECK(m->model().backbone().stem_conv().weight().lr_mult == doctest::Approx(0.1f));
+        CHECK(smile::find_parameter<D>(m->model(), "conv1.weight").lr_mult == doctest::Approx(0.1f));
         CHECK(m->model().source_head().weight().lr_mult == doctest::Approx(0.1f));
         CHECK(m->model().head().weight().lr_mult == 1.0f);
         auto& cot = dynamic_cast<smile::co_tuning_method<D>&>(*m);

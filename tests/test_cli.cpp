@@ -10,13 +10,14 @@
 
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include "backends.hpp"
 #include "compare.hpp"
 #include "dataset_builder.hpp"
+#include "formula_weights.hpp"
 #include "json_lines.hpp"
 #include "random_data.hpp"
 #include "run_program.hpp"
@@ -309,4 +310,65 @@ TEST_CASE("smile finetune: SIGTERM checkpoints and exits 143, and after SIGKILL 
     CHECK(r.status == 0);
     CHECK(r.output.find("resuming from " + checkpoint + " at iteration") != std::string::npos);
     CHECK(smile::io::safetensors_reader(checkpoint).metadata().at("iteration") == "200");
+}
+
+TEST_CASE("smile predict --arch mobilenet_v2: logits and pooled features equal torchvision's") {
+    workdir dir;
+    smile::io::safetensors_reader f(std::string(SMILE_TEST_FIXTURES) + "/mobilenet_v2_parity.safetensors");
+    {
+        smile::session<B> s;
+        smile::rng gen(0);
+        auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name("mobilenet_v2"), {10, 0});
+        for (const auto& t : smile::state_of<B>(model))
+            t.value->copy_from_host(smile::test::formula_values(t.name.rfind("fc.", 0) == 0 ? "classifier.1" + t.name.substr(2) : t.name,
+                                                                smile::torch_shape(t.value->shape(), t.torch_rank)));
+        smile::io::save_weights<B>(model, dir / "w.safetensors");  // no metadata: --arch decides
+    }
+    smile::io::write_npy(dir / "x.npy", {2, 3, 64, 64}, f.read_floats("input"));
+    const auto r = smile::test::run_smile("predict --arch mobilenet_v2 --num-classes 10 --weights " + dir / "w.safetensors" +
+                                          " --input " + dir / "x.npy" + " --output " + dir / "l.npy" + " --features " + dir / "f.npy");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto logits = smile::io::read_npy(dir / "l.npy");
+    const auto pooled = smile::io::read_npy(dir / "f.npy");
+    CHECK(pooled.shape == std::vector<std::int64_t>{2, 1280});
+    CHECK(smile::test::relative_error(logits.values, f.read_floats("eval.logits")) < 1e-4);
+    CHECK(smile::test::relative_error(pooled.values, f.read_floats("eval.pooled")) < 1e-4);
+    // Without --arch the default (resnet50) does not fit, and says which tensors are missing.
+    const auto wrong = smile::test::run_smile("predict --num-classes 10 --weights " + dir / "w.safetensors" + " --input " +
+                                              dir / "x.npy" + " --output " + dir / "l.npy");
+    CHECK(wrong.status != 0);
+    CHECK(wrong.output.find("conv1.weight") != std::string::npos);
+}
+
+TEST_CASE("smile finetune --arch mobilenet_v2: trains from a torchvision-named file whose metadata names the architecture") {
+    finetune_setup f;
+    const std::string weights = f.dir / "mobilenet.safetensors", out = f.dir / "tuned.safetensors";
+    {
+        smile::session<B> s;
+        smile::rng gen(4);
+        smile::mobilenet_v2_config arch;
+        auto model = smile::make_classifier<B>(s, gen, arch, {5, 0});
+        smile::io::save_weights<B>(model, weights, {{"arch", "mobilenet_v2"}});
+    }
+    const std::string common = " --weights " + weights + " --format imagefolder --root " + f.tree.root.string() +
+                               " --image-size 32 --resize 32 --batch-size 6 --workers 0 --log-every 0 --iters 2";
+    // The file's metadata decides the architecture; SMILE's source head comes from classifier.1.
+    auto r = smile::test::run_smile("finetune --method smile" + common + " --save-weights " + out);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    smile::io::safetensors_reader tuned(out);
+    CHECK(tuned.metadata().at("arch") == "mobilenet_v2");
+    CHECK(tuned.entry("classifier.1.weight").shape == std::vector<std::int64_t>{3, 1280});
+    CHECK(tuned.entry("source_fc.weight").shape == std::vector<std::int64_t>{5, 1280});
+    r = smile::test::run_smile("finetune --method delta --arch mobilenet_v2" + common);
+    CHECK(r.status == 0);
+    // An --arch that contradicts the metadata names both.
+    r = smile::test::run_smile("finetune --method finetune --arch resnet50" + common);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--arch resnet50 contradicts --weights " + weights + ", whose metadata names the architecture mobilenet_v2") !=
+          std::string::npos);
+    r = smile::test::run_smile("finetune --method finetune --small-stem" + common);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--small-stem: only ResNets have a small stem, not mobilenet_v2") != std::string::npos);
 }

@@ -433,7 +433,7 @@ TEST_CASE("co-tuning: TLlib's learning-rate groups stay under --head-lr-mult, an
     auto c = base_config("cotuning");
     c.rules.push_back({"fc.*", 10.0f, 1.0f});
     auto m = smile::make_method<D>(s, gen, tiny_arch(), 3, path, c);
-    CHECK(m->model().backbone().stem_conv().weight().lr_mult == doctest::Approx(0.1f));
+    CHECK(smile::find_parameter<D>(m->model(), "conv1.weight").lr_mult == doctest::Approx(0.1f));
     CHECK(m->model().source_head().weight().lr_mult == doctest::Approx(0.1f));
     CHECK(m->model().head().weight().lr_mult == doctest::Approx(10.0f));
 

@@ -14,7 +14,7 @@
 #include <smile/io/npy.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 #include <smile/optim/lr_schedule.hpp>
 #include <smile/optim/make_optimizer.hpp>
 
@@ -425,9 +425,9 @@ TEST_CASE("weights and checkpoints: non-finite values are refused with the tenso
     smile::session<B> s;
     smile::rng gen(1);
     auto a = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
-    auto w = a.backbone().stem_conv().weight().value.to_host();
+    auto w = smile::find_parameter<B>(a, "conv1.weight").value.to_host();
     w[3] = std::numeric_limits<float>::quiet_NaN();
-    a.backbone().stem_conv().weight().value.copy_from_host(w);
+    smile::find_parameter<B>(a, "conv1.weight").value.copy_from_host(w);
     const auto p = dir.path / "nan.safetensors";
     smile::io::save_weights<B>(a, p);
     auto b = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
@@ -436,7 +436,7 @@ TEST_CASE("weights and checkpoints: non-finite values are refused with the tenso
     smile::io::load_options allow;
     allow.allow_nonfinite = true;
     CHECK(smile::io::load_weights<B>(b, p, allow).loaded.size() > 0);
-    CHECK(std::isnan(b.backbone().stem_conv().weight().value.to_host()[3]));
+    CHECK(std::isnan(smile::find_parameter<B>(b, "conv1.weight").value.to_host()[3]));
 
     smile::io::checkpoint_content<B> c;
     c.add_model("model", a);

@@ -5,7 +5,7 @@
 #include <map>
 
 #include <smile/io/safetensors.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 #include <smile/optim/lr_schedule.hpp>
 #include <smile/optim/make_optimizer.hpp>
 
@@ -46,7 +46,7 @@ TEST_CASE("sgd: rules set multipliers by name, parameters without fresh gradient
     opt.add_rule({"*.bias", 1.0f, 0.0f});
     opt.attach(model);
     CHECK(model.head().weight().lr_mult == 1.0f);
-    CHECK(model.backbone().stem_conv().weight().lr_mult == doctest::Approx(0.1f));
+    CHECK(smile::find_parameter<B>(model, "conv1.weight").lr_mult == doctest::Approx(0.1f));
     CHECK(model.head().bias().wd_mult == 0.0f);
 
     // Only the target head gets a gradient: the source head must not move, not even by decay.

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <smile/io/weights.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 #include <smile/optim/sgd.hpp>
 
 #include "backends.hpp"

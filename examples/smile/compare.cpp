@@ -16,7 +16,7 @@
 
 namespace smile::cli {
 
-double pretrain(const resnet_config& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
+double pretrain(const architecture& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
                 const std::string& out);
 
 namespace {

@@ -39,7 +39,7 @@ command add_finetune(CLI::App& app) {
     o->methods.add_to(*sub);
     return [o] {
         finetune_job job;
-        job.arch = o->model.config();
+        job.arch = o->model.config(o->weights);
         job.pretrained = o->weights;
         job.method = o->methods.finish(o->method, o->training);
         job.training = o->training;

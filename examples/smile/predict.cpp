@@ -6,7 +6,7 @@
 #include <smile/io/npy.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 
 #include "smile/commands.hpp"
 #include "smile/model_options.hpp"
@@ -31,7 +31,7 @@ command add_predict(CLI::App& app) {
     sub->add_option("--batch-size", o->batch_size, "images per forward pass")->capture_default_str()->check(integer_in(1, 65536));
     return [o] {
         using B = default_backend;
-        const resnet_config arch = o->model.config();
+        const architecture arch = o->model.config(o->weights);
         io::check_writable(o->output, "--output");
         io::check_writable(o->features, "--features");
         const io::host_array input = io::read_npy(o->input);
@@ -45,7 +45,7 @@ command add_predict(CLI::App& app) {
         session<B> s;
         rng gen(0);
         auto model = make_classifier<B>(s, gen, arch, {o->model.num_classes, 0});
-        io::load_weights<B>(model, o->weights, {true, "fc", "", o->allow_nonfinite});
+        io::load_weights<B>(model, o->weights, {true, std::nullopt, "", o->allow_nonfinite});
         std::vector<float> logits, features;
         const std::size_t per_image = all.row_size();
         for (std::int64_t begin = 0; begin < all.n; begin += o->batch_size) {

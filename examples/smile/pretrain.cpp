@@ -15,7 +15,7 @@
 namespace smile::cli {
 
 /// Pretrains and saves; returns the test top-1.
-inline double pretrain(const resnet_config& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
+inline double pretrain(const architecture& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
                        const std::string& out) {
     using B = default_backend;
     io::check_writable(out, "--out");
@@ -33,11 +33,11 @@ inline double pretrain(const resnet_config& arch, const std::shared_ptr<const da
     o.iterations = t.iterations;
     o.config = t.describe();
     o.config["method"] = "pretrain";
-    o.config["arch"] = arch.arch;
+    o.config["arch"] = arch.name();
     o.config["dataset"] = d->format;
     o.config["out"] = out;
     o.save_outputs = [&] {
-        io::save_weights<B>(m.model(), out, {{"arch", arch.arch}, {"source", d->format}, {"iterations", std::to_string(t.iterations)}});
+        io::save_weights<B>(m.model(), out, {{"arch", arch.name()}, {"source", d->format}, {"iterations", std::to_string(t.iterations)}});
     };
     const run_result r = train<B>(m, make_loader, evaluate_now, o, gen);
     return r.final_top1;

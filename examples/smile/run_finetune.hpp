@@ -15,7 +15,7 @@ namespace smile::cli {
 struct finetune_job {
     std::shared_ptr<const data::dataset> data;
     std::vector<data::sample> train;  ///< the sampled training subset
-    resnet_config arch;
+    architecture arch = resnet50();
     std::filesystem::path pretrained;
     method_config method;
     training_options training;
@@ -60,16 +60,17 @@ inline run_result run_finetune(const finetune_job& job, bool print_config = true
     o.iterations = t.iterations;
     o.config = t.describe();
     for (const auto& [k, v] : job.run_info.items()) o.config[k] = v;
-    o.config["arch"] = job.arch.arch;
+    o.config["arch"] = job.arch.name();
     o.config["weights"] = job.pretrained.string();
     o.config["dataset"] = job.data->format;
     o.config["training_images"] = train_subset.size();
     o.config["test_images"] = test_split.size();
     if (!job.save_weights.empty())
         o.save_outputs = [&] {
-            // torchvision names with the target head as fc (and SMILE's or Co-Tuning's source head as source_fc).
+            // torchvision names, the target head under the family's name (fc, classifier.1), SMILE's or
+            // Co-Tuning's source head as source_fc.
             io::save_weights<B>(m->model(), job.save_weights,
-                                {{"arch", job.arch.arch}, {"method", m->name()}, {"dataset", job.data->format},
+                                {{"arch", job.arch.name()}, {"method", m->name()}, {"dataset", job.data->format},
                                  {"iterations", std::to_string(t.iterations)}});
         };
     return train<B>(*m, make_loader, evaluate_now, o, gen);

@@ -10,7 +10,7 @@
 
 #include <smile/data/synthetic.hpp>
 #include <smile/io/weights.hpp>
-#include <smile/models/classifier.hpp>
+#include <smile/models/architecture.hpp>
 
 #include "random_data.hpp"
 

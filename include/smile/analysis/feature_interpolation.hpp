@@ -30,8 +30,8 @@ struct feature_interpolation_options {
 
 /// `o.pairs` random pairs of distinct images from `samples` (chosen by `gen`), prepared by
 /// `transform`, each interpolated at `o.lambdas` and projected as in the file comment.
-template <Backend B, class Backbone>
-std::vector<interpolation_path> feature_interpolation(session<B>& s, classifier<B, Backbone>& model,
+template <Backend B>
+std::vector<interpolation_path> feature_interpolation(session<B>& s, classifier<B>& model,
                                                       const std::shared_ptr<const data::dataset>& d,
                                                       const std::vector<data::sample>& samples,
                                                       const data::pipeline& transform, rng& gen,

@@ -135,8 +135,8 @@ struct interpolation_options {
 /// Adds the ratios of one batch of clean images `x` [n ≥ 2, c, h, w] to `report`: `draws` times,
 /// δ1, δ2 ~ U(0.5, 1) and λ ~ U(0, 1) from `gen`, the three mixtures of x with a random
 /// derangement of itself, the classifier in evaluation mode on each.
-template <Backend B, class Backbone>
-void add_interpolation_batch(session<B>& s, classifier<B, Backbone>& model, const tensor<B>& x, rng& gen,
+template <Backend B>
+void add_interpolation_batch(session<B>& s, classifier<B>& model, const tensor<B>& x, rng& gen,
                              const interpolation_options& o, interpolation_report& report) {
     SMILE_CHECK(o.draws > 0, "interpolation loss: draws must be positive, got ", o.draws);
     const std::int64_t n = x.shape().n;
@@ -164,8 +164,8 @@ void add_interpolation_batch(session<B>& s, classifier<B, Backbone>& model, cons
 /// The interpolation loss of `model` over `samples` of a dataset (the paper: the 30 % training
 /// subset, or the test split), images prepared by `transform` (the evaluation transform), in a
 /// random order from `gen`, at most `max_images` of them.
-template <Backend B, class Backbone>
-interpolation_report interpolation_loss(session<B>& s, classifier<B, Backbone>& model,
+template <Backend B>
+interpolation_report interpolation_loss(session<B>& s, classifier<B>& model,
                                         const std::shared_ptr<const data::dataset>& d,
                                         const std::vector<data::sample>& samples, const data::pipeline& transform,
                                         rng& gen, const interpolation_options& o) {

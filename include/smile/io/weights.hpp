@@ -14,9 +14,11 @@
 ///   class count differs is skipped — the normal transfer-learning case — and any other shape
 ///   mismatch is still an error, because it means the file belongs to another architecture.
 ///
-/// The target head `fc` loads from the file's `head_from` tensors (default "fc"); the source
-/// head `source_fc` from `source_head_from` (set it to "fc" to initialise SMILE's and
-/// Co-Tuning's source head from a pretrained classifier).
+/// The target head `fc` loads from the file's `head_from` tensors (by default the family's own
+/// name for its classifier: `fc` for torchvision's ResNets, `classifier.1` for its MobileNets);
+/// the source head `source_fc` from `source_head_from` (set it to that name to initialise
+/// SMILE's and Co-Tuning's source head from a pretrained classifier). Saving writes the target
+/// head under the family's name too, so a fine-tuned model loads into torchvision as it is.
 
 #include <cmath>
 #include <filesystem>
@@ -35,7 +37,9 @@ namespace smile::io {
 
 struct load_options {
     bool strict = true;
-    std::string head_from = "fc";       ///< file prefix for the target head; empty: never load it
+    /// File prefix for the target head; empty: never load it; unset: the model's `head_name()`
+    /// (models without one: "fc").
+    std::optional<std::string> head_from;
     std::string source_head_from;       ///< file prefix for the source head; empty: never load it
     bool allow_nonfinite = false;       ///< accept NaN/Inf values (refused by default, naming the tensor)
 };
@@ -110,7 +114,27 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+/// What the model's family calls its target head in weight files ("fc" unless it says).
+template <class Model>
+std::string family_head_name(const Model& model) {
+    if constexpr (requires { model.head_name(); }) {
+        return model.head_name();
+    } else {
+        return "fc";
+    }
+}
+
 }  // namespace detail_weights
+
+/// The architecture a weight file names in its metadata ("arch", as smile writes it), if any.
+[[nodiscard]] inline std::optional<std::string> architecture_of(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return std::nullopt;
+    safetensors_reader f(path);
+    const auto& m = f.metadata();
+    if (auto it = m.find("arch"); it != m.end()) return it->second;
+    return std::nullopt;
+}
 
 /// Loads `path` into `model` by name (see the file comment).
 template <Backend B, class Model>
@@ -121,8 +145,9 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
     for (const auto& n : source.names()) used[n] = false;
 
     // Model name → file name (heads may be routed; empty: not loaded from the file).
+    const std::string head_from = options.head_from.value_or(detail_weights::family_head_name(model));
     auto file_name = [&](const std::string& name) -> std::string {
-        for (auto [head, from] : {std::pair{std::string("fc."), options.head_from},
+        for (auto [head, from] : {std::pair{std::string("fc."), head_from},
                                   std::pair{std::string("source_fc."), options.source_head_from}})
             if (name.rfind(head, 0) == 0) return from.empty() ? std::string() : from + "." + name.substr(head.size());
         return name;
@@ -182,13 +207,16 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
 }
 
 /// Saves `model`'s parameters and buffers to a safetensors file (atomically) with PyTorch's
-/// names and shapes, plus a zero `num_batches_tracked` per BN so torchvision loads it strictly.
+/// names and shapes (the target head under the family's name), plus a zero
+/// `num_batches_tracked` per BN so torchvision loads it strictly.
 template <Backend B, class Model>
 void save_weights(Model& model, const std::filesystem::path& path,
                   const std::map<std::string, std::string>& metadata = {}) {
     std::vector<safetensors_record> records;
+    const std::string head = detail_weights::family_head_name(model);
     for (const auto& t : state_of<B>(model)) {
-        records.push_back({t.name, torch_shape(t.value->shape(), t.torch_rank), t.value->to_host(), false, 0});
+        const std::string name = t.name.rfind("fc.", 0) == 0 ? head + t.name.substr(2) : t.name;
+        records.push_back({name, torch_shape(t.value->shape(), t.torch_rank), t.value->to_host(), false, 0});
         if (detail_weights::ends_with(t.name, ".running_var")) {
             const std::string bn = t.name.substr(0, t.name.size() - std::string(".running_var").size());
             records.push_back({bn + ".num_batches_tracked", {}, {}, true, 0});

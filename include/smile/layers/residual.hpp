@@ -257,6 +257,8 @@ public:
     /// The hook on the last convolution's output (before its BN).
     [[nodiscard]] tap<B>& conv_tap() noexcept { return tap_; }
     [[nodiscard]] const residual_block_options& options() const noexcept { return options_; }
+    /// Convolutions on the main branch (2 basic, 3 bottleneck).
+    [[nodiscard]] std::size_t unit_count() const noexcept { return units_.size(); }
     [[nodiscard]] std::int64_t out_channels() const noexcept {
         return options_.planes * expansion(options_.kind);
     }

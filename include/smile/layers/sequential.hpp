@@ -137,6 +137,7 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept { return layers_.size(); }
     [[nodiscard]] L& operator[](std::size_t i) { return layers_.at(i); }
+    [[nodiscard]] const L& operator[](std::size_t i) const { return layers_.at(i); }
     [[nodiscard]] auto begin() { return layers_.begin(); }
     [[nodiscard]] auto end() { return layers_.end(); }
 

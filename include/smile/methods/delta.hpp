@@ -7,10 +7,12 @@
 ///
 /// Two flavours (algorithms.md §5, A15):
 /// - smile (default, the SMILE authors' runner, used for the paper's DELTA rows): one hook on
-///   the last stage's output ("layer4"), attention from the last block's last convolution,
+///   the backbone's output ("layer4"; "features" for MobileNetV2), attention from the
+///   convolution that makes its channels ("layer4.2.conv3"; "features.18.0"),
 ///   s = 1 (no c/2), α = 1e-2 CUB, 1e-3 otherwise, with the optimizer's weight decay;
-/// - original: hooks on the last convolution of each stage's last block (the `conv3` outputs,
-///   before BN), s_j = c_j/2, α = 0.01 with β = 0.01 and no weight decay.
+/// - original: hooks on the last convolution of each resolution stage's last block (the `conv3`
+///   outputs, before BN; the backbone's `stage_convs()`), s_j = c_j/2, α = 0.01 with β = 0.01
+///   and no weight decay.
 /// With `mixup`, the student and the source network both see the mixed input and CE becomes the
 /// mixup loss: the paper's "D-SMILE + KD". The source network runs in evaluation mode.
 /// docs/methods.md, "delta".
@@ -45,16 +47,10 @@ public:
         SMILE_CHECK(o.flavour == "smile" || o.flavour == "original", "delta: unknown flavour '", o.flavour,
                     "' (expected smile or original)");
         auto& backbone = this->model_.backbone();
-        const std::size_t stages = backbone.stage_count();
-        auto last_conv = [&](std::size_t stage) {
-            auto& st = backbone.stage(stage);
-            auto& block = st[st.size() - 1];
-            return block.conv_tap().name();  // "layer4.2.conv3" / "layer3.2.conv2"
-        };
         if (o.flavour == "smile") {
-            hooks_.push_back({this->model_.feature_tap().name(), last_conv(stages - 1), 1.0, {}});
+            hooks_.push_back({this->model_.feature_tap().name(), backbone.output_conv(), 1.0, {}});
         } else {
-            for (std::size_t i = 0; i < stages; ++i) hooks_.push_back({last_conv(i), last_conv(i), 0.0, {}});
+            for (const auto& conv : backbone.stage_convs()) hooks_.push_back({conv, conv, 0.0, {}});
         }
         for (auto& h : hooks_) {
             this->model_.find_tap(h.tap).enable();

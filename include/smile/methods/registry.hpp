@@ -13,6 +13,7 @@
 #include <memory>
 
 #include <smile/io/weights.hpp>
+#include <smile/models/architecture.hpp>
 #include <smile/methods/bss.hpp>
 #include <smile/methods/co_tuning.hpp>
 #include <smile/methods/delta.hpp>
@@ -83,39 +84,46 @@ inline const std::vector<std::string>& method_names() {
 }
 
 namespace detail {
-inline std::int64_t source_classes_of(const std::filesystem::path& weights) {
-    if (std::filesystem::is_directory(weights)) return io::read_npy(weights / "fc.weight.npy").shape.at(0);
+/// Classes of the pretrained classifier `head` ("fc", "classifier.1") in a weight file.
+inline std::int64_t source_classes_of(const std::filesystem::path& weights, const std::string& head) {
+    const std::string tensor = head + ".weight";
+    if (std::filesystem::is_directory(weights)) {
+        const auto file = weights / (tensor + ".npy");
+        if (!std::filesystem::exists(file))
+            fail(weights.string(), ": has no ", tensor, ".npy, so it cannot provide a source classifier");
+        return io::read_npy(file).shape.at(0);
+    }
     io::safetensors_reader f(weights);
-    if (!f.contains("fc.weight"))
-        fail(weights.string(), ": has no fc.weight, so it cannot provide a source classifier");
-    return f.entry("fc.weight").shape.at(0);
+    if (!f.contains(tensor)) fail(weights.string(), ": has no ", tensor, ", so it cannot provide a source classifier");
+    return f.entry(tensor).shape.at(0);
 }
 }  // namespace detail
 
 /// A student for `arch` with `num_classes` target classes, backbone (and source head when
 /// `with_source_head`) loaded from `pretrained`.
 template <Backend B>
-classifier<B> make_student(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
+classifier<B> make_student(session<B>& s, rng& gen, const architecture& arch, std::int64_t num_classes,
                            const std::filesystem::path& pretrained, bool with_source_head,
                            const weight_loading& w = {}) {
-    const std::int64_t source = with_source_head ? detail::source_classes_of(pretrained) : 0;
+    const std::string head = arch.head_name();
+    const std::int64_t source = with_source_head ? detail::source_classes_of(pretrained, head) : 0;
     auto student = make_classifier<B>(s, gen, arch, {num_classes, source});
     io::load_options o;
     o.strict = false;  // the target head is new: its shape never matches, so check by hand below
     o.head_from = "";
-    o.source_head_from = with_source_head ? "fc" : "";
+    o.source_head_from = with_source_head ? head : "";
     o.allow_nonfinite = w.allow_nonfinite;
     const auto report = io::load_weights<B>(student, pretrained, o);
-    SMILE_CHECK(report.missing.empty(), pretrained.string(), ": the pretrained network lacks tensors of ", arch.arch,
+    SMILE_CHECK(report.missing.empty(), pretrained.string(), ": the pretrained network lacks tensors of ", arch.name(),
                 ": ", report.summary());
     if (w.strict) {
         std::vector<std::string> unexpected;
         for (const auto& n : report.unexpected)
-            if (n.rfind("fc.", 0) != 0) unexpected.push_back(n);  // the pretrained classifier, replaced
+            if (n.rfind(head + ".", 0) != 0) unexpected.push_back(n);  // the pretrained classifier, replaced
         if (!unexpected.empty()) {
             std::string names;
             for (std::size_t i = 0; i < unexpected.size() && i < 8; ++i) names += (i ? ", " : "") + unexpected[i];
-            detail::fail(pretrained.string(), ": ", unexpected.size(), " tensor(s) that ", arch.arch, " does not have: ",
+            detail::fail(pretrained.string(), ": ", unexpected.size(), " tensor(s) that ", arch.name(), " does not have: ",
                          names, unexpected.size() > 8 ? ", ..." : "",
                          " (another architecture? --non-strict ignores them)");
         }
@@ -126,10 +134,10 @@ classifier<B> make_student(session<B>& s, rng& gen, const resnet_config& arch, s
 /// The pretrained network itself (its fc as classifier), loaded strictly: a mean teacher or a
 /// frozen source network.
 template <Backend B>
-classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch, const std::filesystem::path& pretrained,
+classifier<B> make_pretrained(session<B>& s, rng& gen, const architecture& arch, const std::filesystem::path& pretrained,
                               const weight_loading& w = {}) {
-    auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained), 0});
-    io::load_options o{w.strict, "fc", "", w.allow_nonfinite};
+    auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained, arch.head_name()), 0});
+    io::load_options o{w.strict, arch.head_name(), "", w.allow_nonfinite};
     io::load_weights<B>(model, pretrained, o);
     return model;
 }
@@ -141,7 +149,7 @@ classifier<B> make_pretrained(session<B>& s, rng& gen, const resnet_config& arch
 /// with γ_FE = γ_FC = 0 then reproduces mixup bit for bit). The method keeps references to
 /// `s` and `gen`: both must outlive it.
 template <Backend B>
-std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const resnet_config& arch, std::int64_t num_classes,
+std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const architecture& arch, std::int64_t num_classes,
                                        const std::filesystem::path& pretrained, const method_config& c) {
     const std::string& n = c.name;
     std::unique_ptr<method<B>> m;

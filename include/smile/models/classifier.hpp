@@ -1,25 +1,30 @@
 #pragma once
 /// @file
-/// `classifier<B, Backbone>`: the transfer-learning model of SMILE and its baselines.
+/// `classifier<B>`: the transfer-learning model of SMILE and its baselines, over any backbone
+/// family (models/backbone.hpp).
 ///
-///   x → backbone → F (feature map, tap "layer4") → global average pool → f (pooled features,
-///   tap "pool") → target head `fc` → logits
-///                                                 → source head `source_fc` → source logits
+///   x → backbone → F (feature map, tap named by the family: "layer4", "features") → global
+///   average pool → f (pooled features, tap "pool") → target head `fc` → logits
+///                                                  → source head `source_fc` → source logits
 ///
 /// The source head is optional (SMILE's L_FC and Co-Tuning need it); it is initialised from the
-/// pretrained network's `fc` when weights are loaded with a source-head mapping. In backward the
-/// gradient reaching f is the sum of both heads' input gradients plus whatever was injected at
-/// the "pool" tap; the gradient reaching F adds the "layer4" tap's injection.
+/// pretrained network's classifier when weights are loaded with a source-head mapping. In
+/// backward the gradient reaching f is the sum of both heads' input gradients plus whatever was
+/// injected at the "pool" tap; the gradient reaching F adds the feature tap's injection.
 ///
-/// Parameter names: the backbone's (torchvision's), then `fc.*`, then `source_fc.*`.
+/// Parameter names: the backbone's (the family's own, torchvision's), then `fc.*`, then
+/// `source_fc.*`. Every family's target head is `fc` inside smile, so rules such as "fc.*" mean
+/// the same for every family; `head_name()` is what the family calls it in its weight files
+/// ("classifier.1" for torchvision's MobileNets), and io/weights.hpp translates at the file.
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include <smile/layers/linear.hpp>
 #include <smile/layers/pooling.hpp>
 #include <smile/layers/tap.hpp>
-#include <smile/models/resnet.hpp>
+#include <smile/models/backbone.hpp>
 
 namespace smile {
 
@@ -28,19 +33,19 @@ struct classifier_config {
     std::int64_t source_classes = 0;  ///< classes of the source head; 0: no source head
 };
 
-template <Backend B, class Backbone = resnet<B>>
+template <Backend B>
 class classifier {
 public:
-    classifier(session<B>& s, rng& gen, Backbone backbone, const classifier_config& c)
-        : backbone_(std::move(backbone)),
-          head_(s, gen, {backbone_.out_channels(), c.num_classes, true}) {
+    classifier(session<B>& s, rng& gen, std::unique_ptr<smile::backbone<B>> net, const classifier_config& c)
+        : backbone_(checked_backbone(std::move(net))),
+          head_(s, gen, {backbone_->out_channels(), c.num_classes, true}) {
         SMILE_CHECK(c.num_classes > 0, "classifier: num_classes must be positive");
         SMILE_CHECK(c.source_classes >= 0, "classifier: source_classes must be non-negative");
-        if (c.source_classes > 0) source_head_.emplace(s, gen, linear_options{backbone_.out_channels(), c.source_classes, true});
+        if (c.source_classes > 0) source_head_.emplace(s, gen, linear_options{backbone_->out_channels(), c.source_classes, true});
         head_.set_name("fc");
         if (source_head_) source_head_->set_name("source_fc");
         pool_.set_name("avgpool");
-        feature_tap_.set_name(feature_tap_name());
+        feature_tap_.set_name(backbone_->output_name());
         pooled_tap_.set_name("pool");
         feature_tap_.enable();
         pooled_tap_.enable();
@@ -49,7 +54,7 @@ public:
     /// Runs the model on a batch x [n, c, h, w]; results stay available until the next forward.
     void forward(session<B>& s, const tensor<B>& x, mode m) {
         features_.bind(s.context());
-        backbone_.forward(s, x, features_, m);
+        backbone_->forward(s, x, features_, m);
         feature_tap_.record_kept(features_);
         pool_.forward(s, features_, pooled_, m);
         pooled_tap_.record_kept(pooled_);
@@ -88,7 +93,7 @@ public:
         auto g_map = s.borrow(features_.shape());
         pool_.backward(s, *g_pooled, &*g_map);
         feature_tap_.apply(s, *g_map);
-        backbone_.backward(s, *g_map, dx);
+        backbone_->backward(s, *g_map, dx);
     }
 
     [[nodiscard]] const tensor<B>& logits() const { return checked(logits_, "logits"); }
@@ -99,33 +104,36 @@ public:
     [[nodiscard]] const tensor<B>& feature_map() const { return checked(features_, "feature map"); }
     [[nodiscard]] const tensor<B>& pooled() const { return checked(pooled_, "pooled features"); }
 
-    /// The tap on the backbone output ("layer4" for a 4-stage ResNet).
+    /// The tap on the backbone output ("layer4" for a 4-stage ResNet, "features" for a MobileNet).
     [[nodiscard]] tap<B>& feature_tap() noexcept { return feature_tap_; }
     /// The tap on the pooled features ("pool").
     [[nodiscard]] tap<B>& pooled_tap() noexcept { return pooled_tap_; }
 
     /// A tap by name: the feature map, "pool", or any tap of the backbone ("layer1",
-    /// "layer3.5.conv3"); throws naming the tap when there is none.
+    /// "layer3.5.conv3", "features.17.conv.2"); throws naming the tap when there is none.
     [[nodiscard]] tap<B>& find_tap(std::string_view name) {
         if (name == feature_tap_.name()) return feature_tap_;
         if (name == pooled_tap_.name()) return pooled_tap_;
-        tap<B>* t = backbone_.find_tap(name);
-        SMILE_CHECK(t != nullptr, "classifier: no tap named '", name, "'");
+        tap<B>* t = backbone_->find_tap(name);
+        SMILE_CHECK(t != nullptr, "classifier: ", backbone_->arch(), " has no tap named '", name, "'");
         return *t;
     }
 
     template <class F>
     void visit_parameters(std::string_view prefix, F&& f) {
-        backbone_.visit_parameters(prefix, f);
+        backbone_->visit_parameters(prefix, parameter_visitor<B>(std::ref(f)));
         head_.visit_parameters(join_name(prefix, "fc"), f);
         if (source_head_) source_head_->visit_parameters(join_name(prefix, "source_fc"), f);
     }
     template <class F>
     void visit_buffers(std::string_view prefix, F&& f) {
-        backbone_.visit_buffers(prefix, f);
+        backbone_->visit_buffers(prefix, buffer_visitor<B>(std::ref(f)));
     }
 
-    [[nodiscard]] Backbone& backbone() noexcept { return backbone_; }
+    [[nodiscard]] smile::backbone<B>& backbone() noexcept { return *backbone_; }
+    [[nodiscard]] std::string_view arch() const { return backbone_->arch(); }
+    /// The family's name for its classifier in weight files ("fc", "classifier.1").
+    [[nodiscard]] std::string head_name() const { return backbone_->head_name(); }
     [[nodiscard]] linear<B>& head() noexcept { return head_; }
     [[nodiscard]] bool has_source_head() const noexcept { return source_head_.has_value(); }
     [[nodiscard]] linear<B>& source_head() {
@@ -136,18 +144,19 @@ public:
     [[nodiscard]] std::int64_t source_classes() const {
         return source_head_ ? source_head_->options().out_features : 0;
     }
-    [[nodiscard]] std::int64_t feature_dim() const { return backbone_.out_channels(); }
+    [[nodiscard]] std::int64_t feature_dim() const { return backbone_->out_channels(); }
 
 private:
-    [[nodiscard]] std::string feature_tap_name() const {
-        return "layer" + std::to_string(backbone_.stage_count());
+    static std::unique_ptr<smile::backbone<B>> checked_backbone(std::unique_ptr<smile::backbone<B>> net) {
+        SMILE_CHECK(net != nullptr, "classifier: no backbone");
+        return net;
     }
     static const tensor<B>& checked(const tensor<B>& t, const char* what) {
         SMILE_CHECK(!t.empty(), "classifier: no ", what, " yet; run forward first");
         return t;
     }
 
-    Backbone backbone_;
+    std::unique_ptr<smile::backbone<B>> backbone_;
     global_avg_pool<B> pool_;
     linear<B> head_;
     std::optional<linear<B>> source_head_;
@@ -155,11 +164,5 @@ private:
     tensor<B> features_, pooled_, logits_, source_logits_;
     mode last_mode_ = mode::eval;
 };
-
-/// A ResNet classifier from a configuration.
-template <Backend B>
-classifier<B> make_classifier(session<B>& s, rng& gen, const resnet_config& arch, const classifier_config& c) {
-    return classifier<B>(s, gen, resnet<B>(s, gen, arch), c);
-}
 
 }  // namespace smile

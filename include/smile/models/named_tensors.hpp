@@ -37,6 +37,18 @@ std::vector<std::pair<std::string, parameter<B>*>> parameters_of(Model& model) {
     return out;
 }
 
+/// The parameter called `name` ("conv1.weight", "features.0.0.weight"); throws naming it when
+/// the model has none.
+template <Backend B, class Model>
+parameter<B>& find_parameter(Model& model, const std::string& name) {
+    parameter<B>* found = nullptr;
+    model.visit_parameters("", [&](const std::string& n, parameter<B>& p) {
+        if (n == name) found = &p;
+    });
+    if (found == nullptr) detail::fail("the model has no parameter named '", name, "'");
+    return *found;
+}
+
 /// Number of trained scalars.
 template <Backend B, class Model>
 std::size_t parameter_count(Model& model) {

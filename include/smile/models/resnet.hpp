@@ -177,6 +177,24 @@ public:
         return nullptr;
     }
 
+    [[nodiscard]] std::string_view arch() const noexcept { return config_.arch; }
+    /// The last stage's output ("layer4"): SMILE's feature map and DELTA's "smile" hook.
+    [[nodiscard]] std::string output_name() const { return stage_name(stages_.size() - 1); }
+    /// The last block's last convolution ("layer4.2.conv3"), whose filters make that map's channels.
+    [[nodiscard]] std::string output_conv() const { return stage_convs().back(); }
+    /// Each stage's last block's last convolution: DELTA's original hooks.
+    [[nodiscard]] std::vector<std::string> stage_convs() const {
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < stages_.size(); ++i) {
+            const auto& last = stages_[i][stages_[i].size() - 1];
+            out.push_back(join_name(stage_name(i), std::to_string(stages_[i].size() - 1) + ".conv" +
+                                                       std::to_string(last.unit_count())));
+        }
+        return out;
+    }
+    /// torchvision's ResNet calls its classifier `fc`.
+    [[nodiscard]] std::string head_name() const { return resnet_config::weight_head; }
+
     [[nodiscard]] tap<B>& stage_tap(std::size_t i) { return stage_taps_.at(i); }
     [[nodiscard]] stage_type& stage(std::size_t i) { return stages_.at(i); }
     [[nodiscard]] std::size_t stage_count() const noexcept { return stages_.size(); }

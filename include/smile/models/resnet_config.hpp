@@ -19,6 +19,9 @@ namespace smile {
 enum class stem_kind : std::uint8_t { imagenet, small };
 
 struct resnet_config {
+    /// What torchvision's ResNets call their classifier in weight files.
+    static constexpr const char* weight_head = "fc";
+
     std::string arch = "resnet50";                   ///< the name used in messages
     block_kind block = block_kind::bottleneck;
     std::vector<std::int64_t> blocks{3, 4, 6, 3};      ///< residual blocks per stage

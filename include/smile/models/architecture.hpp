@@ -1,0 +1,79 @@
+#pragma once
+/// @file
+/// The model factory: an architecture by name (`--arch resnet50`, `mobilenet_v2`, ...), the
+/// backbone it builds, and the classifier over it.
+///
+/// `architecture` is one family's configuration; each family's own config type converts to it,
+/// so `make_classifier<B>(s, gen, smile::resnet50(), {...})` reads as before. A family that needs
+/// an optional backend part (MobileNetV2 needs `BackendActivations` for ReLU6) is an error
+/// naming the backend and the part when the backend lacks it, at run time from a name and at
+/// compile time when the family's type is used directly.
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <smile/models/classifier.hpp>
+#include <smile/models/mobilenet_v2.hpp>
+#include <smile/models/resnet.hpp>
+
+namespace smile {
+
+struct architecture {
+    std::variant<resnet_config, mobilenet_v2_config> config;
+
+    architecture(resnet_config c) : config(std::move(c)) {}        // NOLINT: a family is an architecture
+    architecture(mobilenet_v2_config c) : config(std::move(c)) {}  // NOLINT
+
+    [[nodiscard]] const std::string& name() const {
+        return std::visit([](const auto& c) -> const std::string& { return c.arch; }, config);
+    }
+    /// What the family calls its classifier in weight files ("fc", "classifier.1").
+    [[nodiscard]] std::string head_name() const {
+        return std::visit([](const auto& c) { return std::string(c.weight_head); }, config);
+    }
+    [[nodiscard]] std::int64_t in_channels() const {
+        return std::visit([](const auto& c) { return c.in_channels; }, config);
+    }
+    void set_in_channels(std::int64_t channels) {
+        std::visit([&](auto& c) { c.in_channels = channels; }, config);
+    }
+};
+
+/// Every name `architecture_by_name` accepts, for help texts and error messages.
+[[nodiscard]] inline std::string architecture_names() {
+    return std::string(resnet_names()) + "; mobilenet_v2";
+}
+
+/// The architecture called `name`; throws listing the known names when there is none.
+[[nodiscard]] inline architecture architecture_by_name(std::string_view name) {
+    if (auto r = resnet_by_name(name)) return *r;
+    if (name == "mobilenet_v2") return mobilenet_v2_config{};
+    detail::fail("unknown architecture '", std::string(name), "' (expected one of ", architecture_names(), ")");
+}
+
+/// The backbone of `a`, initialised as its family does.
+template <Backend B>
+std::unique_ptr<backbone<B>> make_backbone(session<B>& s, rng& gen, const architecture& a) {
+    return std::visit(
+        [&](const auto& c) -> std::unique_ptr<backbone<B>> {
+            using C = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<C, resnet_config>) {
+                return wrap_backbone<B>(resnet<B>(s, gen, c));
+            } else if constexpr (BackendActivations<B>) {
+                return wrap_backbone<B>(mobilenet_v2<B>(s, gen, c));
+            } else {
+                detail::fail(c.arch, " needs the activation family (BackendActivations: ReLU6), which the ", B::name,
+                             " backend does not provide");
+            }
+        },
+        a.config);
+}
+
+/// A classifier over the backbone of `a`.
+template <Backend B>
+classifier<B> make_classifier(session<B>& s, rng& gen, const architecture& a, const classifier_config& c) {
+    return classifier<B>(s, gen, make_backbone<B>(s, gen, a), c);
+}
+
+}  // namespace smile
