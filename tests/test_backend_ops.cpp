@@ -195,6 +195,46 @@ TEST_CASE("ops: the activation family, forward and backward, every kind, kinks i
     }
 }
 
+TEST_CASE("ops: broadcast scale per sample and channel, and per sample, forward and backward, in place too") {
+    if constexpr (!smile::BackendBroadcast<device>) {
+        MESSAGE("skipped: this backend lacks the broadcast scale");
+    } else {
+        for (const std::int64_t scale_channels : {std::int64_t{5}, std::int64_t{1}}) {
+            CAPTURE(scale_channels);
+            check_op("scale_broadcast", [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const shape4 sh{3, 5, 4, 7};
+                const shape4 ss{3, scale_channels, 1, 1};
+                auto x = random_tensor(s, sh, 41);
+                auto scale = random_tensor(s, ss, 42, -2, 2);
+                auto dy = random_tensor(s, sh, 43);
+                smile::tensor<B> y(s, sh), dx(s, sh), ds(s, ss);
+                B::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
+                B::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dx.view(), ds.view());
+                // In place: y = s·y, and dx overwriting dy with no scale gradient asked for.
+                auto again = smile::tensor<B>::from_host(s, sh, x.to_host());
+                B::scale_broadcast(s.context(), again.view(), scale.view(), again.view());
+                B::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dy.view(), {});
+                return concat({y.to_host(), dx.to_host(), ds.to_host(), again.to_host(), dy.to_host()});
+            });
+        }
+        // The values by hand: x = 1..4 in one sample of 2 channels × 2 pixels, s = (2, −1).
+        smile::session<device> s;
+        auto x = smile::tensor<device>::from_host(s, {1, 2, 1, 2}, std::vector<float>{1, 2, 3, 4});
+        auto scale = smile::tensor<device>::from_host(s, {1, 2, 1, 1}, std::vector<float>{2, -1});
+        auto dy = smile::tensor<device>::from_host(s, {1, 2, 1, 2}, std::vector<float>{1, 1, 0.5f, -1});
+        smile::tensor<device> y(s, {1, 2, 1, 2}), dx(s, {1, 2, 1, 2}), ds(s, {1, 2, 1, 1});
+        device::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
+        device::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dx.view(), ds.view());
+        CHECK(y.to_host() == std::vector<float>{2, 4, -3, -4});
+        CHECK(dx.to_host() == std::vector<float>{2, 2, -0.5f, 1});
+        CHECK(ds.to_host() == std::vector<float>{3, -2.5f});  // 1·1 + 2·1, 3·0.5 − 4·1
+        auto wrong = smile::tensor<device>::from_host(s, {1, 3, 1, 1}, std::vector<float>{1, 1, 1});
+        CHECK_THROWS_WITH_AS(device::scale_broadcast(s.context(), x.view(), wrong.view(), y.view()),
+                             doctest::Contains("scale_broadcast: scale [1,3,1,1] broadcasts over neither"), smile::error);
+    }
+}
+
 TEST_CASE("ops: adam_step, Adam and AdamW, over three steps") {
     for (const bool decoupled : {false, true})
         check_op(decoupled ? "adamw" : "adam", [&](auto& s) {

@@ -10,6 +10,7 @@
 
 #include <smile/io/weights.hpp>
 #include <smile/layers/inverted_residual.hpp>
+#include <smile/layers/mbconv.hpp>
 #include <smile/methods/registry.hpp>
 #include <smile/models/architecture.hpp>
 
@@ -26,11 +27,13 @@ using D = smile::default_backend;
 
 namespace {
 
+/// Directional finite differences; `epsilon` 1e-2 for smooth layers (SiLU, sigmoid), where
+/// float32 rounding at 1e-3 drowns small gradients (a gate's weights), 1e-3 where kinks are near.
 template <class B, class L>
-void check_fd(L& layer, smile::session<B>& s, const shape4& xs, double tolerance) {
+void check_fd(L& layer, smile::session<B>& s, const shape4& xs, double tolerance, double epsilon = 1e-3) {
     smile::rng data(3);
     for (const auto& r : smile::test::gradcheck_directional(s, layer, xs, smile::test::uniform_values(data, xs.size()), 48,
-                                                            {1e-3, 0, 9, 2e-3})) {
+                                                            {epsilon, 0, 9, 2e-3})) {
         INFO("d/d", r.what, ": relative error ", r.relative_error, " over ", r.probes, " probes, ", r.nonsmooth,
              " non-smooth");
         CHECK(smile::test::passed_with(r, tolerance, 3));
@@ -54,20 +57,17 @@ smile::conv_bn_act_options unit_options(smile::conv2d_options c, smile::activati
     return {c, k, 1e-5f, 0.1f, "0", "1"};
 }
 
-// --- the MobileNetV2 fixture -------------------------------------------------------------------
+// --- the torchvision fixtures (MobileNetV2, EfficientNet-B0) ----------------------------------
 
 constexpr double tolerance = 1e-4;
 
-std::string fixture() { return std::string(SMILE_TEST_FIXTURES) + "/mobilenet_v2_parity.safetensors"; }
-
-const nlohmann::json& float32_errors(const smile::io::safetensors_reader& f) {
-    static nlohmann::json errors = nlohmann::json::parse(f.metadata().at("float32_error"));
-    return errors;
-}
+std::string fixture(const std::string& arch) { return std::string(SMILE_TEST_FIXTURES) + "/" + arch + "_parity.safetensors"; }
 
 /// 1e-4, or twice PyTorch's own float32 error on the same quantity when float32 cannot reach it.
 double bound_for(const smile::io::safetensors_reader& f, const std::string& key) {
-    const auto& e = float32_errors(f);
+    static std::map<std::string, nlohmann::json> cache;
+    auto& e = cache[f.path().string()];
+    if (e.is_null()) e = nlohmann::json::parse(f.metadata().at("float32_error"));
     return std::max(tolerance, 2.0 * (e.contains(key) ? e[key].get<double>() : 0.0));
 }
 
@@ -75,36 +75,49 @@ void check_close(const smile::io::safetensors_reader& f, const std::string& key,
     const std::vector<float> torch = f.read_floats(key);
     REQUIRE(ours.size() == torch.size());
     const double err = smile::test::relative_error(ours, torch);
-    INFO(key, ": relative error ", err, " (bound ", bound_for(f, key), ")");
+    INFO(f.metadata().at("arch"), " ", key, ": relative error ", err, " (bound ", bound_for(f, key), ")");
     CHECK(err <= bound_for(f, key));
 }
 
-/// smile's name of a torchvision parameter: the classifier `classifier.1` is the head `fc`.
+/// The torchvision name of a smile parameter: the head `fc` is `classifier.1` in both families.
+std::string torch_name_of(const std::string& name) {
+    return name.rfind("fc.", 0) == 0 ? "classifier.1" + name.substr(2) : name;
+}
 std::string internal_name(const std::string& torch_name) {
     const std::string head = "classifier.1.";
     return torch_name.rfind(head, 0) == 0 ? "fc." + torch_name.substr(head.size()) : torch_name;
 }
 
-smile::classifier<D> formula_mobilenet(smile::session<D>& s, float bn_momentum = 0.1f) {
+/// `arch` with the fixture's formula weights, BN momentum `bn_momentum`, no stochastic depth
+/// (the reference disables its random draws).
+smile::classifier<D> formula_model(smile::session<D>& s, const std::string& arch, float bn_momentum = 0.1f) {
     smile::rng gen(0);
-    smile::mobilenet_v2_config arch;
-    arch.bn_momentum = bn_momentum;
-    auto model = smile::make_classifier<D>(s, gen, arch, {10, 0});
+    auto a = smile::architecture_by_name(arch);
+    std::visit(
+        [&](auto& c) {
+            if constexpr (requires { c.bn_momentum; }) c.bn_momentum = bn_momentum;
+            if constexpr (requires { c.stochastic_depth; }) c.stochastic_depth = 0.0;
+        },
+        a.config);
+    auto model = smile::make_classifier<D>(s, gen, a, {10, 0});
     for (const auto& t : smile::state_of<D>(model))
-        t.value->copy_from_host(smile::test::formula_values(t.name.rfind("fc.", 0) == 0 ? "classifier.1" + t.name.substr(2) : t.name,
-                                                            smile::torch_shape(t.value->shape(), t.torch_rank)));
+        t.value->copy_from_host(smile::test::formula_values(torch_name_of(t.name), smile::torch_shape(t.value->shape(), t.torch_rank)));
     return model;
 }
+
+struct family_counts {
+    std::size_t parameters, full, zero_in_training;
+};
 
 /// Forward, CE (mean over the batch) and backward in `m`, compared with the fixture's `prefix.*`:
 /// logits, pooled features, loss, input gradient, selected full gradients, and every
 /// parameter's gradient probe [‖g‖, <g, u>]. "calibrated" first sets the running statistics to
 /// the batch's own with a training forward at BN momentum 1, as the fixture does.
-void check_pass(smile::mode m, const std::string& prefix) {
-    smile::io::safetensors_reader f(fixture());
+void check_pass(const std::string& arch, smile::mode m, const std::string& prefix, const family_counts& counts) {
+    smile::io::safetensors_reader f(fixture(arch));
     smile::session<D> s;
     const bool calibrated = prefix == "calibrated";
-    auto model = formula_mobilenet(s, calibrated ? 1.0f : 0.1f);
+    auto model = formula_model(s, arch, calibrated ? 1.0f : 0.1f);
     auto x = smile::tensor<D>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
     if (calibrated) model.forward(s, x, smile::mode::train);
     model.forward(s, x, m);
@@ -128,22 +141,26 @@ void check_pass(smile::mode m, const std::string& prefix) {
         if (name.rfind(prefix + ".probe.", 0) == 0) largest = std::max(largest, double(f.read_floats(name)[0]));
     std::size_t probes = 0, full = 0, zero = 0;
     for (const auto& [pname, p] : smile::parameters_of<D>(model)) {
-        const std::string torch_name = pname.rfind("fc.", 0) == 0 ? "classifier.1" + pname.substr(2) : pname;
+        const std::string torch_name = torch_name_of(pname);
         const auto g = p->grad.to_host();
         const auto u = smile::test::formula_values("probe." + torch_name, smile::torch_shape(p->shape(), p->torch_rank));
-        double norm = 0, dot = 0;
+        double norm = 0, dot = 0, u_norm = 0;
         for (std::size_t i = 0; i < g.size(); ++i) {
             norm += double(g[i]) * g[i];
             dot += double(g[i]) * u[i];
+            u_norm += double(u[i]) * u[i];
         }
         norm = std::sqrt(norm);
+        u_norm = std::sqrt(u_norm);
         const auto ref = f.read_floats(prefix + ".probe." + torch_name);
-        INFO(prefix, " gradient of ", torch_name, ": ours [", norm, ", ", dot, "], PyTorch [", ref[0], ", ", ref[1], "]");
+        INFO(arch, " ", prefix, " gradient of ", torch_name, ": ours [", norm, ", ", dot, "], PyTorch [", ref[0], ", ", ref[1], "]");
         if (ref[0] < 1e-9 * largest) {
             CHECK(norm < 1e-5 * largest);
             ++zero;
         } else {
-            const double err = std::hypot(norm - ref[0], dot - ref[1]) / std::hypot(double(ref[0]), double(ref[1]));
+            // Each component against its own scale: |Δ‖g‖| ≤ ‖Δg‖ and |Δ<g, u>| ≤ ‖Δg‖·‖u‖, so
+            // both quotients are lower bounds of the gradient's relative error ‖Δg‖/‖g‖.
+            const double err = std::max(std::abs(norm - ref[0]) / ref[0], std::abs(dot - ref[1]) / (ref[0] * u_norm));
             CHECK(err <= bound_for(f, prefix + ".probe." + torch_name));
         }
         ++probes;
@@ -152,15 +169,52 @@ void check_pass(smile::mode m, const std::string& prefix) {
             ++full;
         }
     }
-    CHECK(probes == 158);  // every parameter of torchvision's mobilenet_v2 (52 conv, 52·2 BN, 2 linear)
-    CHECK(full == 11);
+    CHECK(probes == counts.parameters);
+    CHECK(full == counts.full);
     if (m == smile::mode::train) {
-        CHECK(zero == 17);  // the 17 blocks' projection BN biases
+        CHECK(zero == counts.zero_in_training);  // the blocks' projection BN biases
         std::map<std::string, smile::tensor<D>*> buffers;
         model.visit_buffers("", [&](const std::string& n, smile::tensor<D>& b) { buffers[n] = &b; });
         for (const auto& [name, e] : f.entries())
             if (name.rfind("train.after.", 0) == 0) check_close(f, name, buffers.at(name.substr(12))->to_host());
+    } else {
+        CHECK(zero == 0);
     }
+}
+
+/// Evaluation with the formula's running statistics, folded (mode::eval) and unfolded
+/// (mode::eval_grad): what `smile predict` computes.
+void check_evaluation(const std::string& arch) {
+    smile::io::safetensors_reader f(fixture(arch));
+    smile::session<D> s;
+    auto model = formula_model(s, arch);
+    auto x = smile::tensor<D>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
+    for (const auto m : {smile::mode::eval, smile::mode::eval_grad}) {
+        model.forward(s, x, m);
+        check_close(f, "eval.logits", model.logits().to_host());
+        check_close(f, "eval.pooled", model.pooled().to_host());
+    }
+}
+
+/// The state_dict names and shapes equal torchvision's (the head `fc` as `classifier.1`).
+void check_names(const std::string& arch) {
+    smile::io::safetensors_reader f(fixture(arch));
+    const auto keys = nlohmann::json::parse(f.metadata().at("state_dict"));
+    smile::session<D> s;
+    auto model = formula_model(s, arch);
+    std::map<std::string, std::vector<std::int64_t>> ours;
+    for (const auto& t : smile::state_of<D>(model)) ours[t.name] = smile::torch_shape(t.value->shape(), t.torch_rank);
+    std::size_t compared = 0;
+    for (const auto& item : keys) {
+        const std::string name = item[0];
+        if (name.find("num_batches_tracked") != std::string::npos) continue;
+        INFO(arch, ": ", name);
+        REQUIRE(ours.count(internal_name(name)) == 1);
+        CHECK(smile::same_torch_shape(ours[internal_name(name)], item[1].get<std::vector<std::int64_t>>()));
+        ++compared;
+    }
+    CHECK(compared == ours.size());
+    CHECK(model.head_name() == "classifier.1");
 }
 
 }  // namespace
@@ -231,45 +285,148 @@ TEST_CASE("inverted residual: names are torchvision's, with and without the expa
                                             "features.1.conv.2.running_mean", "features.1.conv.2.running_var"});
 }
 
-TEST_CASE("mobilenet_v2: state_dict names and shapes equal torchvision's, the head saved as classifier.1") {
-    smile::io::safetensors_reader f(fixture());
-    const auto keys = nlohmann::json::parse(f.metadata().at("state_dict"));
-    smile::session<D> s;
-    auto model = formula_mobilenet(s);
-    std::map<std::string, std::vector<std::int64_t>> ours;
-    for (const auto& t : smile::state_of<D>(model)) ours[t.name] = smile::torch_shape(t.value->shape(), t.torch_rank);
-    std::size_t compared = 0;
-    for (const auto& item : keys) {
-        const std::string name = item[0];
-        if (name.find("num_batches_tracked") != std::string::npos) continue;
-        INFO(name);
-        REQUIRE(ours.count(internal_name(name)) == 1);
-        CHECK(smile::same_torch_shape(ours[internal_name(name)], item[1].get<std::vector<std::int64_t>>()));
-        ++compared;
+TEST_CASE("squeeze-excitation and MBConv blocks equal the reference and finite differences") {
+    smile::test::check_layer_against_reference(
+        "squeeze_excitation",
+        [&](auto& s, smile::rng& g) {
+            using B = BACKEND_OF(s);
+            return smile::squeeze_excitation<B>(s, g, {6, 3});
+        },
+        {2, 6, 5, 4}, smile::test::uniform);
+    {
+        smile::session<device> s;
+        smile::rng g(3);
+        smile::squeeze_excitation<device> se(s, g, {6, 3});
+        check_fd(se, s, {3, 6, 5, 4}, 2e-3, 1e-2);
     }
-    CHECK(compared == ours.size());
-    CHECK(model.head_name() == "classifier.1");
+    struct c {
+        smile::mbconv_options o;
+        shape4 x;
+    };
+    for (const auto& t : {c{{8, 8, 48, 3, 1}, {2, 8, 6, 5}},    // expansion, shortcut
+                          c{{8, 12, 48, 5, 2}, {2, 8, 7, 7}},   // 5×5, stride 2
+                          c{{8, 4, 8, 3, 1}, {2, 8, 5, 5}}}) {  // no expansion (features.1)
+        CAPTURE(t.o.out_channels);
+        CAPTURE(t.o.stride);
+        smile::test::check_layer_against_reference(
+            "mbconv",
+            [&](auto& s, smile::rng& g) {
+                using B = BACKEND_OF(s);
+                return with_random_affine<B>(smile::mbconv<B>(s, g, t.o), g);
+            },
+            t.x, smile::test::uniform);
+        smile::session<device> s;
+        smile::rng g(4);
+        auto block = with_random_affine<device>(smile::mbconv<device>(s, g, t.o), g);
+        check_fd(block, s, {3, t.x.c, t.x.h, t.x.w}, 2e-3, 1e-2);
+    }
+}
+
+TEST_CASE("stochastic depth: y = x + m·branch with m ∈ {0, 1/(1 − p)} per sample, drawn from the given generator") {
+    smile::session<D> s;
+    const smile::mbconv_options dropping{8, 8, 16, 3, 1, 0.5};
+    smile::mbconv_options intact = dropping;
+    intact.drop_rate = 0.0;
+    smile::rng g1(5), g2(5);
+    smile::mbconv<D> a(s, g1, dropping), b(s, g2, intact);  // the same weights
+    smile::rng run(77);
+    a.set_generator(&run);
+    smile::rng data(6);
+    auto x = smile::tensor<D>::from_host(s, {16, 8, 4, 4}, smile::test::uniform_values(data, 16 * 8 * 16));
+    smile::tensor<D> ya, yb;
+    a.forward(s, x, ya, smile::mode::train);
+    b.forward(s, x, yb, smile::mode::train);
+    const auto m = a.last_mask();
+    REQUIRE(m.size() == 16);
+    smile::rng expected(77);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < 16; ++i) {
+        CHECK(m[i] == (expected.bernoulli(0.5) ? 2.0f : 0.0f));  // torchvision's row mode, from our generator
+        kept += m[i] > 0;
+    }
+    CHECK(kept > 0);
+    CHECK(kept < 16);
+    const auto hx = x.to_host(), ha = ya.to_host(), hb = yb.to_host();
+    const std::size_t row = 8 * 16;
+    double worst = 0;
+    for (std::size_t i = 0; i < hx.size(); ++i)
+        worst = std::max(worst, std::abs(double(ha[i]) - (hx[i] + double(m[i / row]) * (double(hb[i]) - hx[i]))));
+    CHECK(worst < 1e-5);
+    // Evaluation and eval_grad never drop.
+    a.forward(s, x, ya, smile::mode::eval_grad);
+    b.forward(s, x, yb, smile::mode::eval_grad);
+    CHECK(smile::test::relative_error(ya.to_host(), yb.to_host()) < 1e-6);
+    CHECK(a.last_mask().empty());
+    // Without a generator, training with a rate is an error that names the block.
+    smile::rng g3(5);
+    smile::mbconv<D> orphan(s, g3, dropping);
+    orphan.set_name("features.2.1");
+    CHECK_THROWS_WITH_AS(orphan.forward(s, x, ya, smile::mode::train), doctest::Contains("features.2.1: stochastic depth (rate 0.5) needs a generator"),
+                         smile::error);
+}
+
+TEST_CASE("mobilenet_v2: state_dict names and shapes equal torchvision's, the head saved as classifier.1") {
+    check_names("mobilenet_v2");
+    smile::session<D> s;
+    auto model = formula_model(s, "mobilenet_v2");
     CHECK(model.feature_tap().name() == "features");
     CHECK(model.backbone().stage_convs() == std::vector<std::string>{"features.1.conv.1", "features.3.conv.2", "features.6.conv.2",
                                                                      "features.13.conv.2", "features.18.0"});
 }
 
 TEST_CASE("mobilenet_v2: train-mode forward, every gradient and the running statistics equal PyTorch") {
-    check_pass(smile::mode::train, "train");
+    check_pass("mobilenet_v2", smile::mode::train, "train", {158, 11, 17});
 }
 
 TEST_CASE("mobilenet_v2: evaluation forward, folded and unfolded, equals PyTorch, and so do eval-mode gradients") {
-    // mode::eval runs the folded inference path, mode::eval_grad the unfolded one.
-    smile::io::safetensors_reader f(fixture());
+    check_evaluation("mobilenet_v2");
+    check_pass("mobilenet_v2", smile::mode::eval_grad, "calibrated", {158, 11, 0});
+}
+
+TEST_CASE("efficientnet_b0: state_dict names and shapes equal torchvision's, and the SMILE map is features.7") {
+    check_names("efficientnet_b0");
     smile::session<D> s;
-    auto model = formula_mobilenet(s);
-    auto x = smile::tensor<D>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
-    for (const auto m : {smile::mode::eval, smile::mode::eval_grad}) {
-        model.forward(s, x, m);
-        check_close(f, "eval.logits", model.logits().to_host());
-        check_close(f, "eval.pooled", model.pooled().to_host());
+    auto model = formula_model(s, "efficientnet_b0");
+    CHECK(model.feature_tap().name() == "features.7");
+    CHECK(model.feature_dim() == 1280);
+    CHECK(model.backbone().output_conv() == "features.7.0.block.3.0");
+    CHECK(model.backbone().stage_convs() == std::vector<std::string>{"features.1.0.block.2.0", "features.2.1.block.3.0",
+                                                                     "features.3.1.block.3.0", "features.5.2.block.3.0",
+                                                                     "features.7.0.block.3.0"});
+}
+
+TEST_CASE("efficientnet_b0: train-mode forward, every gradient and the running statistics equal PyTorch") {
+    check_pass("efficientnet_b0", smile::mode::train, "train", {213, 10, 16});
+}
+
+TEST_CASE("efficientnet_b0: evaluation forward, folded and unfolded, and eval-mode gradients equal PyTorch") {
+    check_evaluation("efficientnet_b0");
+    check_pass("efficientnet_b0", smile::mode::eval_grad, "calibrated", {213, 10, 0});
+}
+
+TEST_CASE("efficientnet: B1-B4 have torchvision's widths, depths and the SMILE authors' B4 feature map") {
+    smile::session<D> s;
+    struct c {
+        const char* arch;
+        std::int64_t map, out, blocks;
+    };
+    for (const auto& t : {c{"efficientnet_b1", 320, 1280, 23}, c{"efficientnet_b2", 352, 1408, 23},
+                          c{"efficientnet_b3", 384, 1536, 26}, c{"efficientnet_b4", 448, 1792, 32}}) {
+        CAPTURE(t.arch);
+        smile::rng gen(1);
+        auto model = smile::make_classifier<D>(s, gen, smile::architecture_by_name(t.arch), {7, 0});
+        CHECK(model.feature_dim() == t.out);
+        std::int64_t blocks = 0;
+        std::string last;
+        model.visit_parameters("", [&](const std::string& n, smile::parameter<D>&) {
+            if (n.find(".block.") != std::string::npos && n.size() > 16 && n.rfind("features.", 0) == 0) {
+                const std::string block = n.substr(0, n.find(".block."));
+                if (block != last) ++blocks, last = block;
+            }
+        });
+        CHECK(blocks == t.blocks);
+        CHECK(smile::find_parameter<D>(model, model.backbone().output_conv() + ".weight").shape().n == t.map);
     }
-    check_pass(smile::mode::eval_grad, "calibrated");
 }
 
 TEST_CASE("architectures: by name, with the family's head name, and an error that lists the names") {
@@ -286,7 +443,7 @@ TEST_CASE("architectures: by name, with the family's head name, and an error tha
 
 TEST_CASE("mobilenet_v2: a torchvision file loads into the student, its classifier.1 as the source head") {
     smile::session<D> s;
-    auto source = formula_mobilenet(s);
+    auto source = formula_model(s, "mobilenet_v2");
     const auto path = std::filesystem::temp_directory_path() / "smile_families_mobilenet.safetensors";
     smile::io::save_weights<D>(source, path, {{"arch", "mobilenet_v2"}});
     {
@@ -306,12 +463,10 @@ TEST_CASE("mobilenet_v2: a torchvision file loads into the student, its classifi
     std::filesystem::remove(path);
 }
 
-TEST_CASE("every method trains a MobileNetV2: finite terms, and fine-tuning and SMILE lower their loss") {
+/// Every method for a few steps on a narrow member of `arch`'s family, from a "pretrained" file.
+static void check_every_method(const smile::architecture& arch, const std::string& tag) {
     smile::session<D> s;
-    smile::mobilenet_v2_config arch;
-    arch.width_mult = 0.25;
-    arch.in_channels = 1;
-    const auto path = std::filesystem::temp_directory_path() / "smile_families_methods.safetensors";
+    const auto path = std::filesystem::temp_directory_path() / ("smile_families_methods_" + tag + ".safetensors");
     {
         smile::rng gen(11);
         auto source = smile::make_classifier<D>(s, gen, arch, {5, 0});
@@ -342,6 +497,7 @@ TEST_CASE("every method trains a MobileNetV2: finite terms, and fine-tuning and 
         m->prepare(data, data->train, {pipeline, pipeline, 0});
         smile::data::loader batches(data, data->train, pipeline, {12, true, true, true, 0, 2, 3, false, 0});
         const auto before = smile::find_parameter<D>(m->model(), "features.0.0.weight").value.to_host();
+        CAPTURE(tag);
         // The plain cross-entropy of one fixed batch, before and after (batch statistics).
         const smile::data::host_batch probe = *batches.next();
         auto probe_x = smile::tensor<D>::from_host(
@@ -365,4 +521,15 @@ TEST_CASE("every method trains a MobileNetV2: finite terms, and fine-tuning and 
         }
     }
     std::filesystem::remove(path);
+}
+
+TEST_CASE("every method trains a MobileNetV2 and an EfficientNet: finite terms, fine-tuning and SMILE lower the loss") {
+    smile::mobilenet_v2_config mobilenet;
+    mobilenet.width_mult = 0.25;
+    mobilenet.in_channels = 1;
+    check_every_method(mobilenet, "mobilenet");
+    smile::efficientnet_config efficientnet;  // B0's layout at a quarter of the width, stochastic depth on
+    efficientnet.width_mult = 0.25;
+    efficientnet.in_channels = 1;
+    check_every_method(efficientnet, "efficientnet");
 }

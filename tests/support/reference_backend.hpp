@@ -16,6 +16,7 @@
 
 #include <smile/core/backend.hpp>
 #include <smile/core/error.hpp>
+#include <smile/core/operand_checks.hpp>
 #include <smile/linalg/svd.hpp>
 
 namespace smile::reference {
@@ -547,6 +548,35 @@ struct backend {
     static void activation_backward(context&, activation_kind k, cview x, cview dy, view dx) {
         for (std::size_t i = 0; i < x.size(); ++i)
             dx.data[i] = static_cast<float>(activation_derivative(k, x.data[i]) * double(dy.data[i]));
+    }
+
+    /// The broadcast scale, from the definition: s[n, c or 0] meets x[n, c, h, w].
+    static void scale_broadcast(context&, cview x, cview s, view y) {
+        (void)operand_checks::broadcast_scale("scale_broadcast", x.shape, s.shape);
+        const auto& sh = x.shape;
+        for (std::int64_t n = 0; n < sh.n; ++n)
+            for (std::int64_t c = 0; c < sh.c; ++c)
+                for (std::int64_t h = 0; h < sh.h; ++h)
+                    for (std::int64_t w = 0; w < sh.w; ++w) {
+                        const auto i = detail::at(sh, n, c, h, w);
+                        y.data[i] = static_cast<float>(double(s.data[n * s.shape.c + (s.shape.c == 1 ? 0 : c)]) * x.data[i]);
+                    }
+    }
+    static void scale_broadcast_backward(context&, cview x, cview s, cview dy, view dx, view ds) {
+        (void)operand_checks::broadcast_scale("scale_broadcast backward", x.shape, s.shape);
+        const auto& sh = x.shape;
+        std::vector<double> acc(s.size(), 0.0);
+        for (std::int64_t n = 0; n < sh.n; ++n)
+            for (std::int64_t c = 0; c < sh.c; ++c)
+                for (std::int64_t h = 0; h < sh.h; ++h)
+                    for (std::int64_t w = 0; w < sh.w; ++w) {
+                        const auto i = detail::at(sh, n, c, h, w);
+                        const auto r = static_cast<std::size_t>(n * s.shape.c + (s.shape.c == 1 ? 0 : c));
+                        acc[r] += double(dy.data[i]) * x.data[i];
+                        dx.data[i] = static_cast<float>(double(s.data[r]) * dy.data[i]);
+                    }
+        if (!ds.empty())
+            for (std::size_t r = 0; r < acc.size(); ++r) ds.data[r] = static_cast<float>(acc[r]);
     }
 
     /// Adam/AdamW in double precision, from the formula (not PyTorch's float order).

@@ -301,6 +301,18 @@ concept BackendActivations = requires(typename B::context& ctx, activation_kind 
     { B::activation_backward(ctx, k, cv, cv, v) };      // (x, dy) → dx = f'(x)·dy; dx may alias dy
 };
 
+/// Optional: the broadcast scale of squeeze-excitation (a scale per sample and channel) and of
+/// stochastic depth (a scale per sample). `s` is [n, c, 1, 1] or [n, 1, 1, 1]; with r the index
+/// of s's row element that x[n, c, h, w] meets (c, or 0):
+///   y[n, c, h, w] = s[n, r]·x[n, c, h, w]                        (y may alias x)
+///   dx = s ⊙ dy (broadcast; dx may alias dy),  ds[n, r] = Σ over what s is broadcast over of dy ⊙ x
+/// (ds accumulated in double, and skipped when its view is empty). EfficientNet requires it.
+template <class B>
+concept BackendBroadcast = requires(typename B::context& ctx, tensor_view<B> v, const_tensor_view<B> cv) {
+    { B::scale_broadcast(ctx, cv, cv, v) };                   // (x, s) → y
+    { B::scale_broadcast_backward(ctx, cv, cv, cv, v, v) };   // (x, s, dy) → dx, ds
+};
+
 /// A complete backend.
 template <class B>
 concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B> && BackendLinalg<B>;

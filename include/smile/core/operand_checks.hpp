@@ -33,6 +33,15 @@ inline void box_inside(const char* op, const spatial_box& box, const shape4& s) 
                 s.w, " grid");
 }
 
+/// A broadcast scale s of x: [n, c, 1, 1] or [n, 1, 1, 1]. Returns the number of x's elements
+/// each element of s scales (h·w, or c·h·w): in NCHW order they are contiguous.
+inline std::int64_t broadcast_scale(const char* op, const shape4& x, const shape4& s) {
+    SMILE_CHECK(s.n == x.n && (s.c == x.c || s.c == 1) && s.h == 1 && s.w == 1, op, ": scale ", s,
+                " broadcasts over neither the pixels nor the channels and pixels of ", x, " (expected [", x.n, ",", x.c,
+                ",1,1] or [", x.n, ",1,1,1])");
+    return s.c == x.c ? x.h * x.w : x.c * x.h * x.w;
+}
+
 /// The dimensions of row-major C[m×n] = alpha·op(A)·op(B) + beta·C, checked.
 struct gemm_dims {
     std::int64_t m, n, k;

@@ -51,7 +51,9 @@ template <Backend B>
 class method {
 public:
     method(session<B>& s, rng& gen, classifier<B> student, const optimizer_options& opt, const lr_schedule& schedule)
-        : session_(s), rng_(gen), model_(std::move(student)), optimizer_(make_optimizer<B>(opt)), schedule_(schedule) {}
+        : session_(s), rng_(gen), model_(std::move(student)), optimizer_(make_optimizer<B>(opt)), schedule_(schedule) {
+        model_.set_generator(rng_);  // stochastic depth draws from the run's generator
+    }
     virtual ~method() = default;
     method(const method&) = delete;
     method& operator=(const method&) = delete;

@@ -5,7 +5,8 @@
 ///
 /// `architecture` is one family's configuration; each family's own config type converts to it,
 /// so `make_classifier<B>(s, gen, smile::resnet50(), {...})` reads as before. A family that needs
-/// an optional backend part (MobileNetV2 needs `BackendActivations` for ReLU6) is an error
+/// an optional backend part (MobileNetV2 needs `BackendActivations` for ReLU6, EfficientNet also
+/// `BackendBroadcast` for squeeze-excitation) is an error
 /// naming the backend and the part when the backend lacks it, at run time from a name and at
 /// compile time when the family's type is used directly.
 
@@ -14,16 +15,18 @@
 #include <variant>
 
 #include <smile/models/classifier.hpp>
+#include <smile/models/efficientnet.hpp>
 #include <smile/models/mobilenet_v2.hpp>
 #include <smile/models/resnet.hpp>
 
 namespace smile {
 
 struct architecture {
-    std::variant<resnet_config, mobilenet_v2_config> config;
+    std::variant<resnet_config, mobilenet_v2_config, efficientnet_config> config;
 
     architecture(resnet_config c) : config(std::move(c)) {}        // NOLINT: a family is an architecture
     architecture(mobilenet_v2_config c) : config(std::move(c)) {}  // NOLINT
+    architecture(efficientnet_config c) : config(std::move(c)) {}  // NOLINT
 
     [[nodiscard]] const std::string& name() const {
         return std::visit([](const auto& c) -> const std::string& { return c.arch; }, config);
@@ -42,13 +45,14 @@ struct architecture {
 
 /// Every name `architecture_by_name` accepts, for help texts and error messages.
 [[nodiscard]] inline std::string architecture_names() {
-    return std::string(resnet_names()) + "; mobilenet_v2";
+    return std::string(resnet_names()) + "; mobilenet_v2; efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4";
 }
 
 /// The architecture called `name`; throws listing the known names when there is none.
 [[nodiscard]] inline architecture architecture_by_name(std::string_view name) {
     if (auto r = resnet_by_name(name)) return *r;
     if (name == "mobilenet_v2") return mobilenet_v2_config{};
+    if (auto e = efficientnet_by_name(name)) return *e;
     detail::fail("unknown architecture '", std::string(name), "' (expected one of ", architecture_names(), ")");
 }
 
@@ -60,11 +64,20 @@ std::unique_ptr<backbone<B>> make_backbone(session<B>& s, rng& gen, const archit
             using C = std::decay_t<decltype(c)>;
             if constexpr (std::is_same_v<C, resnet_config>) {
                 return wrap_backbone<B>(resnet<B>(s, gen, c));
-            } else if constexpr (BackendActivations<B>) {
-                return wrap_backbone<B>(mobilenet_v2<B>(s, gen, c));
+            } else if constexpr (std::is_same_v<C, mobilenet_v2_config>) {
+                if constexpr (BackendActivations<B>) {
+                    return wrap_backbone<B>(mobilenet_v2<B>(s, gen, c));
+                } else {
+                    detail::fail(c.arch, " needs the activation family (BackendActivations: ReLU6), which the ", B::name,
+                                 " backend does not provide");
+                }
             } else {
-                detail::fail(c.arch, " needs the activation family (BackendActivations: ReLU6), which the ", B::name,
-                             " backend does not provide");
+                if constexpr (BackendActivations<B> && BackendBroadcast<B>) {
+                    return wrap_backbone<B>(efficientnet<B>(s, gen, c));
+                } else {
+                    detail::fail(c.arch, " needs the activation family and the broadcast scale (BackendActivations, ",
+                                 "BackendBroadcast: SiLU, squeeze-excitation), which the ", B::name, " backend does not provide");
+                }
             }
         },
         a.config);

@@ -12,8 +12,11 @@
 ///
 ///   std::string_view arch() const              the architecture name ("resnet50", "mobilenet_v2")
 ///   std::int64_t out_channels() const          channels of the output feature map
-///   std::string output_name() const            the name of that map ("layer4", "features"): the
-///                                              classifier's tap there is SMILE's L_FE map
+///   std::string output_name() const            the name of that map ("layer4", "features"); the
+///                                              classifier puts a tap there
+///   std::string feature_map_name() const       optional: SMILE's L_FE map and DELTA's "smile" hook,
+///                                              when it is not the output (EfficientNet's last MBConv
+///                                              stage, "features.7", before the head convolution)
 ///   std::string output_conv() const            the convolution whose filters make that map's
 ///                                              channels (DELTA's attention for its "smile" flavour)
 ///   std::vector<std::string> stage_convs()     per resolution stage, the last convolution, each
@@ -24,6 +27,8 @@
 ///                                              "classifier.1" for its MobileNets and EfficientNets)
 ///   tap<B>* find_tap(std::string_view)         a tap by dotted name, null if none
 ///   void reset_parameters(rng&)                the family's own initialisation
+///   void set_generator(rng*)                   optional: where training-time draws (stochastic
+///                                              depth) come from; methods give their run generator
 
 #include <functional>
 #include <memory>
@@ -59,6 +64,8 @@ public:
     virtual void reset_parameters(rng& gen) = 0;
     [[nodiscard]] virtual std::int64_t out_channels() const = 0;
     [[nodiscard]] virtual std::string output_name() const = 0;
+    [[nodiscard]] virtual std::string feature_map_name() const = 0;
+    virtual void set_generator(rng* gen) = 0;
     [[nodiscard]] virtual std::string output_conv() const = 0;
     [[nodiscard]] virtual std::vector<std::string> stage_convs() = 0;
     [[nodiscard]] virtual std::string head_name() const = 0;
@@ -96,6 +103,16 @@ public:
     void reset_parameters(rng& gen) override { net_.reset_parameters(gen); }
     [[nodiscard]] std::int64_t out_channels() const override { return net_.out_channels(); }
     [[nodiscard]] std::string output_name() const override { return net_.output_name(); }
+    [[nodiscard]] std::string feature_map_name() const override {
+        if constexpr (requires { net_.feature_map_name(); }) {
+            return net_.feature_map_name();
+        } else {
+            return net_.output_name();
+        }
+    }
+    void set_generator(rng* gen) override {
+        if constexpr (requires { net_.set_generator(gen); }) net_.set_generator(gen);
+    }
     [[nodiscard]] std::string output_conv() const override { return net_.output_conv(); }
     [[nodiscard]] std::vector<std::string> stage_convs() override { return net_.stage_convs(); }
     [[nodiscard]] std::string head_name() const override { return net_.head_name(); }

@@ -3,9 +3,12 @@
 /// `classifier<B>`: the transfer-learning model of SMILE and its baselines, over any backbone
 /// family (models/backbone.hpp).
 ///
-///   x → backbone → F (feature map, tap named by the family: "layer4", "features") → global
+///   x → backbone → F (its output, tap named by the family: "layer4", "features") → global
 ///   average pool → f (pooled features, tap "pool") → target head `fc` → logits
 ///                                                  → source head `source_fc` → source logits
+///
+/// SMILE's feature map is the family's `feature_map_name()`: the backbone's output for the
+/// ResNets and MobileNetV2, a tap inside the backbone for EfficientNet ("features.7").
 ///
 /// The source head is optional (SMILE's L_FC and Co-Tuning need it); it is initialised from the
 /// pretrained network's classifier when weights are loaded with a source-head mapping. In
@@ -49,7 +52,12 @@ public:
         pooled_tap_.set_name("pool");
         feature_tap_.enable();
         pooled_tap_.enable();
+        feature_tap().enable();
     }
+
+    /// Where the backbone's training-time draws (stochastic depth) come from; methods give their
+    /// run generator, so a run reproduces and resumes exactly.
+    void set_generator(rng& gen) { backbone_->set_generator(&gen); }
 
     /// Runs the model on a batch x [n, c, h, w]; results stay available until the next forward.
     void forward(session<B>& s, const tensor<B>& x, mode m) {
@@ -101,11 +109,16 @@ public:
         SMILE_CHECK(source_head_, "classifier: the model has no source head");
         return checked(source_logits_, "source logits");
     }
-    [[nodiscard]] const tensor<B>& feature_map() const { return checked(features_, "feature map"); }
+    /// SMILE's feature map (the `feature_map_name()` tap's tensor of the last forward).
+    [[nodiscard]] const tensor<B>& feature_map() {
+        checked(features_, "feature map");
+        return feature_tap().output();
+    }
     [[nodiscard]] const tensor<B>& pooled() const { return checked(pooled_, "pooled features"); }
 
-    /// The tap on the backbone output ("layer4" for a 4-stage ResNet, "features" for a MobileNet).
-    [[nodiscard]] tap<B>& feature_tap() noexcept { return feature_tap_; }
+    /// The tap on SMILE's feature map ("layer4" for a 4-stage ResNet, "features" for MobileNetV2,
+    /// "features.7" inside an EfficientNet).
+    [[nodiscard]] tap<B>& feature_tap() { return find_tap(backbone_->feature_map_name()); }
     /// The tap on the pooled features ("pool").
     [[nodiscard]] tap<B>& pooled_tap() noexcept { return pooled_tap_; }
 

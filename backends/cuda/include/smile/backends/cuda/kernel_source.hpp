@@ -62,6 +62,22 @@ extern "C" __global__ void smile_scale_channels(float* y, const float* x, const 
     SMILE_FOR(i, n) y[i] = s[(i / hw) % c] * x[i];
 }
 
+// y[i] = s[i / len]·x[i]: a scale per contiguous run of `len` elements (NCHW: one per sample and
+// channel with len = h·w, one per sample with len = c·h·w). y may alias x.
+extern "C" __global__ void smile_scale_rows(float* y, const float* x, const float* s, i64 n, i64 len) {
+    SMILE_FOR(i, n) y[i] = s[i / len] * x[i];
+}
+
+// out[r] = Σ_{i<len} a[r·len + i]·b[r·len + i] in double; one block per run r
+extern "C" __global__ void smile_row_dot(float* out, const float* a, const float* b, i64 len) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    double acc = 0.0;
+    for (i64 i = threadIdx.x; i < len; i += blockDim.x) acc += (double)a[r * len + i] * (double)b[r * len + i];
+    const double total = block_sum(acc, shared);
+    if (threadIdx.x == 0) out[r] = (float)total;
+}
+
 // y[n,c,h,w] += b[c]
 extern "C" __global__ void smile_add_channel_bias(float* y, const float* b, i64 n, i64 c, i64 hw) {
     SMILE_FOR(i, n) y[i] += b[(i / hw) % c];
@@ -327,6 +343,8 @@ enum class kernel : int {
     relu_backward,
     activation_forward,
     activation_backward,
+    scale_rows,
+    row_dot,
     softmax_cross_entropy,
     gap_forward,
     gap_backward,
@@ -344,7 +362,7 @@ inline constexpr const char* kernel_names[] = {
     "smile_scale_channels", "smile_add_channel_bias", "smile_channel_sum",
     "smile_mix_rows",      "smile_paste_box",      "smile_dot_partial",
     "smile_sum_doubles",   "smile_relu_forward",   "smile_relu_backward",
-    "smile_activation_forward", "smile_activation_backward",
+    "smile_activation_forward", "smile_activation_backward", "smile_scale_rows", "smile_row_dot",
     "smile_softmax_cross_entropy", "smile_gap_forward", "smile_gap_backward",
     "smile_sgd_step",      "smile_adam_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
     "smile_bn_fold",       "smile_bias_activation"};

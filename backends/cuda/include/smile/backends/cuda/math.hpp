@@ -193,6 +193,24 @@ inline void activation_backward(context& ctx, activation_kind k, cview x, cview 
     launch_over(ctx, kernel::activation_backward, count(x), dx.data, x.data, dy.data, count(x), static_cast<int>(k));
 }
 
+// The broadcast scale: in NCHW the elements one scale meets are contiguous (operand_checks).
+inline void scale_broadcast(context& ctx, cview x, cview s, view y) {
+    same("scale_broadcast", x.shape, y.shape);
+    const std::int64_t len = operand_checks::broadcast_scale("scale_broadcast", x.shape, s.shape);
+    launch_over(ctx, kernel::scale_rows, count(x), y.data, x.data, s.data, count(x), len);
+}
+
+inline void scale_broadcast_backward(context& ctx, cview x, cview s, cview dy, view dx, view ds) {
+    same("scale_broadcast backward", x.shape, dy.shape);
+    same("scale_broadcast backward", x.shape, dx.shape);
+    const std::int64_t len = operand_checks::broadcast_scale("scale_broadcast backward", x.shape, s.shape);
+    if (!ds.empty()) {  // before dx: dx may alias dy
+        same("scale_broadcast scale gradient", s.shape, ds.shape);
+        launch_reduction(ctx, kernel::row_dot, count(s), ds.data, dy.data, x.data, len);
+    }
+    launch_over(ctx, kernel::scale_rows, count(x), dx.data, dy.data, s.data, count(x), len);
+}
+
 inline void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
     same("adam_step gradient", w.shape, g.shape);
     same("adam_step first moment", w.shape, m.shape);

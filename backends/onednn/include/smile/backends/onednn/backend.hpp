@@ -146,6 +146,10 @@ struct backend {
     static void activation_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
         detail::activation_backward(ctx, k, x, dy, dx);
     }
+    static void scale_broadcast(context& ctx, cview x, cview s, view y) { detail::scale_broadcast(ctx, x, s, y); }
+    static void scale_broadcast_backward(context& ctx, cview x, cview s, cview dy, view dx, view ds) {
+        detail::scale_broadcast_backward(ctx, x, s, dy, dx, ds);
+    }
     static void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
         detail::adam_step(ctx, u, w, g, m, v);
     }

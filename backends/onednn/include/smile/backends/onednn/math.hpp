@@ -11,6 +11,7 @@
 
 #include <smile/backends/onednn/layout.hpp>
 #include <smile/core/operand_checks.hpp>
+#include <vector>
 
 namespace smile::onednn::detail {
 
@@ -293,6 +294,63 @@ inline void activation_backward(context&, activation_kind k, cview x, cview dy, 
     activation_math::dispatch(k, [&]<activation_kind K>() {
 #pragma omp parallel for simd schedule(static)
         for (std::int64_t i = 0; i < n; ++i) out[i] = activation_math::backward<K>(in[i], g[i]);
+    });
+}
+
+// The broadcast scale (squeeze-excitation, stochastic depth). Activations are NHWC here: a
+// per-channel scale s[n, k] meets x[n, p, k] for every pixel p; a per-sample scale covers the
+// whole contiguous row.
+inline void scale_broadcast(context&, cview x, cview s, view y) {
+    same("scale_broadcast", x.shape, y.shape);
+    (void)operand_checks::broadcast_scale("scale_broadcast", x.shape, s.shape);
+    const std::int64_t c = x.shape.c, pixels = x.shape.h * x.shape.w;
+    const bool per_channel = s.shape.c == c;
+    parallel_for(x.shape.n, [&](std::int64_t n) {
+        const float* in = x.data + n * pixels * c;
+        float* out = y.data + n * pixels * c;
+        if (per_channel) {
+            const float* row = s.data + n * c;
+            for (std::int64_t p = 0; p < pixels; ++p)
+                for (std::int64_t k = 0; k < c; ++k) out[p * c + k] = row[k] * in[p * c + k];
+        } else {
+            const float v = s.data[n];
+            for (std::int64_t i = 0; i < pixels * c; ++i) out[i] = v * in[i];
+        }
+    });
+}
+
+inline void scale_broadcast_backward(context&, cview x, cview s, cview dy, view dx, view ds) {
+    same("scale_broadcast backward", x.shape, dy.shape);
+    same("scale_broadcast backward", x.shape, dx.shape);
+    (void)operand_checks::broadcast_scale("scale_broadcast backward", x.shape, s.shape);
+    if (!ds.empty()) same("scale_broadcast scale gradient", s.shape, ds.shape);
+    const std::int64_t c = x.shape.c, pixels = x.shape.h * x.shape.w;
+    const bool per_channel = s.shape.c == c;
+    parallel_for(x.shape.n, [&](std::int64_t n) {
+        const std::int64_t base = n * pixels * c;
+        const float* in = x.data + base;
+        const float* g = dy.data + base;
+        float* out = dx.data + base;
+        if (per_channel) {
+            // ds first: dx may alias dy.
+            thread_local std::vector<double> acc;
+            acc.assign(static_cast<std::size_t>(c), 0.0);
+            if (!ds.empty())
+                for (std::int64_t p = 0; p < pixels; ++p)
+                    for (std::int64_t k = 0; k < c; ++k) acc[std::size_t(k)] += double(g[p * c + k]) * in[p * c + k];
+            const float* row = s.data + n * c;
+            for (std::int64_t p = 0; p < pixels; ++p)
+                for (std::int64_t k = 0; k < c; ++k) out[p * c + k] = row[k] * g[p * c + k];
+            if (!ds.empty())
+                for (std::int64_t k = 0; k < c; ++k) ds.data[n * c + k] = static_cast<float>(acc[std::size_t(k)]);
+        } else {
+            double acc = 0.0;
+            if (!ds.empty())
+                for (std::int64_t i = 0; i < pixels * c; ++i) acc += double(g[i]) * in[i];
+            const float v = s.data[n];
+            for (std::int64_t i = 0; i < pixels * c; ++i) out[i] = v * g[i];
+            if (!ds.empty()) ds.data[n] = static_cast<float>(acc);
+        }
     });
 }
 
