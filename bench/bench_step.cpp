@@ -1,7 +1,7 @@
 // One plain fine-tuning training step (forward, cross-entropy, backward, SGD with momentum and
 // weight decay) on the configured backend, for the configurations of performance.md:
-// ResNet-50 224² batch 48, ResNet-18 64² batch 48, ResNet-20 32² batch 128, MobileNetV2 224²
-// batch 48 (200 classes).
+// ResNet-50 224² batch 48, ResNet-18 64² batch 48, ResNet-20 32² batch 128, MobileNetV2,
+// EfficientNet-B0 and EfficientNet-B4 224² batch 48 (200 classes).
 // Reports seconds per step, images/s, minor page faults and backend allocations per step in
 // steady state, and the process's peak resident memory.
 #include <smile/smile.hpp>
@@ -83,5 +83,7 @@ BENCHMARK_CAPTURE(train_step, resnet18_64px_b48, config{"resnet18", 64, 48})->Un
 BENCHMARK_CAPTURE(train_step, resnet50_224px_b48, config{"resnet50", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_CAPTURE(eval_forward, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_CAPTURE(train_step, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(train_step, efficientnet_b0_224px_b48, config{"efficientnet_b0", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(train_step, efficientnet_b4_224px_b48, config{"efficientnet_b4", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 
 BENCHMARK_MAIN();

@@ -12,7 +12,7 @@ jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 
 echo "== smile (bench_step, train_step)"
 "$build/bench/bench_step" --benchmark_filter='train_step'
-for config in "resnet20 32 128" "resnet18 64 48" "resnet50 224 48" "mobilenet_v2 224 48"; do
+for config in "resnet20 32 128" "resnet18 64 48" "resnet50 224 48" "mobilenet_v2 224 48" "efficientnet_b0 224 48" "efficientnet_b4 224 48"; do
   # shellcheck disable=SC2086
   set -- $config
   echo "== PyTorch as shipped: $*"

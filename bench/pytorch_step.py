@@ -59,7 +59,7 @@ class CifarResNet(nn.Module):
 
 
 def make(arch, classes):
-    if arch in ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2"):
+    if arch in ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2") or arch.startswith("efficientnet_b"):
         return getattr(torchvision.models, arch)(weights=None, num_classes=classes)
     return CifarResNet(int(arch[len("resnet"):]), classes)
 

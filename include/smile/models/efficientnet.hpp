@@ -35,6 +35,7 @@
 #include <vector>
 
 #include <smile/core/init.hpp>
+#include <smile/models/torchvision_init.hpp>
 #include <smile/layers/mbconv.hpp>
 #include <smile/models/mobilenet_v2.hpp>  // make_divisible
 
@@ -130,20 +131,8 @@ public:
     }
     efficientnet& operator=(efficientnet&&) = delete;
 
-    /// torchvision's initialisation: convolutions ~ N(0, 2/fan_out) (kaiming_normal, fan_out),
-    /// their biases (the gates') 0, BN γ = 1, β = 0, running statistics reset.
-    void reset_parameters(rng& gen) {
-        visit_modules([&](auto& layer) {
-            using L = std::decay_t<decltype(layer)>;
-            if constexpr (std::is_same_v<L, conv2d<B>>) {
-                const auto& o = layer.options();
-                init::normal(layer.weight().value, gen, std::sqrt(2.0 / static_cast<double>(o.out_channels * o.kernel * o.kernel)));
-                if (o.bias) layer.bias().value.fill(0.0f);
-            } else {
-                layer.reset_parameters();
-            }
-        });
-    }
+    /// torchvision's initialisation (models/torchvision_init.hpp).
+    void reset_parameters(rng& gen) { torchvision_initialise<B>(*this, gen); }
 
     /// Where stochastic depth draws its masks (the method's run generator); null restores the
     /// family's own.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <smile/core/init.hpp>
+#include <smile/models/torchvision_init.hpp>
 #include <smile/layers/inverted_residual.hpp>
 
 namespace smile {
@@ -83,20 +84,8 @@ public:
         reset_parameters(gen);
     }
 
-    /// torchvision's initialisation: convolutions ~ N(0, 2/fan_out) with fan_out = out·k²
-    /// (kaiming_normal, mode fan_out), BN γ = 1, β = 0, running statistics reset.
-    void reset_parameters(rng& gen) {
-        visit_modules([&](auto& layer) {
-            using L = std::decay_t<decltype(layer)>;
-            if constexpr (std::is_same_v<L, conv2d<B>>) {
-                const auto& o = layer.options();
-                init::normal(layer.weight().value, gen,
-                             std::sqrt(2.0 / static_cast<double>(o.out_channels * o.kernel * o.kernel)));
-            } else {
-                layer.reset_parameters();
-            }
-        });
-    }
+    /// torchvision's initialisation (models/torchvision_init.hpp).
+    void reset_parameters(rng& gen) { torchvision_initialise<B>(*this, gen); }
 
     void set_name(std::string name) {
         layer_state<B>::set_name(name);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <smile/core/init.hpp>
+#include <smile/models/torchvision_init.hpp>
 #include <smile/layers/activation_slots.hpp>
 #include <smile/layers/pooling.hpp>
 #include <smile/layers/sequential.hpp>
@@ -47,20 +48,8 @@ public:
         reset_parameters(gen);
     }
 
-    /// torchvision's ResNet initialisation: convolutions ~ N(0, 2/fan_out) (kaiming_normal,
-    /// mode fan_out, ReLU gain), BN γ = 1, β = 0, running statistics reset.
-    void reset_parameters(rng& gen) {
-        visit_modules([&](auto& layer) {
-            using L = std::decay_t<decltype(layer)>;
-            if constexpr (std::is_same_v<L, conv2d<B>>) {
-                const auto& o = layer.options();
-                init::normal(layer.weight().value, gen,
-                             std::sqrt(2.0 / static_cast<double>(o.out_channels * o.kernel * o.kernel)));
-            } else {
-                layer.reset_parameters();
-            }
-        });
-    }
+    /// torchvision's initialisation (models/torchvision_init.hpp).
+    void reset_parameters(rng& gen) { torchvision_initialise<B>(*this, gen); }
 
     void set_name(std::string name) {
         layer_state<B>::set_name(name);
