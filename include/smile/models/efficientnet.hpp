@@ -34,10 +34,9 @@
 #include <string>
 #include <vector>
 
-#include <smile/core/init.hpp>
 #include <smile/models/torchvision_init.hpp>
 #include <smile/layers/mbconv.hpp>
-#include <smile/models/mobilenet_v2.hpp>  // make_divisible
+#include <smile/models/channel_rounding.hpp>
 
 namespace smile {
 
@@ -124,10 +123,10 @@ public:
     // The generator pointer refers to own_generator_ by default: moving must re-point it.
     efficientnet(efficientnet&& o) noexcept
         : layer_state<B>(std::move(o)), config_(std::move(o.config_)), own_generator_(o.own_generator_),
-          uses_own_(o.uses_own_), external_(o.external_), map_channels_(o.map_channels_), stem_(std::move(o.stem_)),
+          external_(o.external_), map_channels_(o.map_channels_), stem_(std::move(o.stem_)),
           head_(std::move(o.head_)), stages_(std::move(o.stages_)), stage_ends_(std::move(o.stage_ends_)),
           stage_taps_(std::move(o.stage_taps_)), outputs_(std::move(o.outputs_)) {
-        set_generator(uses_own_ ? &own_generator_ : external_);
+        set_generator(external_);
     }
     efficientnet& operator=(efficientnet&&) = delete;
 
@@ -137,9 +136,8 @@ public:
     /// Where stochastic depth draws its masks (the method's run generator); null restores the
     /// family's own.
     void set_generator(rng* gen) {
-        uses_own_ = gen == nullptr || gen == &own_generator_;
-        external_ = uses_own_ ? nullptr : gen;
-        rng* g = uses_own_ ? &own_generator_ : gen;
+        external_ = gen == &own_generator_ ? nullptr : gen;
+        rng* g = external_ != nullptr ? external_ : &own_generator_;
         for (auto& stage : stages_)
             for (auto& b : stage) b.set_generator(g);
     }
@@ -270,8 +268,7 @@ private:
 
     efficientnet_config config_;
     rng own_generator_;
-    bool uses_own_ = true;
-    rng* external_ = nullptr;
+    rng* external_ = nullptr;  // the generator given by set_generator; null: own_generator_
     std::int64_t map_channels_ = 0;
     std::optional<conv_bn_act<B>> stem_, head_;
     std::vector<std::vector<mbconv<B>>> stages_;

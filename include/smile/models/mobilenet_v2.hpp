@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include <smile/core/init.hpp>
 #include <smile/models/torchvision_init.hpp>
 #include <smile/layers/inverted_residual.hpp>
+#include <smile/models/channel_rounding.hpp>
 
 namespace smile {
 
@@ -38,14 +38,6 @@ struct mobilenet_v2_config {
     float bn_epsilon = 1e-5f;
     float bn_momentum = 0.1f;
 };
-
-/// torchvision's `_make_divisible`: the nearest multiple of `divisor`, at least `divisor`, and
-/// not more than 10% below `v`.
-[[nodiscard]] inline std::int64_t make_divisible(double v, std::int64_t divisor) {
-    std::int64_t rounded = std::max<std::int64_t>(divisor, std::int64_t(v + double(divisor) / 2) / divisor * divisor);
-    if (double(rounded) < 0.9 * v) rounded += divisor;
-    return rounded;
-}
 
 template <Backend B>
     requires BackendActivations<B>
