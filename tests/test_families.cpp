@@ -16,6 +16,7 @@
 
 #include "backends.hpp"
 #include "compare.hpp"
+#include "fixture_pass.hpp"
 #include "formula_weights.hpp"
 #include "gradcheck.hpp"
 #include "layer_compare.hpp"
@@ -59,30 +60,10 @@ smile::conv_bn_act_options unit_options(smile::conv2d_options c, smile::activati
 
 // --- the torchvision fixtures (MobileNetV2, EfficientNet-B0) ----------------------------------
 
-constexpr double tolerance = 1e-4;
-
 std::string fixture(const std::string& arch) { return std::string(SMILE_TEST_FIXTURES) + "/" + arch + "_parity.safetensors"; }
 
-/// 1e-4, or twice PyTorch's own float32 error on the same quantity when float32 cannot reach it.
-double bound_for(const smile::io::safetensors_reader& f, const std::string& key) {
-    static std::map<std::string, nlohmann::json> cache;
-    auto& e = cache[f.path().string()];
-    if (e.is_null()) e = nlohmann::json::parse(f.metadata().at("float32_error"));
-    return std::max(tolerance, 2.0 * (e.contains(key) ? e[key].get<double>() : 0.0));
-}
+using smile::test::check_fixture_close;
 
-void check_close(const smile::io::safetensors_reader& f, const std::string& key, const std::vector<float>& ours) {
-    const std::vector<float> torch = f.read_floats(key);
-    REQUIRE(ours.size() == torch.size());
-    const double err = smile::test::relative_error(ours, torch);
-    INFO(f.metadata().at("arch"), " ", key, ": relative error ", err, " (bound ", bound_for(f, key), ")");
-    CHECK(err <= bound_for(f, key));
-}
-
-/// The torchvision name of a smile parameter: the head `fc` is `classifier.1` in both families.
-std::string torch_name_of(const std::string& name) {
-    return name.rfind("fc.", 0) == 0 ? "classifier.1" + name.substr(2) : name;
-}
 std::string internal_name(const std::string& torch_name) {
     const std::string head = "classifier.1.";
     return torch_name.rfind(head, 0) == 0 ? "fc." + torch_name.substr(head.size()) : torch_name;
@@ -101,7 +82,7 @@ smile::classifier<D> formula_model(smile::session<D>& s, const std::string& arch
         a.config);
     auto model = smile::make_classifier<D>(s, gen, a, {10, 0});
     for (const auto& t : smile::state_of<D>(model))
-        t.value->copy_from_host(smile::test::formula_values(torch_name_of(t.name), smile::torch_shape(t.value->shape(), t.torch_rank)));
+        t.value->copy_from_host(smile::test::formula_values(smile::test::classifier1_name(t.name), smile::torch_shape(t.value->shape(), t.torch_rank)));
     return model;
 }
 
@@ -109,76 +90,26 @@ struct family_counts {
     std::size_t parameters, full, zero_in_training;
 };
 
-/// Forward, CE (mean over the batch) and backward in `m`, compared with the fixture's `prefix.*`:
-/// logits, pooled features, loss, input gradient, selected full gradients, and every
-/// parameter's gradient probe [‖g‖, <g, u>]. "calibrated" first sets the running statistics to
-/// the batch's own with a training forward at BN momentum 1, as the fixture does.
+/// A training pass in `m` against the fixture's `prefix.*` (support/fixture_pass.hpp), its
+/// counts, and in training the running statistics after the forward. "calibrated" first sets
+/// the running statistics to the batch's own with a training forward at BN momentum 1, as the
+/// fixture does.
 void check_pass(const std::string& arch, smile::mode m, const std::string& prefix, const family_counts& counts) {
     smile::io::safetensors_reader f(fixture(arch));
     smile::session<D> s;
     const bool calibrated = prefix == "calibrated";
     auto model = formula_model(s, arch, calibrated ? 1.0f : 0.1f);
-    auto x = smile::tensor<D>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
-    if (calibrated) model.forward(s, x, smile::mode::train);
-    model.forward(s, x, m);
-    check_close(f, prefix + ".logits", model.logits().to_host());
-    check_close(f, prefix + ".pooled", model.pooled().to_host());
-    const auto labels = f.read_floats("labels");
-    std::vector<float> targets(2 * 10, 0.0f);
-    for (std::size_t i = 0; i < 2; ++i) targets[i * 10 + std::size_t(labels[i])] = 1.0f;
-    auto t = smile::tensor<D>::from_host(s, {2, 10, 1, 1}, targets);
-    smile::tensor<D> dlogits(s, {2, 10, 1, 1});
-    const double loss = D::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 0.5f, dlogits.view()) / 2;
-    check_close(f, prefix + ".loss", {static_cast<float>(loss)});
-    smile::tensor<D> dx;
-    model.backward(s, &dlogits, nullptr, &dx);
-    check_close(f, prefix + ".grad.input", dx.to_host());
-
-    // The largest gradient norm sets the scale of float32 noise for gradients that are zero in
-    // exact arithmetic (a projection BN's bias in training: the next BN removes any shift).
-    double largest = 0;
-    for (const auto& [name, e] : f.entries())
-        if (name.rfind(prefix + ".probe.", 0) == 0) largest = std::max(largest, double(f.read_floats(name)[0]));
-    std::size_t probes = 0, full = 0, zero = 0;
-    for (const auto& [pname, p] : smile::parameters_of<D>(model)) {
-        const std::string torch_name = torch_name_of(pname);
-        const auto g = p->grad.to_host();
-        const auto u = smile::test::formula_values("probe." + torch_name, smile::torch_shape(p->shape(), p->torch_rank));
-        double norm = 0, dot = 0, u_norm = 0;
-        for (std::size_t i = 0; i < g.size(); ++i) {
-            norm += double(g[i]) * g[i];
-            dot += double(g[i]) * u[i];
-            u_norm += double(u[i]) * u[i];
-        }
-        norm = std::sqrt(norm);
-        u_norm = std::sqrt(u_norm);
-        const auto ref = f.read_floats(prefix + ".probe." + torch_name);
-        INFO(arch, " ", prefix, " gradient of ", torch_name, ": ours [", norm, ", ", dot, "], PyTorch [", ref[0], ", ", ref[1], "]");
-        if (ref[0] < 1e-9 * largest) {
-            CHECK(norm < 1e-5 * largest);
-            ++zero;
-        } else {
-            // Each component against its own scale: |Δ‖g‖| ≤ ‖Δg‖ and |Δ<g, u>| ≤ ‖Δg‖·‖u‖, so
-            // both quotients are lower bounds of the gradient's relative error ‖Δg‖/‖g‖.
-            const double err = std::max(std::abs(norm - ref[0]) / ref[0], std::abs(dot - ref[1]) / (ref[0] * u_norm));
-            CHECK(err <= bound_for(f, prefix + ".probe." + torch_name));
-        }
-        ++probes;
-        if (f.contains(prefix + ".grad." + torch_name)) {
-            check_close(f, prefix + ".grad." + torch_name, g);
-            ++full;
-        }
-    }
-    CHECK(probes == counts.parameters);
-    CHECK(full == counts.full);
+    const auto got = smile::test::check_fixture_pass<D>(f, model, s, prefix, {2, 3, 64, 64}, m, calibrated);
+    CHECK(got.probes == counts.parameters);
+    CHECK(got.full == counts.full);
     if (m == smile::mode::train) {
-        CHECK(zero == counts.zero_in_training);  // the blocks' projection BN biases
+        CHECK(got.zero == counts.zero_in_training);  // the blocks' projection BN biases
         std::map<std::string, smile::tensor<D>*> buffers;
         model.visit_buffers("", [&](const std::string& n, smile::tensor<D>& b) { buffers[n] = &b; });
         for (const auto& [name, e] : f.entries())
-            if (name.rfind("train.after.", 0) == 0) check_close(f, name, buffers.at(name.substr(12))->to_host());
+            if (name.rfind("train.after.", 0) == 0) check_fixture_close(f, name, buffers.at(name.substr(12))->to_host());
     } else {
-        CHECK(zero == 0);
+        CHECK(got.zero == 0);
     }
 }
 
@@ -191,8 +122,8 @@ void check_evaluation(const std::string& arch) {
     auto x = smile::tensor<D>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
     for (const auto m : {smile::mode::eval, smile::mode::eval_grad}) {
         model.forward(s, x, m);
-        check_close(f, "eval.logits", model.logits().to_host());
-        check_close(f, "eval.pooled", model.pooled().to_host());
+        check_fixture_close(f, "eval.logits", model.logits().to_host());
+        check_fixture_close(f, "eval.pooled", model.pooled().to_host());
     }
 }
 

@@ -33,16 +33,16 @@ struct model_options {
 
     [[nodiscard]] bool arch_given() const { return arch_option != nullptr && arch_option->count() > 0; }
 
-    /// The architecture for a run that reads `weights` (empty: none). A weight file whose
-    /// metadata names its architecture decides it; an --arch that contradicts it is an error
-    /// naming both. Throws naming the option when the architecture is unknown.
+    /// The architecture for a run that reads `weights` (empty: none). A weight file that
+    /// declares its architecture (metadata, or efficientnet_pytorch's names:
+    /// architecture_declared_by) decides it; an --arch that contradicts it is an error naming both. Throws naming the option when the architecture is unknown.
     [[nodiscard]] architecture config(const std::string& weights = {}) {
         if (!weights.empty()) {
-            if (const auto named = io::architecture_of(weights)) {
-                if (arch_given() && *named != arch)
-                    detail::fail("--arch ", arch, " contradicts --weights ", weights, ", whose metadata names the architecture ",
-                                 *named, " (leave --arch out, or give ", *named, ")");
-                arch = *named;
+            if (const auto declared = architecture_declared_by(weights)) {
+                if (arch_given() && declared->name != arch)
+                    detail::fail("--arch ", arch, " contradicts --weights ", weights, ", ", declared->because, " ",
+                                 declared->name, " (leave --arch out, or give ", declared->name, ")");
+                arch = declared->name;
             }
         }
         std::optional<architecture> a;

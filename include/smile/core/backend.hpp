@@ -72,12 +72,17 @@ struct const_tensor_view {
 };
 
 /// 2-D convolution hyper-parameters. Weights are [out, in/groups, kh, kw] (PyTorch's order).
+/// The input is padded with pad_h zero rows on top and pad_h + pad_h_extra at the bottom (columns
+/// alike): PyTorch's padding is symmetric (extra 0); TensorFlow's "same" padding puts the odd
+/// zero after the input (layers/conv2d.hpp computes it).
 struct conv2d_desc {
     std::int64_t stride_h = 1;
     std::int64_t stride_w = 1;
     std::int64_t pad_h = 0;
     std::int64_t pad_w = 0;
     std::int64_t groups = 1;
+    std::int64_t pad_h_extra = 0;
+    std::int64_t pad_w_extra = 0;
     friend constexpr bool operator==(const conv2d_desc&, const conv2d_desc&) = default;
 };
 
@@ -178,8 +183,8 @@ struct spatial_box {
 /// Output shape of a convolution of `x` by weights `w`.
 [[nodiscard]] constexpr shape4 conv2d_output_shape(const shape4& x, const shape4& w,
                                                    const conv2d_desc& d) noexcept {
-    return {x.n, w.n, (x.h + 2 * d.pad_h - w.h) / d.stride_h + 1,
-            (x.w + 2 * d.pad_w - w.w) / d.stride_w + 1};
+    return {x.n, w.n, (x.h + 2 * d.pad_h + d.pad_h_extra - w.h) / d.stride_h + 1,
+            (x.w + 2 * d.pad_w + d.pad_w_extra - w.w) / d.stride_w + 1};
 }
 
 /// Output shape of a pooling of `x`.

@@ -65,7 +65,10 @@ inline gemm_dims gemm(transpose ta, transpose tb, const shape4& a, const shape4&
 inline void conv2d(const shape4& x, const shape4& w, const conv2d_desc& d) {
     SMILE_CHECK(d.groups >= 1 && x.c == w.c * d.groups && w.n % d.groups == 0, "conv2d: input ", x, " and weights ", w,
                 " do not match with ", d.groups, " group(s)");
-    SMILE_CHECK(x.h + 2 * d.pad_h >= w.h && x.w + 2 * d.pad_w >= w.w, "conv2d: kernel ", w.h, "x", w.w,
+    SMILE_CHECK(d.stride_h > 0 && d.stride_w > 0 && d.pad_h >= 0 && d.pad_w >= 0 && d.pad_h_extra >= 0 &&
+                    d.pad_w_extra >= 0,
+                "conv2d: strides must be positive and paddings non-negative");
+    SMILE_CHECK(x.h + 2 * d.pad_h + d.pad_h_extra >= w.h && x.w + 2 * d.pad_w + d.pad_w_extra >= w.w, "conv2d: kernel ", w.h, "x", w.w,
                 " is larger than the padded input ", x);
 }
 

@@ -19,6 +19,12 @@
 /// the source head `source_fc` from `source_head_from` (set it to that name to initialise
 /// SMILE's and Co-Tuning's source head from a pretrained classifier). Saving writes the target
 /// head under the family's name too, so a fine-tuned model loads into torchvision as it is.
+///
+/// A family may know other libraries' names for its tensors (EfficientNet: efficientnet_pytorch's
+/// and timm's, models/efficientnet_naming.hpp). The loader recognises such a file by a tensor only
+/// that naming has, loads through it (the head's default source becomes that naming's head,
+/// `_fc` or `classifier`) and reports it (load_report::naming). Saving always writes the
+/// canonical names.
 
 #include <cmath>
 #include <filesystem>
@@ -31,6 +37,7 @@
 #include <smile/io/nonfinite.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/safetensors.hpp>
+#include <smile/io/weight_naming.hpp>
 #include <smile/models/named_tensors.hpp>
 
 namespace smile::io {
@@ -50,10 +57,12 @@ struct load_report {
     std::vector<std::string> unexpected;  ///< file names no model tensor takes
     std::vector<std::string> skipped;     ///< head tensors whose shape differs (non-strict only)
     std::size_t ignored = 0;              ///< num_batches_tracked entries
+    std::string naming = canonical_naming;  ///< whose tensor names the file uses (io/weight_naming.hpp)
 
     [[nodiscard]] std::string summary() const {
         std::ostringstream out;
         out << loaded.size() << " tensors loaded";
+        if (naming != canonical_naming) out << " (" << naming << " names)";
         auto list = [&](const char* what, const std::vector<std::string>& names) {
             if (names.empty()) return;
             out << "; " << names.size() << ' ' << what << ": ";
@@ -124,7 +133,34 @@ std::string family_head_name(const Model& model) {
     }
 }
 
+/// The other namings the model's family knows (none unless it says).
+template <class Model>
+std::vector<weight_naming> family_namings(const Model& model) {
+    if constexpr (requires { model.weight_namings(); }) {
+        return model.weight_namings();
+    } else {
+        return {};
+    }
+}
+
 }  // namespace detail_weights
+
+/// Which of `namings` the tensors of `path` (safetensors file or .npy directory) are named in;
+/// nullopt: the canonical naming.
+[[nodiscard]] inline std::optional<weight_naming> naming_of(const std::filesystem::path& path,
+                                                           const std::vector<weight_naming>& namings) {
+    if (namings.empty()) return std::nullopt;
+    const detail_weights::weight_source source(path);
+    return detect_naming(namings, [&](const std::string& n) { return source.contains(n); });
+}
+
+/// What the file at `path` calls the target head of a family whose canonical head is
+/// `canonical_head` and whose other namings are `namings`.
+[[nodiscard]] inline std::string head_in(const std::filesystem::path& path, const std::string& canonical_head,
+                                         const std::vector<weight_naming>& namings) {
+    const auto naming = naming_of(path, namings);
+    return naming ? naming->head : canonical_head;
+}
 
 /// The architecture a weight file names in its metadata ("arch", as smile writes it), if any.
 [[nodiscard]] inline std::optional<std::string> architecture_of(const std::filesystem::path& path) {
@@ -144,13 +180,19 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
     std::map<std::string, bool> used;
     for (const auto& n : source.names()) used[n] = false;
 
+    // The file's naming (the family's canonical one unless a marker tensor says otherwise).
+    const auto naming = detect_naming(detail_weights::family_namings(model),
+                                      [&](const std::string& n) { return source.contains(n); });
+    if (naming) report.naming = naming->name;
+
     // Model name → file name (heads may be routed; empty: not loaded from the file).
-    const std::string head_from = options.head_from.value_or(detail_weights::family_head_name(model));
+    const std::string head_from =
+        options.head_from.value_or(naming ? naming->head : detail_weights::family_head_name(model));
     auto file_name = [&](const std::string& name) -> std::string {
         for (auto [head, from] : {std::pair{std::string("fc."), head_from},
                                   std::pair{std::string("source_fc."), options.source_head_from}})
             if (name.rfind(head, 0) == 0) return from.empty() ? std::string() : from + "." + name.substr(head.size());
-        return name;
+        return naming ? naming->rename(name) : name;
     };
     auto is_head = [](const std::string& name) {
         return name.rfind("fc.", 0) == 0 || name.rfind("source_fc.", 0) == 0;

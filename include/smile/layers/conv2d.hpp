@@ -2,7 +2,15 @@
 /// @file
 /// `conv2d<B>`: 2-D convolution, PyTorch's Conv2d (weights [out, in/groups, kh, kw], optional
 /// bias), with PyTorch's default initialisation.
+///
+/// Padding is PyTorch's (`padding` zeros on every side) or TensorFlow's "same" (`tf_same`), the
+/// padding of TF-ported weights (timm's `tf_` models, efficientnet_pytorch): per spatial size n
+/// the output has ⌈n/stride⌉ positions and the total padding is max((⌈n/s⌉ − 1)·s + k − n, 0),
+/// half of it (rounded down) before the input and the rest after. `same_for` computes it for a
+/// fixed input size instead of each input's own (efficientnet_pytorch's static padding, fixed
+/// at the model's image size).
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -20,6 +28,8 @@ struct conv2d_options {
     std::int64_t padding = 0;
     std::int64_t groups = 1;
     bool bias = false;
+    bool tf_same = false;        ///< TensorFlow's "same" padding (`padding` is then unused)
+    std::int64_t same_for = 0;   ///< with tf_same: the input size it is computed for; 0: each input's
 };
 
 template <Backend B>
@@ -28,7 +38,7 @@ public:
     conv2d(session<B>& s, rng& gen, const conv2d_options& o)
         : options_(o), desc_{o.stride, o.stride, o.padding, o.padding, o.groups} {
         SMILE_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.kernel > 0 && o.stride > 0 &&
-                        o.padding >= 0 && o.groups > 0,
+                        o.padding >= 0 && o.groups > 0 && o.same_for >= 0,
                     "conv2d: channels, kernel, stride and groups must be positive, padding "
                     "non-negative");
         SMILE_CHECK(o.in_channels % o.groups == 0 && o.out_channels % o.groups == 0,
@@ -49,18 +59,36 @@ public:
     [[nodiscard]] shape4 output_shape(const shape4& x) const {
         SMILE_CHECK(x.c == options_.in_channels, this->label(), ": input ", x, " has ", x.c,
                     " channels, the layer expects ", options_.in_channels);
-        SMILE_CHECK(x.h + 2 * options_.padding >= options_.kernel &&
-                        x.w + 2 * options_.padding >= options_.kernel,
+        const conv2d_desc d = desc_for(x);
+        SMILE_CHECK(x.h + 2 * d.pad_h + d.pad_h_extra >= options_.kernel &&
+                        x.w + 2 * d.pad_w + d.pad_w_extra >= options_.kernel,
                     this->label(), ": input ", x, " is smaller than the ", options_.kernel, "x",
                     options_.kernel, " kernel");
-        return conv2d_output_shape(x, weight_.shape(), desc_);
+        return conv2d_output_shape(x, weight_.shape(), d);
+    }
+
+    /// The convolution's description for input `x`: the fixed one, or the "same" padding for
+    /// x's size (see the file comment).
+    [[nodiscard]] conv2d_desc desc_for(const shape4& x) const noexcept {
+        if (!options_.tf_same) return desc_;
+        conv2d_desc d = desc_;
+        const std::int64_t k = options_.kernel, st = options_.stride;
+        auto split = [&](std::int64_t size, std::int64_t& before, std::int64_t& extra) {
+            const std::int64_t n = options_.same_for > 0 ? options_.same_for : size;
+            const std::int64_t total = std::max<std::int64_t>(((n + st - 1) / st - 1) * st + k - n, 0);
+            before = total / 2;
+            extra = total - 2 * before;  // after = before + extra
+        };
+        split(x.h, d.pad_h, d.pad_h_extra);
+        split(x.w, d.pad_w, d.pad_w_extra);
+        return d;
     }
 
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::conv2d_forward(s.context(), plan_, desc_, x.view(), std::as_const(weight_.value).view(),
+        B::conv2d_forward(s.context(), plan_, desc_for(x.shape()), x.view(), std::as_const(weight_.value).view(),
                           options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{}, y.view(), m);
     }
 
@@ -88,7 +116,7 @@ public:
                                                var.generation()};
         const bool refold = now != folded_generations_;
         folded_generations_ = now;
-        B::conv2d_bn_inference(s.context(), plan_, desc_, {bn.options().epsilon, relu, accumulate, refold}, x.view(),
+        B::conv2d_bn_inference(s.context(), plan_, desc_for(x.shape()), {bn.options().epsilon, relu, accumulate, refold}, x.view(),
                                w.view(), options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{},
                                gamma.view(), beta.view(), mean.view(), var.view(), y.view());
     }

@@ -37,6 +37,8 @@ struct mbconv_options {
     double drop_rate = 0.0;     ///< stochastic depth probability p
     float bn_epsilon = 1e-5f;
     float bn_momentum = 0.1f;
+    bool tf_same = false;        ///< TensorFlow's "same" padding for the depthwise convolution
+    std::int64_t same_for = 0;   ///< with tf_same: the input size it is fixed for (layers/conv2d.hpp)
 };
 
 template <Backend B>
@@ -54,7 +56,8 @@ public:
             units_.emplace_back(s, gen, conv_bn_act_options{c, k, o.bn_epsilon, o.bn_momentum, at + ".0", at + ".1"});
         };
         if (o.expanded != o.in_channels) unit({o.in_channels, o.expanded, 1, 1, 0, 1, false}, activation_kind::silu);
-        unit({o.expanded, o.expanded, o.kernel, o.stride, (o.kernel - 1) / 2, o.expanded, false}, activation_kind::silu);
+        unit({o.expanded, o.expanded, o.kernel, o.stride, (o.kernel - 1) / 2, o.expanded, false, o.tf_same, o.same_for},
+             activation_kind::silu);
         se_name_ = "block." + std::to_string(index++);
         se_.emplace(s, gen, squeeze_excitation_options{o.expanded, std::max<std::int64_t>(1, o.in_channels / 4)});
         unit({o.expanded, o.out_channels, 1, 1, 0, 1, false}, activation_kind::identity);

@@ -105,7 +105,7 @@ template <Backend B>
 classifier<B> make_student(session<B>& s, rng& gen, const architecture& arch, std::int64_t num_classes,
                            const std::filesystem::path& pretrained, bool with_source_head,
                            const weight_loading& w = {}) {
-    const std::string head = arch.head_name();
+    const std::string head = io::head_in(pretrained, arch.head_name(), arch.weight_namings());
     const std::int64_t source = with_source_head ? detail::source_classes_of(pretrained, head) : 0;
     auto student = make_classifier<B>(s, gen, arch, {num_classes, source});
     io::load_options o;
@@ -136,8 +136,9 @@ classifier<B> make_student(session<B>& s, rng& gen, const architecture& arch, st
 template <Backend B>
 classifier<B> make_pretrained(session<B>& s, rng& gen, const architecture& arch, const std::filesystem::path& pretrained,
                               const weight_loading& w = {}) {
-    auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained, arch.head_name()), 0});
-    io::load_options o{w.strict, arch.head_name(), "", w.allow_nonfinite};
+    const std::string head = io::head_in(pretrained, arch.head_name(), arch.weight_namings());
+    auto model = make_classifier<B>(s, gen, arch, {detail::source_classes_of(pretrained, head), 0});
+    io::load_options o{w.strict, head, "", w.allow_nonfinite};
     io::load_weights<B>(model, pretrained, o);
     return model;
 }

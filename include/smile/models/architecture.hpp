@@ -10,10 +10,14 @@
 /// naming the backend and the part when the backend lacks it, at run time from a name and at
 /// compile time when the family's type is used directly.
 
+#include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/models/efficientnet.hpp>
 #include <smile/models/mobilenet_v2.hpp>
@@ -35,6 +39,11 @@ struct architecture {
     [[nodiscard]] std::string head_name() const {
         return std::visit([](const auto& c) { return std::string(c.weight_head); }, config);
     }
+    /// Other libraries' names for the family's tensors (io/weight_naming.hpp); none for most.
+    [[nodiscard]] std::vector<weight_naming> weight_namings() const {
+        if (const auto* e = std::get_if<efficientnet_config>(&config)) return efficientnet_weight_namings(*e);
+        return {};
+    }
     [[nodiscard]] std::int64_t in_channels() const {
         return std::visit([](const auto& c) { return c.in_channels; }, config);
     }
@@ -45,7 +54,7 @@ struct architecture {
 
 /// Every name `architecture_by_name` accepts, for help texts and error messages.
 [[nodiscard]] inline std::string architecture_names() {
-    return std::string(resnet_names()) + "; mobilenet_v2; efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4";
+    return std::string(resnet_names()) + "; mobilenet_v2; " + efficientnet_names();
 }
 
 /// The architecture called `name`; throws listing the known names when there is none.
@@ -54,6 +63,50 @@ struct architecture {
     if (name == "mobilenet_v2") return mobilenet_v2_config{};
     if (auto e = efficientnet_by_name(name)) return *e;
     detail::fail("unknown architecture '", std::string(name), "' (expected one of ", architecture_names(), ")");
+}
+
+/// What a weight file says of its architecture, and how it says it.
+struct declared_architecture {
+    std::string name;
+    std::string because;  ///< "whose metadata names the architecture", ... (for messages)
+};
+
+/// The architecture the weight file at `path` declares, if it does:
+/// - its metadata's "arch" (as smile writes it); "padding": "tf_same" beside torchvision's
+///   efficientnet_bN makes it timm's tf_efficientnet_bN;
+/// - without one, efficientnet_pytorch's tensor names (`_conv_stem.weight`), which only its
+///   EfficientNets use: efficientnet-bN, N found from the block count and the head's width.
+[[nodiscard]] inline std::optional<declared_architecture> architecture_declared_by(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+        io::safetensors_reader f(path);
+        const auto& m = f.metadata();
+        if (auto it = m.find("arch"); it != m.end()) {
+            std::string name = it->second;
+            if (auto pad = m.find("padding"); pad != m.end() && pad->second == "tf_same" && name.rfind("efficientnet_b", 0) == 0)
+                name = "tf_" + name;
+            return declared_architecture{name, "whose metadata names the architecture"};
+        }
+    }
+    const auto pytorch = io::naming_of(path, efficientnet_weight_namings(efficientnet_config{}));
+    if (!pytorch || pytorch->name != "efficientnet_pytorch") return std::nullopt;
+    const io::detail_weights::weight_source source(path);
+    std::int64_t blocks = 0;
+    for (const auto& n : source.names()) {
+        std::int64_t k = 0;
+        if (n.rfind("_blocks.", 0) == 0 && detail::parse_index(n.substr(8, n.find('.', 8) - 8), k))
+            blocks = std::max(blocks, k + 1);
+    }
+    const std::int64_t head = source.contains("_conv_head.weight") ? source.shape("_conv_head.weight").at(0) : 0;
+    for (const char* name : {"efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4"}) {
+        const auto c = *efficientnet_by_name(name);
+        std::int64_t total = 0;
+        for (std::int64_t d : efficientnet_depths(c)) total += d;
+        if (total == blocks && 4 * efficientnet_channels(c, efficientnet_b0_stages[6].out) == head)
+            return declared_architecture{name, "whose efficientnet_pytorch tensor names make it the architecture"};
+    }
+    detail::fail(path.string(), ": its tensor names are efficientnet_pytorch's, but ", blocks, " blocks and a head of ", head,
+                 " channels match none of efficientnet-b0 … efficientnet-b4");
 }
 
 /// The backbone of `a`, initialised as its family does.

@@ -25,6 +25,9 @@
 ///   std::string head_name() const              the classifier's name in the family's own weight
 ///                                              files ("fc" for torchvision's ResNets,
 ///                                              "classifier.1" for its MobileNets and EfficientNets)
+///   std::vector<weight_naming> weight_namings() optional: other libraries' names for the family's
+///                                              tensors (io/weight_naming.hpp), which the loader
+///                                              recognises
 ///   tap<B>* find_tap(std::string_view)         a tap by dotted name, null if none
 ///   void reset_parameters(rng&)                the family's own initialisation
 ///   void set_generator(rng*)                   optional: where training-time draws (stochastic
@@ -36,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include <smile/io/weight_naming.hpp>
 #include <smile/layers/tap.hpp>
 
 namespace smile {
@@ -70,6 +74,7 @@ public:
     [[nodiscard]] virtual std::vector<std::string> stage_convs() = 0;
     [[nodiscard]] virtual std::string head_name() const = 0;
     [[nodiscard]] virtual tap<B>* find_tap(std::string_view name) = 0;
+    [[nodiscard]] virtual std::vector<weight_naming> weight_namings() const = 0;
 };
 
 /// A family as the description above asks, checked by the compiler when it is wrapped.
@@ -117,6 +122,13 @@ public:
     [[nodiscard]] std::vector<std::string> stage_convs() override { return net_.stage_convs(); }
     [[nodiscard]] std::string head_name() const override { return net_.head_name(); }
     [[nodiscard]] tap<B>* find_tap(std::string_view name) override { return net_.find_tap(name); }
+    [[nodiscard]] std::vector<weight_naming> weight_namings() const override {
+        if constexpr (requires { net_.weight_namings(); }) {
+            return net_.weight_namings();
+        } else {
+            return {};
+        }
+    }
 
     [[nodiscard]] Net& net() noexcept { return net_; }
 

@@ -147,6 +147,8 @@ public:
     [[nodiscard]] std::string_view arch() const { return backbone_->arch(); }
     /// The family's name for its classifier in weight files ("fc", "classifier.1").
     [[nodiscard]] std::string head_name() const { return backbone_->head_name(); }
+    /// Other libraries' names for the backbone's tensors (io/weight_naming.hpp).
+    [[nodiscard]] std::vector<weight_naming> weight_namings() const { return backbone_->weight_namings(); }
     [[nodiscard]] linear<B>& head() noexcept { return head_; }
     [[nodiscard]] bool has_source_head() const noexcept { return source_head_.has_value(); }
     [[nodiscard]] linear<B>& source_head() {

@@ -34,82 +34,52 @@
 #include <string>
 #include <vector>
 
-#include <smile/models/torchvision_init.hpp>
 #include <smile/layers/mbconv.hpp>
-#include <smile/models/channel_rounding.hpp>
+#include <smile/models/efficientnet_config.hpp>
+#include <smile/models/efficientnet_naming.hpp>
+#include <smile/models/torchvision_init.hpp>
 
 namespace smile {
-
-struct efficientnet_config {
-    /// What torchvision's EfficientNets call their linear classifier in weight files.
-    static constexpr const char* weight_head = "classifier.1";
-
-    std::string arch = "efficientnet_b0";
-    double width_mult = 1.0;
-    double depth_mult = 1.0;
-    double stochastic_depth = 0.2;  ///< the last block's drop probability scale (torchvision's default)
-    std::int64_t in_channels = 3;
-    float bn_epsilon = 1e-5f;       ///< torchvision's B0-B7 use BatchNorm2d's defaults
-    float bn_momentum = 0.1f;
-};
-
-/// The configuration of efficientnet_b0 … efficientnet_b4; nullopt for other names.
-[[nodiscard]] inline std::optional<efficientnet_config> efficientnet_by_name(std::string_view name) {
-    struct scaling {
-        const char* name;
-        double width, depth;
-    };
-    static constexpr scaling table[] = {{"efficientnet_b0", 1.0, 1.0}, {"efficientnet_b1", 1.0, 1.1},
-                                        {"efficientnet_b2", 1.1, 1.2}, {"efficientnet_b3", 1.2, 1.4},
-                                        {"efficientnet_b4", 1.4, 1.8}};
-    for (const auto& t : table)
-        if (name == t.name) {
-            efficientnet_config c;
-            c.arch = t.name;
-            c.width_mult = t.width;
-            c.depth_mult = t.depth;
-            return c;
-        }
-    return std::nullopt;
-}
 
 template <Backend B>
     requires BackendActivations<B> && BackendBroadcast<B>
 class efficientnet : public layer_state<B> {
-    struct stage_setting {
-        std::int64_t expand, kernel, stride, in, out, layers;
-    };
-
 public:
     efficientnet(session<B>& s, rng& gen, const efficientnet_config& c) : config_(c), own_generator_(gen.bits()) {
         SMILE_CHECK(c.width_mult > 0 && c.depth_mult > 0 && c.in_channels > 0, c.arch,
                     ": width, depth and input channels must be positive");
         SMILE_CHECK(c.stochastic_depth >= 0 && c.stochastic_depth < 1, c.arch, ": the stochastic depth rate must be in [0, 1)");
-        static constexpr stage_setting settings[] = {{1, 3, 1, 32, 16, 1},   {6, 3, 2, 16, 24, 2},  {6, 5, 2, 24, 40, 2},
-                                                     {6, 3, 2, 40, 80, 3},   {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4},
-                                                     {6, 3, 1, 192, 320, 1}};
-        auto channels = [&](std::int64_t v) { return make_divisible(double(v) * c.width_mult, 8); };
-        auto depth = [&](std::int64_t n) { return static_cast<std::int64_t>(std::ceil(double(n) * c.depth_mult)); };
+        const auto& settings = efficientnet_b0_stages;
+        auto channels = [&](std::int64_t v) { return efficientnet_channels(c, v); };
+        const std::vector<std::int64_t> depths = efficientnet_depths(c);
         std::int64_t total = 0;
-        for (const auto& st : settings) total += depth(st.layers);
+        for (std::int64_t d : depths) total += d;
         const std::int64_t stem_out = channels(settings[0].in);
-        stem_.emplace(s, gen, conv_bn_act_options{{c.in_channels, stem_out, 3, 2, 1, 1, false}, activation_kind::silu,
-                                                  c.bn_epsilon, c.bn_momentum, "0", "1"});
+        // With a fixed "same" padding (efficientnet_pytorch), each convolution's padding is
+        // computed for the size its input has at the model's image size.
+        std::int64_t size = c.same_for;
+        auto shrink = [&](std::int64_t stride) { size = (size + stride - 1) / stride; };
+        stem_.emplace(s, gen, conv_bn_act_options{{c.in_channels, stem_out, 3, 2, 1, 1, false, c.tf_same, size},
+                                                  activation_kind::silu, c.bn_epsilon, c.bn_momentum, "0", "1"});
+        shrink(2);
         std::int64_t block_id = 0;
-        for (const auto& st : settings) {
+        for (std::size_t k = 0; k < std::size(settings); ++k) {
+            const auto& st = settings[k];
             std::vector<mbconv<B>> stage;
-            for (std::int64_t i = 0; i < depth(st.layers); ++i) {
+            for (std::int64_t i = 0; i < depths[k]; ++i) {
                 const std::int64_t in = i == 0 ? channels(st.in) : channels(st.out);
                 const double drop = c.stochastic_depth * double(block_id++) / double(total);
+                const std::int64_t stride = i == 0 ? st.stride : 1;
                 stage.emplace_back(s, gen,
                                    mbconv_options{in, channels(st.out), make_divisible(double(in * st.expand), 8), st.kernel,
-                                                  i == 0 ? st.stride : 1, drop, c.bn_epsilon, c.bn_momentum});
+                                                  stride, drop, c.bn_epsilon, c.bn_momentum, c.tf_same, size});
+                shrink(stride);
             }
             if (st.stride == 2 && !stages_.empty()) stage_ends_.push_back(stages_.size() - 1);
             stages_.push_back(std::move(stage));
         }
         stage_ends_.push_back(stages_.size() - 1);
-        map_channels_ = channels(settings[6].out);
+        map_channels_ = channels(settings[std::size(settings) - 1].out);
         head_.emplace(s, gen, conv_bn_act_options{{map_channels_, 4 * map_channels_, 1, 1, 0, 1, false}, activation_kind::silu,
                                                   c.bn_epsilon, c.bn_momentum, "0", "1"});
         stage_taps_.resize(stages_.size());
@@ -254,6 +224,8 @@ public:
         return out;
     }
     [[nodiscard]] std::string head_name() const { return efficientnet_config::weight_head; }
+    /// The other namings its weights come under (efficientnet_pytorch's, timm's).
+    [[nodiscard]] std::vector<weight_naming> weight_namings() const { return efficientnet_weight_namings(config_); }
     [[nodiscard]] const efficientnet_config& config() const noexcept { return config_; }
     /// The blocks of stage i (features.(i + 1)).
     [[nodiscard]] std::vector<mbconv<B>>& stage(std::size_t i) { return stages_.at(i); }

@@ -8,6 +8,11 @@
 /// succeeds, fits the workspace limit and respects the context's TF32 setting. The workspace is
 /// the context's, shared by all convolutions. Folded weights are kept in the plan until the
 /// caller says the weights or the batch-norm tensors changed, as in the oneDNN backend.
+///
+/// cuDNN's convolution descriptors pad symmetrically. An asymmetric padding (TensorFlow's
+/// "same", conv2d_desc::pad_h_extra/pad_w_extra) is run on a staged copy of the input with the
+/// extra zero rows and columns already in place, kept in the problem and zeroed once; the input
+/// gradient is computed on the staged shape and cropped back.
 
 #include <smile/backends/cuda/launch.hpp>
 #include <smile/core/operand_checks.hpp>
@@ -30,7 +35,10 @@ struct conv_key {
 struct conv_problem {
     shape4 x_shape, w_shape;
     conv2d_desc desc;
-    tensor_descriptor x, y, bias;  // bias: [1, out, 1, 1], set when has_bias
+    tensor_descriptor x, y, bias;  // x: of the staged shape when staged; bias: [1, out, 1, 1]
+    bool staged = false;           // asymmetric padding: x runs through staged_input
+    shape4 staged_shape{};         // x_shape plus the extra rows and columns
+    device_buffer staged_input, staged_gradient;
     bool has_bias = false;
     filter_descriptor w;
     convolution_descriptor fwd_conv, bwd_data_conv, bwd_filter_conv;
@@ -42,6 +50,31 @@ struct conv_problem {
     cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
     std::size_t bwd_filter_bytes = 0;
 };
+
+/// Copies the [rows, cols] top-left corner of each of `planes` planes from one plane size to
+/// another (staging into, or cropping out of, an asymmetrically padded copy).
+inline void copy_plane_corners(context& ctx, const float* from, std::int64_t from_h, std::int64_t from_w, float* to,
+                               std::int64_t to_h, std::int64_t to_w, std::int64_t planes, std::int64_t rows,
+                               std::int64_t cols) {
+    cudaMemcpy3DParms copy{};
+    copy.srcPtr = make_cudaPitchedPtr(const_cast<float*>(from), static_cast<std::size_t>(from_w) * sizeof(float),
+                                      static_cast<std::size_t>(from_w), static_cast<std::size_t>(from_h));
+    copy.dstPtr = make_cudaPitchedPtr(to, static_cast<std::size_t>(to_w) * sizeof(float), static_cast<std::size_t>(to_w),
+                                      static_cast<std::size_t>(to_h));
+    copy.extent = make_cudaExtent(static_cast<std::size_t>(cols) * sizeof(float), static_cast<std::size_t>(rows),
+                                  static_cast<std::size_t>(planes));
+    copy.kind = cudaMemcpyDeviceToDevice;
+    SMILE_CUDA(cudaMemcpy3DAsync(&copy, ctx.stream));
+}
+
+/// The input cuDNN convolves: x itself, or x staged into the zero-padded copy.
+inline const float* convolved_input(context& ctx, conv_problem& p, const float* x) {
+    if (!p.staged) return x;
+    const shape4& s = p.x_shape;
+    float* staged = p.staged_input.floats();
+    copy_plane_corners(ctx, x, s.h, s.w, staged, p.staged_shape.h, p.staged_shape.w, s.n * s.c, s.h, s.w);
+    return staged;
+}
 
 inline void set_convolution(const convolution_descriptor& c, const conv2d_desc& d) {
     SMILE_CUDA(cudnnSetConvolution2dDescriptor(c, to_int(d.pad_h, "pad"), to_int(d.pad_w, "pad"),
@@ -77,8 +110,15 @@ inline conv_problem make_problem(context& ctx, const shape4& x, const shape4& w,
     p.x_shape = x;
     p.w_shape = w;
     p.desc = d;
-    p.x = tensor_of(x);
+    p.staged = d.pad_h_extra != 0 || d.pad_w_extra != 0;
+    p.staged_shape = {x.n, x.c, x.h + d.pad_h_extra, x.w + d.pad_w_extra};
+    p.x = tensor_of(p.staged ? p.staged_shape : x);
     p.y = tensor_of(conv2d_output_shape(x, w, d));
+    if (p.staged) {
+        const std::size_t bytes = p.staged_shape.size() * sizeof(float);
+        p.staged_input = device_buffer(ctx, bytes);
+        SMILE_CUDA(cudaMemsetAsync(p.staged_input.floats(), 0, bytes, ctx.stream));  // the extra zeros, once
+    }
     p.has_bias = bias;
     if (bias) p.bias = tensor_of({1, w.n, 1, 1});
     SMILE_CUDA(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(w.n, "out channels"),
@@ -115,6 +155,7 @@ inline void add_backward(context& ctx, conv_problem& p) {
     p.bwd_filter_algo = f.algo;
     p.bwd_filter_bytes = f.memory;
     ctx.workspace(std::max(p.bwd_data_bytes, p.bwd_filter_bytes));
+    if (p.staged) p.staged_gradient = device_buffer(ctx, p.staged_shape.size() * sizeof(float));
     p.has_backward = true;
 }
 
@@ -185,7 +226,7 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
     check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
     auto& p = plan.forward_problem(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     const float one = 1.0f, zero = 0.0f;
-    SMILE_CUDA(cudnnConvolutionForward(ctx.dnn, &one, p.x, x.data, p.w, w.data, p.fwd_conv, p.fwd_algo,
+    SMILE_CUDA(cudnnConvolutionForward(ctx.dnn, &one, p.x, convolved_input(ctx, p, x.data), p.w, w.data, p.fwd_conv, p.fwd_algo,
                                        ctx.workspace(p.fwd_bytes), p.fwd_bytes, &zero, p.y, y.data));
     if (!bias.empty()) SMILE_CUDA(cudnnAddTensor(ctx.dnn, &one, p.bias, bias.data, &one, p.y, y.data));
 }
@@ -207,7 +248,8 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
     }
     auto& p = e.problem;
     const float one = 1.0f, keep = f.accumulate ? 1.0f : 0.0f;
-    SMILE_CUDA(cudnnConvolutionForward(ctx.dnn, &one, p.x, x.data, p.w, e.weights.floats(), p.fwd_conv, p.fwd_algo,
+    SMILE_CUDA(cudnnConvolutionForward(ctx.dnn, &one, p.x, convolved_input(ctx, p, x.data), p.w, e.weights.floats(),
+                                       p.fwd_conv, p.fwd_algo,
                                        ctx.workspace(p.fwd_bytes), p.fwd_bytes, &keep, p.y, y.data));
     const auto& s = y.shape;
     launch_over(ctx, kernel::bias_activation, static_cast<std::int64_t>(y.size()), y.data,
@@ -222,8 +264,13 @@ inline void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cvie
     check_shape("conv2d input gradient", p.x_shape, dx.shape);
     check_shape("conv2d output gradient", conv2d_output_shape(p.x_shape, p.w_shape, p.desc), dy.shape);
     const float one = 1.0f, zero = 0.0f;
+    float* gradient = p.staged ? p.staged_gradient.floats() : dx.data;
     SMILE_CUDA(cudnnConvolutionBackwardData(ctx.dnn, &one, p.w, w.data, p.y, dy.data, p.bwd_data_conv, p.bwd_data_algo,
-                                            ctx.workspace(p.bwd_data_bytes), p.bwd_data_bytes, &zero, p.x, dx.data));
+                                            ctx.workspace(p.bwd_data_bytes), p.bwd_data_bytes, &zero, p.x, gradient));
+    if (p.staged) {  // the gradient of the extra zeros is dropped
+        const shape4& s = p.x_shape;
+        copy_plane_corners(ctx, gradient, p.staged_shape.h, p.staged_shape.w, dx.data, s.h, s.w, s.n * s.c, s.h, s.w);
+    }
 }
 
 /// dw = Σ dy ⋆ x over the batch; db = Σ_{n,h,w} dy.
@@ -234,7 +281,8 @@ inline void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cv
     SMILE_CHECK(db.empty() == !p.has_bias,
                 "conv2d: a bias gradient must be given exactly when the forward had a bias");
     const float one = 1.0f, zero = 0.0f;
-    SMILE_CUDA(cudnnConvolutionBackwardFilter(ctx.dnn, &one, p.x, x.data, p.y, dy.data, p.bwd_filter_conv,
+    SMILE_CUDA(cudnnConvolutionBackwardFilter(ctx.dnn, &one, p.x, convolved_input(ctx, p, x.data), p.y, dy.data,
+                                              p.bwd_filter_conv,
                                               p.bwd_filter_algo, ctx.workspace(p.bwd_filter_bytes), p.bwd_filter_bytes,
                                               &zero, p.w, dw.data));
     if (!db.empty()) SMILE_CUDA(cudnnConvolutionBackwardBias(ctx.dnn, &one, p.y, dy.data, &zero, p.bias, db.data));

@@ -4,7 +4,9 @@
 ///
 /// 2.x builds an operation descriptor and then a primitive descriptor from it; 3.x removed the
 /// operation descriptors and takes the engine first. Everything else the backend uses (memory,
-/// reorders, execution) is the same in both, so only these builders differ.
+/// reorders, execution) is the same in both, so only these builders differ. Convolutions take
+/// their padding before (top, left) and after (bottom, right) apart: TensorFlow's "same"
+/// padding is asymmetric.
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -20,35 +22,35 @@ using dnnl::prop_kind;
 inline dnnl::convolution_forward::primitive_desc conv_forward(
     const engine& eng, prop_kind prop, const memory::desc& src, const memory::desc& weights,
     const memory::desc* bias, const memory::desc& dst, const memory::dims& strides,
-    const memory::dims& padding, const primitive_attr& attr) {
+    const memory::dims& padding_l, const memory::dims& padding_r, const primitive_attr& attr) {
 #if DNNL_VERSION_MAJOR >= 3
     if (bias != nullptr)
         return {eng, prop, algorithm::convolution_direct, src, weights, *bias, dst,
-                strides, padding, padding, attr};
+                strides, padding_l, padding_r, attr};
     return {eng, prop, algorithm::convolution_direct, src, weights, dst,
-            strides, padding, padding, attr};
+            strides, padding_l, padding_r, attr};
 #else
     if (bias != nullptr) {
         dnnl::convolution_forward::desc d(prop, algorithm::convolution_direct, src, weights, *bias,
-                                          dst, strides, padding, padding);
+                                          dst, strides, padding_l, padding_r);
         return {d, attr, eng};
     }
     dnnl::convolution_forward::desc d(prop, algorithm::convolution_direct, src, weights, dst,
-                                      strides, padding, padding);
+                                      strides, padding_l, padding_r);
     return {d, attr, eng};
 #endif
 }
 
 inline dnnl::convolution_backward_data::primitive_desc conv_backward_data(
     const engine& eng, const memory::desc& diff_src, const memory::desc& weights,
-    const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& padding,
+    const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& padding_l, const memory::dims& padding_r,
     const dnnl::convolution_forward::primitive_desc& hint, const primitive_attr& attr) {
 #if DNNL_VERSION_MAJOR >= 3
     return {eng, algorithm::convolution_direct, diff_src, weights, diff_dst, strides,
-            padding, padding, hint, attr};
+            padding_l, padding_r, hint, attr};
 #else
     dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, diff_src, weights,
-                                            diff_dst, strides, padding, padding);
+                                            diff_dst, strides, padding_l, padding_r);
     return {d, attr, eng, hint};
 #endif
 }
@@ -56,23 +58,23 @@ inline dnnl::convolution_backward_data::primitive_desc conv_backward_data(
 inline dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
     const engine& eng, const memory::desc& src, const memory::desc& diff_weights,
     const memory::desc* diff_bias, const memory::desc& diff_dst, const memory::dims& strides,
-    const memory::dims& padding, const dnnl::convolution_forward::primitive_desc& hint,
+    const memory::dims& padding_l, const memory::dims& padding_r, const dnnl::convolution_forward::primitive_desc& hint,
     const primitive_attr& attr) {
 #if DNNL_VERSION_MAJOR >= 3
     if (diff_bias != nullptr)
         return {eng, algorithm::convolution_direct, src, diff_weights, *diff_bias, diff_dst,
-                strides, padding, padding, hint, attr};
+                strides, padding_l, padding_r, hint, attr};
     return {eng, algorithm::convolution_direct, src, diff_weights, diff_dst,
-            strides, padding, padding, hint, attr};
+            strides, padding_l, padding_r, hint, attr};
 #else
     if (diff_bias != nullptr) {
         dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src,
                                                    diff_weights, *diff_bias, diff_dst, strides,
-                                                   padding, padding);
+                                                   padding_l, padding_r);
         return {d, attr, eng, hint};
     }
     dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src, diff_weights,
-                                               diff_dst, strides, padding, padding);
+                                               diff_dst, strides, padding_l, padding_r);
     return {d, attr, eng, hint};
 #endif
 }

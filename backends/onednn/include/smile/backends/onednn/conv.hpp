@@ -111,6 +111,10 @@ struct folded_entry {
 
 inline dnnl::memory::dims strides_of(const conv2d_desc& d) { return {d.stride_h, d.stride_w}; }
 inline dnnl::memory::dims padding_of(const conv2d_desc& d) { return {d.pad_h, d.pad_w}; }
+/// Bottom and right: the symmetric part plus the extra zeros of an asymmetric ("same") padding.
+inline dnnl::memory::dims padding_after(const conv2d_desc& d) {
+    return {d.pad_h + d.pad_h_extra, d.pad_w + d.pad_w_extra};
+}
 
 }  // namespace detail
 
@@ -153,7 +157,7 @@ private:
             ctx.engine,
             k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
             activation_md(k.x), any_weights_md(k.w, k.desc.groups), k.bias ? &bias_md : nullptr,
-            activation_md(y), strides_of(k.desc), padding_of(k.desc), compat::user_scratchpad());
+            activation_md(y), strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), compat::user_scratchpad());
         e.fwd = dnnl::convolution_forward(e.fwd_pd);
         e.fwd_weights.init(ctx, weights_md(k.w, k.desc.groups), e.fwd_pd.weights_desc(), false);
         return e;
@@ -169,7 +173,7 @@ private:
         e.key = k;
         e.pd = compat::conv_forward(ctx.engine, dnnl::prop_kind::forward_inference, activation_md(k.x),
                                     any_weights_md(k.w, k.desc.groups), &bias_md, activation_md(y),
-                                    strides_of(k.desc), padding_of(k.desc), attr);
+                                    strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), attr);
         e.conv = dnnl::convolution_forward(e.pd);
         e.stored = weights_md(k.w, k.desc.groups);
         e.reorder = !(e.pd.weights_desc() == e.stored);
@@ -189,13 +193,13 @@ private:
         const auto attr = compat::user_scratchpad();
         e.bwd_data_pd = compat::conv_backward_data(
             ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups), activation_md(y),
-            strides_of(k.desc), padding_of(k.desc), e.fwd_pd, attr);
+            strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), e.fwd_pd, attr);
         e.bwd_data = dnnl::convolution_backward_data(e.bwd_data_pd);
         e.bwd_data_weights.init(ctx, weights_md(k.w, k.desc.groups), e.bwd_data_pd.weights_desc(),
                                 false);
         e.bwd_weights_pd = compat::conv_backward_weights(
             ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups),
-            k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc),
+            k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc), padding_after(k.desc),
             e.fwd_pd, attr);
         e.bwd_weights = dnnl::convolution_backward_weights(e.bwd_weights_pd);
         e.diff_weights.init(ctx, weights_md(k.w, k.desc.groups),
