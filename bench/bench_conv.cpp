@@ -87,10 +87,10 @@ void raw_onednn_conv(benchmark::State& state, conv_shape c, pass p) {
     memory::desc w_any({c.out, c.in, c.kernel, c.kernel}, memory::data_type::f32, tag::any);
     const auto attr = smile::onednn::compat::user_scratchpad();
     auto fwd_pd = smile::onednn::compat::conv_forward(eng, prop_kind::forward_training, x_md, w_any,
-                                                      nullptr, y_md, strides, pad, attr);
-    auto bwd_d_pd = smile::onednn::compat::conv_backward_data(eng, x_md, w_any, y_md, strides, pad, fwd_pd, attr);
+                                                      nullptr, y_md, strides, pad, pad, attr);
+    auto bwd_d_pd = smile::onednn::compat::conv_backward_data(eng, x_md, w_any, y_md, strides, pad, pad, fwd_pd, attr);
     auto bwd_w_pd = smile::onednn::compat::conv_backward_weights(eng, x_md, w_any, nullptr, y_md, strides,
-                                                                 pad, fwd_pd, attr);
+                                                                 pad, pad, fwd_pd, attr);
     auto filled = [&](const memory::desc& md) {
         memory m(md, eng);
         auto* values = static_cast<float*>(m.get_data_handle());

@@ -6,8 +6,14 @@
 Accepts a bare state_dict or one nested under "state_dict" / "model" / "model_state_dict"
 (as in Places365 and many training scripts); strips a "module." prefix left by DataParallel.
 Floating tensors are written as float32 (or kept with --keep-dtype), integer buffers such as
-num_batches_tracked as int64. Needs Debian's PyTorch (python3-torch) but not the safetensors
-package."""
+num_batches_tracked as int64. --arch writes the architecture into the metadata, which smile
+then uses (and refuses a contradicting --arch for): the Places365 ResNet-50 of the indoor67
+preset is
+
+    /usr/bin/python3 scripts/pth_to_safetensors.py resnet50_places365.pth.tar places365.safetensors --arch resnet50
+
+and the SMILE authors' efficientnet_pytorch B4 needs none (its tensor names say efficientnet-b4).
+Needs Debian's PyTorch (python3-torch) but not the safetensors package."""
 import argparse
 import os
 import sys
@@ -22,6 +28,7 @@ def main():
     p.add_argument("destination")
     p.add_argument("--keep-dtype", action="store_true", help="keep float16/float64 instead of converting to float32")
     p.add_argument("--strip-prefix", default="module.", help="prefix removed from every key (default: module.)")
+    p.add_argument("--arch", help="architecture written into the metadata (smile's name: resnet50, efficientnet-b4, ...)")
     a = p.parse_args()
     import torch
 
@@ -49,7 +56,10 @@ def main():
         tensors[name] = value.numpy()
     if not tensors:
         sys.exit(f"{a.source}: no tensors found")
-    smile_safetensors.write(a.destination, tensors, {"format": "pt", "converted_from": os.path.basename(a.source)})
+    metadata = {"format": "pt", "converted_from": os.path.basename(a.source)}
+    if a.arch:
+        metadata["arch"] = a.arch
+    smile_safetensors.write(a.destination, tensors, metadata)
     print(f"wrote {len(tensors)} tensors to {a.destination}")
 
 

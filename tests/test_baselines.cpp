@@ -408,4 +408,12 @@ TEST_CASE("baselines: every method is selectable by name and trains on synthetic
     smile::apply_preset(cub, smile::preset_for("cars"));
     CHECK(cub.l2sp.alpha == 1e-4);
     CHECK(cub.rifle.periods == 4);
+    const auto food = smile::preset_for("food101");
+    CHECK(food.arch == "efficientnet-b4");
+    CHECK(food.iterations == 16000);
+    CHECK_FALSE(food.strengths.has_value());
+    CHECK(smile::preset_for("indoor67").lr == doctest::Approx(0.001f));
+    CHECK(smile::preset_for("indoor67").source == "Places365");
+    smile::apply_preset(cub, food);  // no strengths: nothing changes
+    CHECK(cub.l2sp.alpha == 1e-4);
 }

@@ -206,6 +206,17 @@ TEST_CASE("smile finetune: the log holds the whole configuration with numbers as
     const auto r = smile::test::run_smile(f.args("rifle", 4) + " --log " + log + " --preset cars");
     REQUIRE(r.status == 0);
     CHECK(smile::test::read_json_lines(log)[0]["config"]["rifle_periods"] == 4);
+    // indoor67: the paper's lr 0.001 (not given here), the iterations given; the strengths stay
+    // the defaults (task_config.ini has none for it).
+    const auto indoor = run("--preset indoor67")[0]["config"];
+    CHECK(indoor["lr"].get<double>() == doctest::Approx(0.001));
+    CHECK(indoor["iterations"] == 3);
+    CHECK(indoor["l2sp_alpha"] == 1e-3);  // l2sp_options{}.alpha
+    // food101: its backbone (efficientnet-b4) is only a fallback: the weight file's metadata
+    // names resnet8, and that is what runs.
+    const auto food = run("--preset food101 --lr 0.05")[0]["config"];
+    CHECK(food["arch"] == "resnet8");
+    CHECK(food["lr"].get<double>() == doctest::Approx(0.05));
 }
 
 TEST_CASE("smile finetune: --optimizer adamw trains, is logged and checkpointed, and SGD-only settings are refused with it") {

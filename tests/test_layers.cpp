@@ -141,7 +141,7 @@ TEST_CASE("layers: conv2d is initialised as PyTorch: U(±1/√fan_in)") {
     CHECK(sq / double(w.size()) == doctest::Approx(bound * bound / 3).epsilon(0.1));
 }
 
-TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then BN, sum and ReLU, it refolds on change", B,
+TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then BN, sum and every activation, it refolds on change", B,
                    SMILE_TEST_BACKENDS) {
     smile::session<B> s;
     smile::rng gen(11);
@@ -167,7 +167,7 @@ TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then B
     };
     auto folded = [&] {
         auto y = smile::tensor<B>::from_host(s, ys, residual);
-        conv.forward_folded(s, bn, x, y, true, true);
+        conv.forward_folded(s, bn, x, y, smile::activation_kind::relu, true);
         return y.to_host();
     };
     CHECK(smile::test::max_abs_diff(folded(), unfolded()) < 1e-5);
@@ -175,8 +175,25 @@ TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then B
     smile::tensor<B> t, u, plain;
     conv.forward(s, x, t, smile::mode::eval);
     bn.forward(s, t, u, smile::mode::eval);
-    conv.forward_folded(s, bn, x, plain, false, false);
+    conv.forward_folded(s, bn, x, plain, smile::activation_kind::identity, false);
     CHECK(smile::test::max_abs_diff(plain.to_host(), u.to_host()) < 1e-5);
+    // Every activation, with and without the sum, equals the backend's own activation after the
+    // unfolded BN (fused as a post-op where the backend can, in place after otherwise).
+    for (const auto k : smile::all_activation_kinds) {
+        for (const bool sum : {false, true}) {
+            CAPTURE(smile::activation_name(k));
+            CAPTURE(sum);
+            auto pre = u.to_host();
+            if (sum)
+                for (std::size_t i = 0; i < pre.size(); ++i) pre[i] += residual[i];
+            auto p = smile::tensor<B>::from_host(s, ys, pre);
+            smile::tensor<B> want(s, ys);
+            B::activation_forward(s.context(), k, p.view(), want.view());
+            auto y = smile::tensor<B>::from_host(s, ys, residual);
+            conv.forward_folded(s, bn, x, y, k, sum);
+            CHECK(smile::test::max_abs_diff(y.to_host(), want.to_host()) < 1e-5);
+        }
+    }
     // Each of the six tensors changing is seen by the next call (a stale fold would differ).
     auto change = [&](smile::tensor<B>& v, float by) {
         auto h = v.to_host();

@@ -146,7 +146,7 @@ TEST_CASE("efficientnet namings: smile's tables rename every tensor as efficient
         for (const auto& [ours, theirs] : pairs_of(naming.name)) {
             CAPTURE(ours);
             if (ours.rfind("classifier.1.", 0) == 0) {
-                CHECK(theirs == naming.head + ours.substr(12));
+                CHECK(theirs == naming.heads.front() + ours.substr(12));
             } else {
                 CHECK(naming.rename(ours) == theirs);
             }
@@ -183,7 +183,7 @@ TEST_CASE("efficientnet flavours: symmetric padding gives other outputs than the
     std::filesystem::remove(path);
 }
 
-TEST_CASE("efficientnet_pytorch's names: the student takes _fc as the source head; a wrong block count is named") {
+TEST_CASE("efficientnet_pytorch's names: the student takes _fc (or the authors' fc) as the source head, and a wrong block count is named") {
     const auto path = write_named_file("efficientnet_pytorch", {});
     smile::session<D> s;
     smile::rng gen(4);
@@ -191,6 +191,18 @@ TEST_CASE("efficientnet_pytorch's names: the student takes _fc as the source hea
     CHECK(student.source_classes() == 10);
     CHECK(smile::find_parameter<D>(student, "source_fc.bias").value.to_host() ==
           smile::test::formula_values("classifier.1.bias", {10}));
+    // The SMILE authors' copy calls the head fc.
+    {
+        smile::io::safetensors_reader f(path);
+        std::vector<smile::io::safetensors_record> records;
+        for (const auto& [name, e] : f.entries())
+            records.push_back({name.rfind("_fc.", 0) == 0 ? name.substr(1) : name, e.shape, f.read_floats(name), false, 0});
+        smile::io::write_safetensors(path, records, {});
+    }
+    auto authors = smile::make_student<D>(s, gen, smile::architecture_by_name("efficientnet-b0"), 3, path, true);
+    CHECK(smile::find_parameter<D>(authors, "source_fc.bias").value.to_host() ==
+          smile::test::formula_values("classifier.1.bias", {10}));
+    CHECK(smile::architecture_declared_by(path)->name == "efficientnet-b0");
     // The same tensors with one block too few match no B-variant.
     {
         smile::io::safetensors_reader f(path);

@@ -38,6 +38,11 @@ command add_finetune(CLI::App& app) {
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
     return [o] {
+        if (!o->methods.preset.empty()) {
+            const dataset_preset preset = preset_for(o->methods.preset);
+            o->training.apply_preset(preset);
+            o->model.fallback_arch(preset.arch);
+        }
         finetune_job job;
         job.arch = o->model.config(o->weights);
         job.pretrained = o->weights;

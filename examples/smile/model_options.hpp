@@ -33,6 +33,11 @@ struct model_options {
 
     [[nodiscard]] bool arch_given() const { return arch_option != nullptr && arch_option->count() > 0; }
 
+    /// The architecture when neither --arch nor the weight file names one (a preset's).
+    void fallback_arch(const std::string& name) {
+        if (!arch_given()) arch = name;
+    }
+
     /// The architecture for a run that reads `weights` (empty: none). A weight file that
     /// declares its architecture (metadata, or efficientnet_pytorch's names:
     /// architecture_declared_by) decides it; an --arch that contradicts it is an error naming both. Throws naming the option when the architecture is unknown.

@@ -25,6 +25,8 @@ struct training_options {
     float weight_decay = 1e-4f;
     bool nesterov = true;
     double beta1 = 0.9, beta2 = 0.999, adam_epsilon = 1e-8;
+    CLI::Option* iterations_option = nullptr;  // a preset sets what these did not
+    CLI::Option* lr_option = nullptr;
     CLI::Option* momentum_option = nullptr;  // to refuse SGD-only settings given with Adam
     CLI::Option* nesterov_option = nullptr;
     float head_lr_mult = 1.0f;
@@ -37,9 +39,11 @@ struct training_options {
     trainer_options trainer;
 
     void add_to(CLI::App& app) {
-        app.add_option("--iters", iterations, "training iterations")->capture_default_str()->check(integer_in(1, 1e9));
+        iterations_option = app.add_option("--iters", iterations, "training iterations (a --preset's, else 9000)")
+                                ->capture_default_str()->check(integer_in(1, 1e9));
         app.add_option("--batch-size", batch_size, "images per step")->capture_default_str()->check(integer_in(1, 65536));
-        app.add_option("--lr", lr, "initial learning rate")->capture_default_str()->check(number_in(0, 10, ends::open_low));
+        lr_option = app.add_option("--lr", lr, "initial learning rate (a --preset's, else 0.01)")->capture_default_str()
+                        ->check(number_in(0, 10, ends::open_low));
         app.add_option("--schedule", schedule, "learning-rate schedule: step (/10 after 2/3), constant, cosine")
             ->check(CLI::IsMember({"step", "constant", "cosine"}))->capture_default_str();
         app.add_option("--optimizer", optimizer, "sgd (torch.optim.SGD), adam or adamw (decoupled weight decay)")
@@ -99,6 +103,12 @@ struct training_options {
                                  : format == "cub200"    ? "smile-cub-test"
                                                          : "smile-test";
         return {data::pipeline::preset(train, size, resize_to), data::pipeline::preset(test, size, resize_to)};
+    }
+
+    /// The preset's iterations and learning rate, where the command line gave none.
+    void apply_preset(const dataset_preset& p) {
+        if (iterations_option == nullptr || iterations_option->count() == 0) iterations = p.iterations;
+        if (lr_option == nullptr || lr_option->count() == 0) lr = p.lr;
     }
 
     [[nodiscard]] lr_schedule make_schedule() const {
@@ -175,8 +185,10 @@ struct method_options {
         app.add_flag("--include-clean-ce", c.smile.include_clean_ce, "add Eq. 2's clean cross-entropy to L_Tri");
         app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)")
             ->check(integer_in(0, 1e9));
-        app.add_option("--preset", preset, "per-dataset strengths of the SMILE authors' task_config.ini: cub, cars, aircraft")
-            ->check(CLI::IsMember({"cub", "cars", "aircraft"}));
+        app.add_option("--preset", preset,
+                       "a dataset as the paper runs it: backbone (when neither --arch nor the weights say), iterations, "
+                       "lr, and task_config.ini's baseline strengths: cub, cars, aircraft, indoor67, food101")
+            ->check(CLI::IsMember({"cub", "cars", "aircraft", "indoor67", "food101"}));
         strength(app.add_option("--l2sp-alpha", c.l2sp.alpha, "L2-SP: alpha (1e-3 CUB/Aircraft, 1e-4 Cars)")->check(weight));
         app.add_option("--l2sp-beta", c.l2sp.beta, "L2-SP original form: head L2 beta (with --weight-decay 0)")->check(weight);
         strength(app.add_option("--delta-alpha", c.delta.alpha, "DELTA: alpha (1e-2 CUB, 1e-3 otherwise)")->check(weight));

@@ -272,7 +272,7 @@ struct backend {
                     double v = gamma.data[c] * (double(t[i]) - mean.data[c]) / std::sqrt(double(var.data[c]) + f.epsilon) +
                                beta.data[c];
                     if (f.accumulate) v += y.data[i];
-                    if (f.relu) v = std::max(v, 0.0);
+                    v = activation_value(f.activation, v);
                     y.data[i] = static_cast<float>(v);
                 }
     }

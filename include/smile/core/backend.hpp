@@ -114,10 +114,13 @@ struct batch_norm_desc {
 /// An evaluation-mode convolution with the batch norm that follows it folded in:
 ///   y = act(BN(conv(x, w) + b) [+ y]),  BN(t) = γ·(t − μ)/√(σ² + ε) + β with running μ, σ²,
 /// computed as conv(x, w·s) + (b − μ)·s + β with s = γ/√(σ² + ε) per output channel, so the
-/// normalisation, the residual sum and the ReLU cost no pass over memory of their own.
+/// normalisation, the residual sum and the activation cost no pass over memory of their own
+/// (where the backend can fuse that activation; otherwise it runs in place after). Every kind of
+/// core/activation.hpp is asked of a backend that has BackendActivations; the ResNets ask only
+/// identity and ReLU.
 struct conv_bn_fold {
     float epsilon = 1e-5f;
-    bool relu = false;        ///< act = max(0, ·), applied after the sum
+    activation_kind activation = activation_kind::identity;  ///< act, applied after the sum
     bool accumulate = false;  ///< add y's previous contents (a residual shortcut) before act
     bool refold = true;       ///< w, b, γ, β, μ or σ² changed since this plan's last folded call
 };

@@ -15,10 +15,21 @@ namespace smile {
 struct weight_naming {
     std::string name;    ///< "efficientnet_pytorch", "timm"
     std::string marker;  ///< a tensor every file of this naming holds and no other naming does
-    std::string head;    ///< its name for the target classifier ("_fc", "classifier")
+    /// Its names for the target classifier, preferred first: a file's head is the first it holds
+    /// ("_fc", or "fc" as the SMILE authors renamed it; "classifier").
+    std::vector<std::string> heads;
     /// A canonical backbone name → this naming's name (unknown names come back unchanged).
     std::function<std::string(const std::string&)> rename;
 };
+
+/// The head of `n` in a file: the first of its heads `contains` says the file holds, else the
+/// preferred one.
+template <class Contains>
+[[nodiscard]] std::string head_of(const weight_naming& n, Contains&& contains) {
+    for (const auto& h : n.heads)
+        if (contains(h + ".weight")) return h;
+    return n.heads.front();
+}
 
 /// The name the loader reports for the canonical naming.
 inline constexpr const char* canonical_naming = "torchvision";

@@ -158,8 +158,11 @@ std::vector<weight_naming> family_namings(const Model& model) {
 /// `canonical_head` and whose other namings are `namings`.
 [[nodiscard]] inline std::string head_in(const std::filesystem::path& path, const std::string& canonical_head,
                                          const std::vector<weight_naming>& namings) {
-    const auto naming = naming_of(path, namings);
-    return naming ? naming->head : canonical_head;
+    if (namings.empty()) return canonical_head;
+    const detail_weights::weight_source source(path);
+    auto contains = [&](const std::string& n) { return source.contains(n); };
+    const auto naming = detect_naming(namings, contains);
+    return naming ? head_of(*naming, contains) : canonical_head;
 }
 
 /// The architecture a weight file names in its metadata ("arch", as smile writes it), if any.
@@ -187,7 +190,8 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
 
     // Model name → file name (heads may be routed; empty: not loaded from the file).
     const std::string head_from =
-        options.head_from.value_or(naming ? naming->head : detail_weights::family_head_name(model));
+        options.head_from.value_or(naming ? head_of(*naming, [&](const std::string& n) { return source.contains(n); })
+                                          : detail_weights::family_head_name(model));
     auto file_name = [&](const std::string& name) -> std::string {
         for (auto [head, from] : {std::pair{std::string("fc."), head_from},
                                   std::pair{std::string("source_fc."), options.source_head_from}})

@@ -93,10 +93,10 @@ public:
     }
 
     /// Evaluation forward of this convolution and the batch norm `bn` after it, folded into one
-    /// operation: y = relu?(bn(conv(x)) [+ y]) with `bn`'s running statistics (conv_bn_fold).
+    /// operation: y = act(bn(conv(x)) [+ y]) with `bn`'s running statistics (conv_bn_fold).
     /// `accumulate` adds y's contents (a residual shortcut computed there first). The backend
     /// refolds only when one of the six tensors has a new generation since the last call.
-    void forward_folded(session<B>& s, batch_norm2d<B>& bn, const tensor<B>& x, tensor<B>& y, bool relu,
+    void forward_folded(session<B>& s, batch_norm2d<B>& bn, const tensor<B>& x, tensor<B>& y, activation_kind act,
                         bool accumulate) {
         SMILE_CHECK(&x != &y, this->label(), ": forward input and output must be distinct tensors");
         y.bind(x.context());
@@ -116,7 +116,7 @@ public:
                                                var.generation()};
         const bool refold = now != folded_generations_;
         folded_generations_ = now;
-        B::conv2d_bn_inference(s.context(), plan_, desc_for(x.shape()), {bn.options().epsilon, relu, accumulate, refold}, x.view(),
+        B::conv2d_bn_inference(s.context(), plan_, desc_for(x.shape()), {bn.options().epsilon, act, accumulate, refold}, x.view(),
                                w.view(), options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{},
                                gamma.view(), beta.view(), mean.view(), var.view(), y.view());
     }

@@ -57,17 +57,13 @@ public:
     [[nodiscard]] shape4 output_shape(const shape4& x) const { return bn_.output_shape(conv_.output_shape(x)); }
 
     /// `accumulate` (evaluation only, folded path): y = f(BN(conv(x)) + y), a residual sum
-    /// computed into y first; allowed only with the identity or ReLU activation.
+    /// computed into y first.
     void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m, bool accumulate) {
         this->begin_forward(x, y, m);
         auto& ctx = s.context();
         const activation_kind k = options_.activation;
         if (m == mode::eval && !tap_.enabled()) {
-            const bool fused_relu = k == activation_kind::relu;
-            SMILE_CHECK(!accumulate || k == activation_kind::identity || fused_relu, this->label(),
-                        ": a residual sum is folded only before an identity or ReLU activation");
-            conv_.forward_folded(s, bn_, x, y, fused_relu, accumulate);
-            if (k != activation_kind::identity && !fused_relu) B::activation_forward(ctx, k, y.view(), y.view());
+            conv_.forward_folded(s, bn_, x, y, k, accumulate);
             this->end_forward(y);
             return;
         }

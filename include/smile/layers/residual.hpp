@@ -150,7 +150,7 @@ public:
         const shape4 out = output_shape(x.shape());
         y.resize(out);
         if (ds_conv_) {
-            ds_conv_->forward_folded(s, *ds_bn_, x, y, false, false);
+            ds_conv_->forward_folded(s, *ds_bn_, x, y, activation_kind::identity, false);
         } else if (!pad_weights_.empty()) {
             B::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), std::as_const(pad_weights_).view(),
                               const_tensor_view<B>{}, y.view(), mode::eval);
@@ -163,10 +163,11 @@ public:
         for (std::size_t i = 0; i + 1 < units_.size(); ++i) {
             unit& u = units_[i];
             tensor<B>& bn_out = slot(u.bn_out, u.conv.output_shape(in->shape()));
-            u.conv.forward_folded(s, u.bn, *in, bn_out, u.bn.options().fuse_relu, false);
+            u.conv.forward_folded(s, u.bn, *in, bn_out,
+                                  u.bn.options().fuse_relu ? activation_kind::relu : activation_kind::identity, false);
             in = &bn_out;
         }
-        units_.back().conv.forward_folded(s, units_.back().bn, *in, y, true, true);
+        units_.back().conv.forward_folded(s, units_.back().bn, *in, y, activation_kind::relu, true);
         this->end_forward(y);
     }
 

@@ -133,8 +133,9 @@ inline efficientnet_place place_of(const std::string& name) {
         default: return name;
         }
     };
-    return {{"efficientnet_pytorch", "_conv_stem.weight", "_fc", efficientnet_pytorch},
-            {"timm", "conv_stem.weight", "classifier", timm}};
+    // The SMILE authors' bundled efficientnet_pytorch renames `_fc` to `fc` (algorithms.md §1.1).
+    return {{"efficientnet_pytorch", "_conv_stem.weight", {"_fc", "fc"}, efficientnet_pytorch},
+            {"timm", "conv_stem.weight", {"classifier"}, timm}};
 }
 
 }  // namespace smile

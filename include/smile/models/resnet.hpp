@@ -78,7 +78,8 @@ public:
         const tensor<B>* stem = nullptr;
         if (m == mode::eval) {  // BN folded into the convolution (conv_bn_fold)
             tensor<B>& b1 = slot(bn1_out_, conv1_.output_shape(x.shape()));
-            conv1_.forward_folded(s, bn1_, x, b1, bn1_.options().fuse_relu, false);
+            conv1_.forward_folded(s, bn1_, x, b1,
+                                  bn1_.options().fuse_relu ? activation_kind::relu : activation_kind::identity, false);
             stem = &b1;
         } else {
             tensor<B>& c1 = slot(conv1_out_, conv1_.output_shape(x.shape()));

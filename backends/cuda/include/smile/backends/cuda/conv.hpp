@@ -167,7 +167,8 @@ struct conv_entry {
 struct folded_key {
     shape4 x, w;
     conv2d_desc desc;
-    bool relu, accumulate;
+    activation_kind activation;
+    bool accumulate;
     friend bool operator==(const folded_key&, const folded_key&) = default;
 };
 
@@ -238,7 +239,7 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
     check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
     for (const cview* v : {&gamma, &beta, &mean, &var})
         check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);
-    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.relu, f.accumulate}, f.refold);
+    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate}, f.refold);
     const std::int64_t out = w.shape.n, per_out = static_cast<std::int64_t>(w.size()) / out;
     if (e.folded_at != plan.fold_epoch()) {
         launch_over(ctx, kernel::bn_fold, out * per_out, e.weights.floats(), e.shift.floats(), w.data,
@@ -254,7 +255,7 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
     const auto& s = y.shape;
     launch_over(ctx, kernel::bias_activation, static_cast<std::int64_t>(y.size()), y.data,
                 static_cast<const float*>(e.shift.floats()), static_cast<std::int64_t>(y.size()), s.c, s.h * s.w,
-                static_cast<int>(f.relu));
+                static_cast<int>(f.activation));
 }
 
 /// dx = conv_transpose(dy, w): the adjoint of x ↦ conv(x, w).

@@ -318,12 +318,9 @@ extern "C" __global__ void smile_bn_fold(float* w_out, float* shift, const float
     }
 }
 
-// y = act(y + shift[c]) with act = ReLU when relu != 0
-extern "C" __global__ void smile_bias_activation(float* y, const float* shift, i64 n, i64 c, i64 hw, int relu) {
-    SMILE_FOR(i, n) {
-        const float v = y[i] + shift[(i / hw) % c];
-        y[i] = (relu != 0 && !(v > 0.0f)) ? 0.0f : v;
-    }
+// y = act(y + shift[c]), act the activation_kind value `kind`
+extern "C" __global__ void smile_bias_activation(float* y, const float* shift, i64 n, i64 c, i64 hw, int kind) {
+    SMILE_FOR(i, n) y[i] = activation_value(kind, y[i] + shift[(i / hw) % c]);
 }
 )CUDA";
 

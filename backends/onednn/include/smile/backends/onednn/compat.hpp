@@ -8,7 +8,11 @@
 /// their padding before (top, left) and after (bottom, right) apart: TensorFlow's "same"
 /// padding is asymmetric.
 
+#include <optional>
+
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include <smile/core/activation.hpp>
 
 namespace smile::onednn::compat {
 
@@ -126,16 +130,40 @@ inline dnnl::batch_normalization_backward::primitive_desc bn_backward(
 #endif
 }
 
-/// Post-ops "dst = relu(conv + dst)" / "dst = relu(conv)" / "dst = conv + dst" (3.x dropped the
-/// eltwise scale argument).
-inline dnnl::post_ops sum_then_relu(bool sum, bool relu) {
+/// The eltwise post-op computing activation `k` as core/activation.hpp defines it: algorithm,
+/// alpha, beta. Not fused: HardSwish (its parameters changed meaning from 2.x to 3.x) and
+/// HardSigmoid (none in 2.x).
+struct eltwise_op {
+    algorithm kind;
+    float alpha, beta;
+};
+[[nodiscard]] inline std::optional<eltwise_op> eltwise_of(activation_kind k) {
+    switch (k) {
+    case activation_kind::relu: return eltwise_op{algorithm::eltwise_relu, 0.0f, 0.0f};
+    case activation_kind::relu6: return eltwise_op{algorithm::eltwise_clip, 0.0f, 6.0f};
+    case activation_kind::silu: return eltwise_op{algorithm::eltwise_swish, 1.0f, 0.0f};
+    case activation_kind::sigmoid: return eltwise_op{algorithm::eltwise_logistic, 0.0f, 0.0f};
+    case activation_kind::tanh: return eltwise_op{algorithm::eltwise_tanh, 0.0f, 0.0f};
+    case activation_kind::gelu_erf: return eltwise_op{algorithm::eltwise_gelu_erf, 0.0f, 0.0f};
+    case activation_kind::gelu_tanh: return eltwise_op{algorithm::eltwise_gelu_tanh, 0.0f, 0.0f};
+    default: return std::nullopt;  // identity (nothing to do), hardswish, hardsigmoid
+    }
+}
+
+/// Whether a convolution can apply activation `k` as a post-op (identity trivially).
+[[nodiscard]] inline bool fusable(activation_kind k) { return k == activation_kind::identity || eltwise_of(k).has_value(); }
+
+/// Post-ops "dst = act(conv [+ dst])" for a fusable `k` (3.x dropped the eltwise scale argument).
+inline dnnl::post_ops sum_then_activation(bool sum, activation_kind k) {
     dnnl::post_ops po;
     if (sum) po.append_sum(1.0f);
+    if (const auto e = eltwise_of(k)) {
 #if DNNL_VERSION_MAJOR >= 3
-    if (relu) po.append_eltwise(algorithm::eltwise_relu, 0.0f, 0.0f);
+        po.append_eltwise(e->kind, e->alpha, e->beta);
 #else
-    if (relu) po.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+        po.append_eltwise(1.0f, e->kind, e->alpha, e->beta);
 #endif
+    }
     return po;
 }
 

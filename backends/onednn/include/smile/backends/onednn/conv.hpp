@@ -21,6 +21,7 @@
 
 #include <smile/backends/onednn/compat.hpp>
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/backends/onednn/math.hpp>
 #include <smile/core/operand_checks.hpp>
 #include <smile/core/plan_cache.hpp>
 
@@ -84,7 +85,8 @@ struct conv_entry {
 struct folded_key {
     shape4 x, w;
     conv2d_desc desc;
-    bool relu, accumulate;
+    activation_kind activation;
+    bool accumulate;
     friend bool operator==(const folded_key&, const folded_key&) = default;
 };
 
@@ -107,6 +109,7 @@ struct folded_entry {
     owned_buffer weights;       // w·s in the primitive's layout
     owned_buffer shift;         // (b − μ)·s + β
     std::uint64_t folded_at = 0;  // the plan's fold epoch these weights belong to; 0: never
+    bool activation_after = false;  // the activation has no post-op: it runs in place after
 };
 
 inline dnnl::memory::dims strides_of(const conv2d_desc& d) { return {d.stride_h, d.stride_w}; }
@@ -168,9 +171,10 @@ private:
         const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
         const auto bias_md = vector_md(k.w.n);
         auto attr = compat::user_scratchpad();
-        attr.set_post_ops(compat::sum_then_relu(k.accumulate, k.relu));
         folded_entry e{};
         e.key = k;
+        e.activation_after = !compat::fusable(k.activation);
+        attr.set_post_ops(compat::sum_then_activation(k.accumulate, e.activation_after ? activation_kind::identity : k.activation));
         e.pd = compat::conv_forward(ctx.engine, dnnl::prop_kind::forward_inference, activation_md(k.x),
                                     any_weights_md(k.w, k.desc.groups), &bias_md, activation_md(y),
                                     strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), attr);
@@ -249,7 +253,7 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
     check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
     for (const cview* v : {&gamma, &beta, &mean, &var})
         check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);
-    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.relu, f.accumulate}, f.refold);
+    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate}, f.refold);
     if (e.folded_at != plan.fold_epoch()) {
         // Fold: s and the shift per output channel in double, then w·s row by row (OHWI keeps
         // each output channel's weights contiguous), then the reorder into the blocked layout.
@@ -275,6 +279,7 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
                                 {DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), e.shift.data())},
                                 {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
                                 {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+    if (e.activation_after) activation_forward(ctx, f.activation, y, y);
 }
 
 /// dx = conv_transpose(dy, w): the adjoint of the forward map x ↦ conv(x, w).
