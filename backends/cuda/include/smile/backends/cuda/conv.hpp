@@ -56,13 +56,14 @@ struct conv_problem {
 inline void copy_plane_corners(context& ctx, const float* from, std::int64_t from_h, std::int64_t from_w, float* to,
                                std::int64_t to_h, std::int64_t to_w, std::int64_t planes, std::int64_t rows,
                                std::int64_t cols) {
+    // Pitched pointers: (data, row pitch in bytes, row length in elements, rows per plane).
     cudaMemcpy3DParms copy{};
-    copy.srcPtr = make_cudaPitchedPtr(const_cast<float*>(from), static_cast<std::size_t>(from_w) * sizeof(float),
-                                      static_cast<std::size_t>(from_w), static_cast<std::size_t>(from_h));
-    copy.dstPtr = make_cudaPitchedPtr(to, static_cast<std::size_t>(to_w) * sizeof(float), static_cast<std::size_t>(to_w),
-                                      static_cast<std::size_t>(to_h));
-    copy.extent = make_cudaExtent(static_cast<std::size_t>(cols) * sizeof(float), static_cast<std::size_t>(rows),
-                                  static_cast<std::size_t>(planes));
+    copy.srcPtr = cudaPitchedPtr{const_cast<float*>(from), static_cast<std::size_t>(from_w) * sizeof(float),
+                                 static_cast<std::size_t>(from_w), static_cast<std::size_t>(from_h)};
+    copy.dstPtr = cudaPitchedPtr{to, static_cast<std::size_t>(to_w) * sizeof(float), static_cast<std::size_t>(to_w),
+                                 static_cast<std::size_t>(to_h)};
+    copy.extent = cudaExtent{static_cast<std::size_t>(cols) * sizeof(float), static_cast<std::size_t>(rows),
+                             static_cast<std::size_t>(planes)};
     copy.kind = cudaMemcpyDeviceToDevice;
     SMILE_CUDA(cudaMemcpy3DAsync(&copy, ctx.stream));
 }
