@@ -13,15 +13,18 @@ jobs="${SMILE_JOBS:-$(nproc)}"
 export SMILE_DATA="${SMILE_DATA:-$here/.data}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 
+# Each stage's start and the elapsed time, so a slow CI run says where its time went.
+stage() { echo "== $1 (at $((SECONDS / 60)) min $((SECONDS % 60)) s)"; }
+
 "$here/scripts/install-deps.sh"
 "$here/scripts/fetch-data.sh"
 
-echo "== CPU build (oneDNN)"
+stage "CPU build (oneDNN)"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=onednn -DSMILE_WARNINGS_AS_ERRORS=ON \
       -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 
-echo "== downstream project against an installed copy"
+stage "downstream project against an installed copy"
 prefix="$(mktemp -d)"; consumer="$(mktemp -d)"
 trap 'rm -rf "$prefix" "$consumer"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -30,7 +33,7 @@ cmake --build "$consumer" -j "$jobs" >/dev/null
 "$consumer/consumer"
 
 if [ -x /usr/local/cuda/bin/nvcc ]; then
-  echo "== CUDA build (compile and link only)"
+  stage "CUDA build (compile and link only)"
   cmake -S "$here" -B "$build-cuda" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=cuda -DSMILE_WARNINGS_AS_ERRORS=ON \
         -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON >/dev/null
   cmake --build "$build-cuda" -j "$jobs"
@@ -43,12 +46,12 @@ fi
 # its environment), and two such tests side by side on 2 cores make libgomp's spin-waiting
 # threads starve each other: the suite took 8 min 13 s with -j2 against 31 s with -j1
 # (2026-12-02, this machine).
-echo "== tests"
+stage "tests"
 cd "$build"
 ctest -LE gpu --output-on-failure -j 1
 
 if [ "${SMILE_SKIP_SANITIZERS:-0}" != 1 ]; then
-  echo "== sanitizers: the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+  stage "sanitizers: the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
   # -O1 keeps the instrumented build and its run short; oneDNN itself is not instrumented.
   cmake -S "$here" -B "$build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
         -DSMILE_SANITIZE=ON -DSMILE_WARNINGS_AS_ERRORS=ON -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON \
@@ -59,3 +62,4 @@ if [ "${SMILE_SKIP_SANITIZERS:-0}" != 1 ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   (cd "$build-asan" && ctest -LE gpu --output-on-failure -j 1)
 fi
+stage "done"

@@ -11,6 +11,7 @@
 
 #include "backends.hpp"
 #include "compare.hpp"
+#include "fixture_pass.hpp"
 #include "formula_weights.hpp"
 
 namespace {
@@ -18,17 +19,8 @@ namespace {
 using B = smile::default_backend;
 // ‖ours − PyTorch float64‖ / ‖PyTorch float64‖ must not exceed 1e-4, or twice the error of
 // PyTorch's own float32 on the same quantity when float32 cannot reach 1e-4 (ResNet-50's
-// training-mode gradients at these sizes: see make_parity_fixtures.py).
-constexpr double tolerance = 1e-4;
-
-/// The bound for fixture tensor `key` of `file`.
-double bound_for(const smile::io::safetensors_reader& file, const std::string& key) {
-    static std::map<std::string, nlohmann::json> cache;
-    auto& errors = cache[file.path().string()];
-    if (errors.is_null()) errors = nlohmann::json::parse(file.metadata().at("float32_error"));
-    const double torch_float32 = errors.contains(key) ? errors[key].get<double>() : 0.0;
-    return std::max(tolerance, 2.0 * torch_float32);
-}
+// training-mode gradients at these sizes: see make_parity_fixtures.py): support/fixture_pass.hpp.
+using smile::test::check_fixture_close;
 
 std::string fixture(const std::string& arch) {
     return std::string(SMILE_TEST_FIXTURES) + "/" + arch + "_parity.safetensors";
@@ -37,16 +29,6 @@ std::string fixture(const std::string& arch) {
 void fill_formula(smile::classifier<B>& model) {
     for (const auto& t : smile::state_of<B>(model))
         t.value->copy_from_host(smile::test::formula_values(t.name, smile::torch_shape(t.value->shape(), t.torch_rank)));
-}
-
-/// Compares `ours` with fixture tensor `key` under its bound.
-void check_close(const smile::io::safetensors_reader& f, const std::string& key, const std::vector<float>& ours) {
-    const std::vector<float> torch = f.read_floats(key);
-    REQUIRE(ours.size() == torch.size());
-    const double err = smile::test::relative_error(ours, torch);
-    const double bound = bound_for(f, key);
-    INFO(f.metadata().at("arch"), " ", key, ": relative error ", err, " (bound ", bound, ")");
-    CHECK(err <= bound);
 }
 
 std::vector<std::string> selected_parameters(const smile::io::safetensors_reader& f, const std::string& prefix) {
@@ -65,24 +47,24 @@ void check_pass(const std::string& arch, smile::mode m, const std::string& prefi
     fill_formula(model);
     auto x = smile::tensor<B>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
     model.forward(s, x, m);
-    check_close(f, prefix + ".logits", model.logits().to_host());
-    check_close(f, prefix + ".pooled", model.pooled().to_host());
+    check_fixture_close(f, prefix + ".logits", model.logits().to_host());
+    check_fixture_close(f, prefix + ".pooled", model.pooled().to_host());
     const auto labels = f.read_floats("labels");
     std::vector<float> targets(2 * 10, 0.0f);
     for (int i = 0; i < 2; ++i) targets[std::size_t(i) * 10 + std::size_t(labels[std::size_t(i)])] = 1.0f;
     auto t = smile::tensor<B>::from_host(s, {2, 10, 1, 1}, targets);
     smile::tensor<B> dlogits(s, {2, 10, 1, 1});
     const double loss = B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 0.5f, dlogits.view()) / 2;
-    check_close(f, prefix + ".loss", {static_cast<float>(loss)});
+    check_fixture_close(f, prefix + ".loss", {static_cast<float>(loss)});
     smile::tensor<B> dx;
     model.backward(s, &dlogits, nullptr, &dx);
-    check_close(f, prefix + ".grad.input", dx.to_host());
+    check_fixture_close(f, prefix + ".grad.input", dx.to_host());
     const auto params = smile::parameters_of<B>(model);
     std::size_t compared = 0;
     for (const auto& name : selected_parameters(f, prefix + ".grad.")) {
         for (const auto& [pname, p] : params)
             if (pname == name) {
-                check_close(f, prefix + ".grad." + name, p->grad.to_host());
+                check_fixture_close(f, prefix + ".grad." + name, p->grad.to_host());
                 ++compared;
             }
     }
@@ -91,7 +73,7 @@ void check_pass(const std::string& arch, smile::mode m, const std::string& prefi
         std::map<std::string, smile::tensor<B>*> buffers;
         model.visit_buffers("", [&](const std::string& n, smile::tensor<B>& b) { buffers[n] = &b; });
         for (const auto& name : selected_parameters(f, "train.after."))
-            check_close(f, "train.after." + name, buffers.at(name)->to_host());
+            check_fixture_close(f, "train.after." + name, buffers.at(name)->to_host());
     }
 }
 
@@ -137,8 +119,8 @@ TEST_CASE("parity: ResNet-50 evaluation-mode forward (inference primitives) equa
     fill_formula(model);
     auto x = smile::tensor<B>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
     model.forward(s, x, smile::mode::eval);
-    check_close(f, "eval.logits", model.logits().to_host());
-    check_close(f, "eval.pooled", model.pooled().to_host());
+    check_fixture_close(f, "eval.logits", model.logits().to_host());
+    check_fixture_close(f, "eval.pooled", model.pooled().to_host());
 }
 
 TEST_CASE("parity: three SGD steps (momentum, Nesterov, weight decay) equal PyTorch") {
@@ -165,18 +147,18 @@ TEST_CASE("parity: three SGD steps (momentum, Nesterov, weight decay) equal PyTo
             model.backward(s, &dlogits, nullptr);
             CHECK(opt.step(s, lr) == smile::parameters_of<B>(model).size());
         }
-        check_close(f, "sgd.losses", losses);
+        check_fixture_close(f, "sgd.losses", losses);
         CHECK(losses[2] < losses[0]);
         std::size_t compared = 0;
         for (const auto& [name, p] : smile::parameters_of<B>(model))
             if (f.contains("sgd." + name)) {
-                check_close(f, "sgd." + name, p->value.to_host());
+                check_fixture_close(f, "sgd." + name, p->value.to_host());
                 ++compared;
             }
         CHECK(compared == 10);
         std::map<std::string, smile::tensor<B>*> buffers;
         model.visit_buffers("", [&](const std::string& n, smile::tensor<B>& b) { buffers[n] = &b; });
-        check_close(f, "sgd.bn1.running_mean", buffers.at("bn1.running_mean")->to_host());
+        check_fixture_close(f, "sgd.bn1.running_mean", buffers.at("bn1.running_mean")->to_host());
     }
 }
 
@@ -201,7 +183,7 @@ TEST_CASE("weights: a torchvision-layout ResNet-50 safetensors file loads by nam
     CHECK(report.ignored == 53);  // one num_batches_tracked per BN
     auto x = smile::tensor<B>::from_host(s, {2, 3, 64, 64}, f.read_floats("input"));
     model.forward(s, x, smile::mode::eval);
-    check_close(f, "eval.logits", model.logits().to_host());
+    check_fixture_close(f, "eval.logits", model.logits().to_host());
 
     // Transfer learning: 200 new classes and a 10-way source head taken from the file's fc.
     auto transfer = smile::make_classifier<B>(s, gen, smile::resnet50(), {200, 10});
@@ -213,6 +195,6 @@ TEST_CASE("weights: a torchvision-layout ResNet-50 safetensors file loads by nam
     CHECK(r2.missing.empty());
     CHECK(r2.unexpected.empty());
     transfer.forward(s, x, smile::mode::eval);
-    check_close(f, "eval.logits", transfer.source_logits().to_host());  // the source head is the pretrained fc
+    check_fixture_close(f, "eval.logits", transfer.source_logits().to_host());  // the source head is the pretrained fc
     std::filesystem::remove(path);
 }
