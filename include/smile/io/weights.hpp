@@ -145,15 +145,6 @@ std::vector<weight_naming> family_namings(const Model& model) {
 
 }  // namespace detail_weights
 
-/// Which of `namings` the tensors of `path` (safetensors file or .npy directory) are named in;
-/// nullopt: the canonical naming.
-[[nodiscard]] inline std::optional<weight_naming> naming_of(const std::filesystem::path& path,
-                                                           const std::vector<weight_naming>& namings) {
-    if (namings.empty()) return std::nullopt;
-    const detail_weights::weight_source source(path);
-    return detect_naming(namings, [&](const std::string& n) { return source.contains(n); });
-}
-
 /// What the file at `path` calls the target head of a family whose canonical head is
 /// `canonical_head` and whose other namings are `namings`.
 [[nodiscard]] inline std::string head_in(const std::filesystem::path& path, const std::string& canonical_head,
@@ -165,12 +156,16 @@ std::vector<weight_naming> family_namings(const Model& model) {
     return naming ? head_of(*naming, contains) : canonical_head;
 }
 
+/// The metadata of a weight file (a .npy directory has none).
+[[nodiscard]] inline std::map<std::string, std::string> metadata_of(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return {};
+    return safetensors_reader(path).metadata();
+}
+
 /// The architecture a weight file names in its metadata ("arch", as smile writes it), if any.
 [[nodiscard]] inline std::optional<std::string> architecture_of(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) return std::nullopt;
-    safetensors_reader f(path);
-    const auto& m = f.metadata();
+    const auto m = metadata_of(path);
     if (auto it = m.find("arch"); it != m.end()) return it->second;
     return std::nullopt;
 }
@@ -184,14 +179,13 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
     for (const auto& n : source.names()) used[n] = false;
 
     // The file's naming (the family's canonical one unless a marker tensor says otherwise).
-    const auto naming = detect_naming(detail_weights::family_namings(model),
-                                      [&](const std::string& n) { return source.contains(n); });
+    auto contains = [&](const std::string& n) { return source.contains(n); };
+    const auto naming = detect_naming(detail_weights::family_namings(model), contains);
     if (naming) report.naming = naming->name;
 
     // Model name → file name (heads may be routed; empty: not loaded from the file).
     const std::string head_from =
-        options.head_from.value_or(naming ? head_of(*naming, [&](const std::string& n) { return source.contains(n); })
-                                          : detail_weights::family_head_name(model));
+        options.head_from.value_or(naming ? head_of(*naming, contains) : detail_weights::family_head_name(model));
     auto file_name = [&](const std::string& name) -> std::string {
         for (auto [head, from] : {std::pair{std::string("fc."), head_from},
                                   std::pair{std::string("source_fc."), options.source_head_from}})

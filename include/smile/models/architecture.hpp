@@ -77,20 +77,17 @@ struct declared_architecture {
 /// - without one, efficientnet_pytorch's tensor names (`_conv_stem.weight`), which only its
 ///   EfficientNets use: efficientnet-bN, N found from the block count and the head's width.
 [[nodiscard]] inline std::optional<declared_architecture> architecture_declared_by(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec)) {
-        io::safetensors_reader f(path);
-        const auto& m = f.metadata();
-        if (auto it = m.find("arch"); it != m.end()) {
-            std::string name = it->second;
-            if (auto pad = m.find("padding"); pad != m.end() && pad->second == "tf_same" && name.rfind("efficientnet_b", 0) == 0)
-                name = "tf_" + name;
-            return declared_architecture{name, "whose metadata names the architecture"};
-        }
+    const auto m = io::metadata_of(path);
+    if (auto it = m.find("arch"); it != m.end()) {
+        std::string name = it->second;
+        if (auto pad = m.find("padding"); pad != m.end() && pad->second == "tf_same" && name.rfind("efficientnet_b", 0) == 0)
+            name = "tf_" + name;
+        return declared_architecture{name, "whose metadata names the architecture"};
     }
-    const auto pytorch = io::naming_of(path, efficientnet_weight_namings(efficientnet_config{}));
-    if (!pytorch || pytorch->name != "efficientnet_pytorch") return std::nullopt;
     const io::detail_weights::weight_source source(path);
+    const auto naming = detect_naming(efficientnet_weight_namings(efficientnet_config{}),
+                                      [&](const std::string& n) { return source.contains(n); });
+    if (!naming || naming->name != "efficientnet_pytorch") return std::nullopt;
     std::int64_t blocks = 0;
     for (const auto& n : source.names()) {
         std::int64_t k = 0;
