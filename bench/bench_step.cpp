@@ -46,7 +46,8 @@ void train_step(benchmark::State& state, config c) {
     smile::tensor<B> dlogits(s, {c.batch, 200, 1, 1});
     auto step = [&] {
         model.forward(s, x, smile::mode::train);
-        B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 1.0f / float(c.batch), dlogits.view());
+        smile::ops<B>::softmax_cross_entropy(s.context(), model.logits().view(), t.view(),
+                                             1.0f / float(c.batch), dlogits.view());
         model.backward(s, &dlogits, nullptr);
         opt.step(s, 0.01f);
         s.synchronize();

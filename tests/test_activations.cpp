@@ -25,8 +25,8 @@ void check_against_torch(smile::activation_kind kind) {
     smile::session<B> s;
     auto x = smile::tensor<B>::from_host(s, sh, xs), dy = smile::tensor<B>::from_host(s, sh, dys);
     smile::tensor<B> y(s, sh), dx(s, sh);
-    B::activation_forward(s.context(), kind, x.view(), y.view());
-    B::activation_backward(s.context(), kind, x.view(), dy.view(), dx.view());
+    smile::ops<B>::activation_forward(s.context(), kind, x.view(), y.view());
+    smile::ops<B>::activation_backward(s.context(), kind, x.view(), dy.view(), dx.view());
     const auto want_y = f.read_floats(name + ".y"), want_dx = f.read_floats(name + ".dx");
     const auto got_y = y.to_host(), got_dx = dx.to_host();
     CAPTURE(name);

@@ -1,8 +1,19 @@
-// Every operation of the configured backend against the reference backend on the same host
-// inputs (ggml's test-backend-ops). Shapes include odd sizes, stride 2, padding and groups.
+// Every operation of the op table (core/op_table.hpp) on the configured backend against the
+// reference backend on the same host inputs (ggml's test-backend-ops). Shapes include odd sizes,
+// stride 2, padding and groups. Each case names the operations it covers in an `op_list`; the
+// last case fails for an operation of the table that no case covers, and a case whose
+// operations belong to an optional part the backend lacks is skipped by name.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <set>
+#include <smile/core/op_table.hpp>
+#include <smile/core/ops.hpp>
 #include <smile/core/session.hpp>
+#include <string>
+#include <string_view>
 
 #include "backends.hpp"
 #include "compare.hpp"
@@ -14,6 +25,49 @@ using smile::test::device;
 using smile::test::oracle;
 
 namespace {
+
+/// The operations a conformance case covers (names of the op table).
+struct op_list {
+    std::array<std::string_view, 8> names{};
+    std::size_t size = 0;
+    constexpr op_list(std::initializer_list<std::string_view> l) {
+        for (auto n : l) names[size++] = n;
+    }
+    [[nodiscard]] constexpr auto begin() const { return names.begin(); }
+    [[nodiscard]] constexpr auto end() const {
+        return names.begin() + static_cast<std::ptrdiff_t>(size);
+    }
+};
+
+/// Whether backend B has every operation of `l` (decided at compile time from the op table).
+template <class B>
+constexpr bool has_all(const op_list& l) {
+    return std::all_of(l.begin(), l.end(),
+                       [](std::string_view n) { return smile::supports<B>(n); });
+}
+
+std::set<std::string, std::less<>>& covered_ops() {
+    static std::set<std::string, std::less<>> names;
+    return names;
+}
+
+/// Records that a case covers `l`; called at namespace scope next to the case.
+bool covers(const op_list& l) {
+    for (auto n : l) covered_ops().emplace(n);
+    return true;
+}
+
+/// The message of a case skipped because the device lacks an optional part.
+void skipped(const op_list& l) {
+    for (auto n : l)
+        if (!smile::supports<device>(n))
+            MESSAGE("skipped: ", device::name, " lacks ", n, " (",
+                    smile::part_name(smile::find_op(n)->part), ")");
+}
+
+static_assert(std::all_of(smile::op_table.begin(), smile::op_table.end(),
+                          [](const smile::op_entry& e) { return smile::has_part<oracle>(e.part); }),
+              "the reference backend must have every operation of the table");
 
 /// Runs `op` (a generic lambda taking a session and returning host values) on both backends
 /// and compares the results.
@@ -46,6 +100,9 @@ std::vector<float> concat(std::initializer_list<std::vector<float>> parts) {
 
 }  // namespace
 
+constexpr op_list gemm_ops{"gemm"};
+const bool gemm_ops_listed = covers(gemm_ops);
+
 TEST_CASE("ops: gemm with every transpose combination, alpha and beta") {
     for (auto ta : {smile::transpose::no, smile::transpose::yes})
         for (auto tb : {smile::transpose::no, smile::transpose::yes})
@@ -57,10 +114,13 @@ TEST_CASE("ops: gemm with every transpose combination, alpha and beta") {
                 auto b = random_tensor(s, tb == smile::transpose::no ? smile::matrix_shape(k, n)
                                                                      : smile::matrix_shape(n, k), 2);
                 auto c = random_tensor(s, smile::matrix_shape(m, n), 3);
-                B::gemm(s.context(), ta, tb, 0.7f, a.view(), b.view(), -0.3f, c.view());
+                smile::ops<B>::gemm(s.context(), ta, tb, 0.7f, a.view(), b.view(), -0.3f, c.view());
                 return c.to_host();
             });
 }
+
+constexpr op_list elementwise_ops{"add", "multiply", "fill", "copy"};
+const bool elementwise_ops_listed = covers(elementwise_ops);
 
 TEST_CASE("ops: element-wise add, multiply, fill, copy") {
     check_op("add/multiply", [](auto& s) {
@@ -68,14 +128,18 @@ TEST_CASE("ops: element-wise add, multiply, fill, copy") {
         const shape4 sh{2, 5, 3, 3};
         auto x = random_tensor(s, sh, 1), y = random_tensor(s, sh, 2);
         smile::tensor<B> out(s, sh), prod(s, sh);
-        B::add(s.context(), 1.5f, x.view(), -0.5f, y.view(), out.view());
-        B::add(s.context(), 2.0f, x.view(), 1.0f, y.view(), y.view());  // aliasing the output
-        B::multiply(s.context(), x.view(), out.view(), prod.view());
+        smile::ops<B>::add(s.context(), 1.5f, x.view(), -0.5f, y.view(), out.view());
+        smile::ops<B>::add(s.context(), 2.0f, x.view(), 1.0f, y.view(),
+                           y.view());  // aliasing the output
+        smile::ops<B>::multiply(s.context(), x.view(), out.view(), prod.view());
         auto filled = smile::tensor<B>::filled(s, {1, 3, 2, 2}, 0.25f);
         auto copied = x.clone();
         return concat({out.to_host(), y.to_host(), prod.to_host(), filled.to_host(), copied.to_host()});
     });
 }
+
+constexpr op_list channel_ops{"scale_channels", "add_channel_bias", "channel_sum"};
+const bool channel_ops_listed = covers(channel_ops);
 
 TEST_CASE("ops: per-channel scale, bias and sum on odd shapes") {
     check_op("channels", [](auto& s) {
@@ -85,12 +149,15 @@ TEST_CASE("ops: per-channel scale, bias and sum on odd shapes") {
         auto scale = random_tensor(s, smile::vector_shape(5), 5);
         auto bias = random_tensor(s, smile::vector_shape(5), 6);
         smile::tensor<B> y(s, sh), sum(s, smile::vector_shape(5));
-        B::scale_channels(s.context(), x.view(), scale.view(), y.view());
-        B::add_channel_bias(s.context(), bias.view(), y.view());
-        B::channel_sum(s.context(), y.view(), sum.view());
+        smile::ops<B>::scale_channels(s.context(), x.view(), scale.view(), y.view());
+        smile::ops<B>::add_channel_bias(s.context(), bias.view(), y.view());
+        smile::ops<B>::channel_sum(s.context(), y.view(), sum.view());
         return concat({y.to_host(), sum.to_host()});
     });
 }
+
+constexpr op_list mixing_ops{"mix_rows", "paste_box"};
+const bool mixing_ops_listed = covers(mixing_ops);
 
 TEST_CASE("ops: mix_rows and paste_box with a permutation") {
     check_op("mixup", [](auto& s) {
@@ -99,11 +166,14 @@ TEST_CASE("ops: mix_rows and paste_box with a permutation") {
         auto x = random_tensor(s, sh, 7);
         const std::vector<std::int64_t> perm{2, 0, 3, 1};
         smile::tensor<B> mixed(s, sh), pasted(s, sh);
-        B::mix_rows(s.context(), 0.7f, x.view(), perm, mixed.view());
-        B::paste_box(s.context(), x.view(), perm, {1, 2, 3, 3}, pasted.view());
+        smile::ops<B>::mix_rows(s.context(), 0.7f, x.view(), perm, mixed.view());
+        smile::ops<B>::paste_box(s.context(), x.view(), perm, {1, 2, 3, 3}, pasted.view());
         return concat({mixed.to_host(), pasted.to_host()});
     });
 }
+
+constexpr op_list dot_relu_ops{"dot", "relu_forward", "relu_backward"};
+const bool dot_relu_ops_listed = covers(dot_relu_ops);
 
 TEST_CASE("ops: dot, relu forward and backward") {
     check_op("dot/relu", [](auto& s) {
@@ -111,12 +181,15 @@ TEST_CASE("ops: dot, relu forward and backward") {
         const shape4 sh{2, 3, 5, 5};
         auto x = random_tensor(s, sh, 8), dy = random_tensor(s, sh, 9);
         smile::tensor<B> y(s, sh), dx(s, sh);
-        B::relu_forward(s.context(), x.view(), y.view());
-        B::relu_backward(s.context(), y.view(), dy.view(), dx.view());
-        const double d = B::dot(s.context(), x.view(), dy.view());
+        smile::ops<B>::relu_forward(s.context(), x.view(), y.view());
+        smile::ops<B>::relu_backward(s.context(), y.view(), dy.view(), dx.view());
+        const double d = smile::ops<B>::dot(s.context(), x.view(), dy.view());
         return concat({y.to_host(), dx.to_host(), {static_cast<float>(d)}});
     });
 }
+
+constexpr op_list softmax_ops{"softmax", "softmax_cross_entropy"};
+const bool softmax_ops_listed = covers(softmax_ops);
 
 TEST_CASE("ops: softmax, log-softmax and soft-target cross-entropy") {
     check_op("softmax", [](auto& s) {
@@ -125,12 +198,17 @@ TEST_CASE("ops: softmax, log-softmax and soft-target cross-entropy") {
         auto z = random_tensor(s, sh, 10, -5, 5);
         auto t = random_tensor(s, sh, 11, 0, 1);  // unnormalised weights: checks the Σt factor
         smile::tensor<B> p(s, sh), lp(s, sh), d(s, sh);
-        B::softmax(s.context(), z.view(), p.view(), false);
-        B::softmax(s.context(), z.view(), lp.view(), true);
-        const double loss = B::softmax_cross_entropy(s.context(), z.view(), t.view(), 0.5f, d.view());
+        smile::ops<B>::softmax(s.context(), z.view(), p.view(), false);
+        smile::ops<B>::softmax(s.context(), z.view(), lp.view(), true);
+        const double loss =
+            smile::ops<B>::softmax_cross_entropy(s.context(), z.view(), t.view(), 0.5f, d.view());
         return concat({p.to_host(), lp.to_host(), d.to_host(), {static_cast<float>(loss)}});
     });
 }
+
+constexpr op_list pool_flatten_ops{"global_avg_pool_forward", "global_avg_pool_backward",
+                                   "flatten_forward", "flatten_backward"};
+const bool pool_flatten_ops_listed = covers(pool_flatten_ops);
 
 TEST_CASE("ops: global average pooling and flatten, forward and backward") {
     check_op("gap/flatten", [](auto& s) {
@@ -141,13 +219,16 @@ TEST_CASE("ops: global average pooling and flatten, forward and backward") {
         auto gf = random_tensor(s, smile::matrix_shape(2, 90), 14);
         smile::tensor<B> y(s, smile::matrix_shape(2, 6)), dx(s, sh), flat(s, smile::matrix_shape(2, 90)),
             back(s, sh);
-        B::global_avg_pool_forward(s.context(), x.view(), y.view());
-        B::global_avg_pool_backward(s.context(), g.view(), dx.view());
-        B::flatten_forward(s.context(), x.view(), flat.view());
-        B::flatten_backward(s.context(), gf.view(), back.view());
+        smile::ops<B>::global_avg_pool_forward(s.context(), x.view(), y.view());
+        smile::ops<B>::global_avg_pool_backward(s.context(), g.view(), dx.view());
+        smile::ops<B>::flatten_forward(s.context(), x.view(), flat.view());
+        smile::ops<B>::flatten_backward(s.context(), gf.view(), back.view());
         return concat({y.to_host(), dx.to_host(), flat.to_host(), back.to_host()});
     });
 }
+
+constexpr op_list sgd_ops{"sgd_step"};
+const bool sgd_ops_listed = covers(sgd_ops);
 
 TEST_CASE("ops: sgd_step in every PyTorch variant over three steps") {
     struct variant {
@@ -163,20 +244,24 @@ TEST_CASE("ops: sgd_step in every PyTorch variant over three steps") {
             auto buf = smile::tensor<B>::zeros(s, sh);
             for (int step = 0; step < 3; ++step) {
                 auto g = random_tensor(s, sh, 16 + static_cast<std::uint64_t>(step));
-                B::sgd_step(s.context(),
-                            {0.1f, v.momentum, v.dampening, v.weight_decay, v.nesterov, step == 0},
-                            w.view(), g.view(), buf.view());
+                smile::ops<B>::sgd_step(
+                    s.context(),
+                    {0.1f, v.momentum, v.dampening, v.weight_decay, v.nesterov, step == 0},
+                    w.view(), g.view(), buf.view());
             }
             return concat({w.to_host(), buf.to_host()});
         });
 }
 
+constexpr op_list activation_ops{"activation_forward", "activation_backward"};
+const bool activation_ops_listed = covers(activation_ops);
+
 TEST_CASE("ops: the activation family, forward and backward, every kind, kinks included") {
     for (const auto kind : smile::all_activation_kinds) {
         const std::string name(smile::activation_name(kind));
-        if constexpr (!smile::BackendActivations<device>) {
-            MESSAGE("skipped: this backend lacks the activation family (", name, ")");
-            continue;
+        if constexpr (!has_all<device>(activation_ops)) {
+            skipped(activation_ops);
+            break;
         } else {
             check_op("activation " + name, [&](auto& s) {
                 using B = BACKEND_OF(s);
@@ -187,17 +272,21 @@ TEST_CASE("ops: the activation family, forward and backward, every kind, kinks i
                 x.copy_from_host(host);
                 auto dy = random_tensor(s, sh, 32);
                 smile::tensor<B> y(s, sh), dx(s, sh);
-                B::activation_forward(s.context(), kind, x.view(), y.view());
-                B::activation_backward(s.context(), kind, x.view(), dy.view(), dx.view());
+                smile::ops<B>::activation_forward(s.context(), kind, x.view(), y.view());
+                smile::ops<B>::activation_backward(s.context(), kind, x.view(), dy.view(),
+                                                   dx.view());
                 return concat({y.to_host(), dx.to_host()});
             });
         }
     }
 }
 
+constexpr op_list broadcast_ops{"scale_broadcast", "scale_broadcast_backward"};
+const bool broadcast_ops_listed = covers(broadcast_ops);
+
 TEST_CASE("ops: broadcast scale per sample and channel, and per sample, forward and backward, in place too") {
-    if constexpr (!smile::BackendBroadcast<device>) {
-        MESSAGE("skipped: this backend lacks the broadcast scale");
+    if constexpr (!has_all<device>(broadcast_ops)) {
+        skipped(broadcast_ops);
     } else {
         for (const std::int64_t scale_channels : {std::int64_t{5}, std::int64_t{1}}) {
             CAPTURE(scale_channels);
@@ -209,12 +298,15 @@ TEST_CASE("ops: broadcast scale per sample and channel, and per sample, forward 
                 auto scale = random_tensor(s, ss, 42, -2, 2);
                 auto dy = random_tensor(s, sh, 43);
                 smile::tensor<B> y(s, sh), dx(s, sh), ds(s, ss);
-                B::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
-                B::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dx.view(), ds.view());
+                smile::ops<B>::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
+                smile::ops<B>::scale_broadcast_backward(s.context(), x.view(), scale.view(),
+                                                        dy.view(), dx.view(), ds.view());
                 // In place: y = s·y, and dx overwriting dy with no scale gradient asked for.
                 auto again = smile::tensor<B>::from_host(s, sh, x.to_host());
-                B::scale_broadcast(s.context(), again.view(), scale.view(), again.view());
-                B::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dy.view(), {});
+                smile::ops<B>::scale_broadcast(s.context(), again.view(), scale.view(),
+                                               again.view());
+                smile::ops<B>::scale_broadcast_backward(s.context(), x.view(), scale.view(),
+                                                        dy.view(), dy.view(), {});
                 return concat({y.to_host(), dx.to_host(), ds.to_host(), again.to_host(), dy.to_host()});
             });
         }
@@ -224,16 +316,22 @@ TEST_CASE("ops: broadcast scale per sample and channel, and per sample, forward 
         auto scale = smile::tensor<device>::from_host(s, {1, 2, 1, 1}, std::vector<float>{2, -1});
         auto dy = smile::tensor<device>::from_host(s, {1, 2, 1, 2}, std::vector<float>{1, 1, 0.5f, -1});
         smile::tensor<device> y(s, {1, 2, 1, 2}), dx(s, {1, 2, 1, 2}), ds(s, {1, 2, 1, 1});
-        device::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
-        device::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(), dx.view(), ds.view());
+        smile::ops<device>::scale_broadcast(s.context(), x.view(), scale.view(), y.view());
+        smile::ops<device>::scale_broadcast_backward(s.context(), x.view(), scale.view(), dy.view(),
+                                                     dx.view(), ds.view());
         CHECK(y.to_host() == std::vector<float>{2, 4, -3, -4});
         CHECK(dx.to_host() == std::vector<float>{2, 2, -0.5f, 1});
         CHECK(ds.to_host() == std::vector<float>{3, -2.5f});  // 1·1 + 2·1, 3·0.5 − 4·1
         auto wrong = smile::tensor<device>::from_host(s, {1, 3, 1, 1}, std::vector<float>{1, 1, 1});
-        CHECK_THROWS_WITH_AS(device::scale_broadcast(s.context(), x.view(), wrong.view(), y.view()),
-                             doctest::Contains("scale_broadcast: scale [1,3,1,1] broadcasts over neither"), smile::error);
+        CHECK_THROWS_WITH_AS(
+            smile::ops<device>::scale_broadcast(s.context(), x.view(), wrong.view(), y.view()),
+            doctest::Contains("scale_broadcast: scale [1,3,1,1] broadcasts over neither"),
+            smile::error);
     }
 }
+
+constexpr op_list adam_ops{"adam_step"};
+const bool adam_ops_listed = covers(adam_ops);
 
 TEST_CASE("ops: adam_step, Adam and AdamW, over three steps") {
     for (const bool decoupled : {false, true})
@@ -245,7 +343,7 @@ TEST_CASE("ops: adam_step, Adam and AdamW, over three steps") {
             for (int step = 1; step <= 3; ++step) {
                 auto g = random_tensor(s, sh, 18 + static_cast<std::uint64_t>(step));
                 const auto u = smile::adam_update::at(step, 0.05f, 0.9f, 0.99f, 1e-6f, 0.1f, decoupled);
-                B::adam_step(s.context(), u, w.view(), g.view(), m.view(), v.view());
+                smile::ops<B>::adam_step(s.context(), u, w.view(), g.view(), m.view(), v.view());
             }
             return concat({w.to_host(), m.to_host(), v.to_host()});
         });
@@ -256,6 +354,9 @@ struct conv_case {
     smile::conv2d_desc d;
     bool bias;
 };
+
+constexpr op_list conv_ops{"conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"};
+const bool conv_ops_listed = covers(conv_ops);
 
 TEST_CASE("ops: convolution forward (train and eval), backward data and weights") {
     const conv_case cases[] = {
@@ -276,16 +377,22 @@ TEST_CASE("ops: convolution forward (train and eval), backward data and weights"
             smile::tensor<B> y_eval(s, ys), y(s, ys), dx(s, c.x), dw(s, c.w), db(s, smile::vector_shape(c.w.n));
             typename B::conv2d_plan plan;
             const smile::const_tensor_view<B> bias = c.bias ? b.view() : smile::const_tensor_view<B>{};
-            B::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias, y_eval.view(), mode::eval);
-            B::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias, y.view(), mode::train);
-            B::conv2d_backward_data(s.context(), plan, dy.view(), w.view(), dx.view());
-            B::conv2d_backward_weights(s.context(), plan, x.view(), dy.view(), dw.view(),
-                                       c.bias ? db.view() : smile::tensor_view<B>{});
+            smile::ops<B>::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias,
+                                          y_eval.view(), mode::eval);
+            smile::ops<B>::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias,
+                                          y.view(), mode::train);
+            smile::ops<B>::conv2d_backward_data(s.context(), plan, dy.view(), w.view(), dx.view());
+            smile::ops<B>::conv2d_backward_weights(s.context(), plan, x.view(), dy.view(),
+                                                   dw.view(),
+                                                   c.bias ? db.view() : smile::tensor_view<B>{});
             auto out = concat({y_eval.to_host(), y.to_host(), dx.to_host(), dw.to_host()});
             if (c.bias) out = concat({out, db.to_host()});
             return out;
         }, 1e-5);
 }
+
+constexpr op_list pool_ops{"pool2d_forward", "pool2d_backward"};
+const bool pool_ops_listed = covers(pool_ops);
 
 TEST_CASE("ops: max and average pooling forward and backward") {
     const smile::pool2d_desc cases[] = {
@@ -305,12 +412,17 @@ TEST_CASE("ops: max and average pooling forward and backward") {
             auto dy = random_tensor(s, ys, 31);
             smile::tensor<B> y_eval(s, ys), y(s, ys), dx(s, xs);
             typename B::pool2d_plan plan;
-            B::pool2d_forward(s.context(), plan, d, x.view(), y_eval.view(), mode::eval);
-            B::pool2d_forward(s.context(), plan, d, x.view(), y.view(), mode::train);
-            B::pool2d_backward(s.context(), plan, x.view(), y.view(), dy.view(), dx.view());
+            smile::ops<B>::pool2d_forward(s.context(), plan, d, x.view(), y_eval.view(),
+                                          mode::eval);
+            smile::ops<B>::pool2d_forward(s.context(), plan, d, x.view(), y.view(), mode::train);
+            smile::ops<B>::pool2d_backward(s.context(), plan, x.view(), y.view(), dy.view(),
+                                           dx.view());
             return concat({y_eval.to_host(), y.to_host(), dx.to_host()});
         });
 }
+
+constexpr op_list batch_norm_ops{"batch_norm_forward", "batch_norm_backward"};
+const bool batch_norm_ops_listed = covers(batch_norm_ops);
 
 TEST_CASE("ops: batch norm training (running statistics), evaluation, fused ReLU, backward") {
     for (bool fuse : {false, true})
@@ -327,21 +439,199 @@ TEST_CASE("ops: batch norm training (running statistics), evaluation, fused ReLU
             smile::tensor<B> y_eval(s, xs), y(s, xs), dx(s, xs), dg(s, smile::vector_shape(5)),
                 dbt(s, smile::vector_shape(5));
             typename B::batch_norm_plan plan;
-            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
-                                  rv.view(), y_eval.view(), mode::eval);
-            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
-                                  rv.view(), y.view(), mode::train);
-            B::batch_norm_backward(s.context(), plan, x.view(), y.view(), dy.view(), gamma.view(),
-                                   beta.view(), dx.view(), dg.view(), dbt.view());
+            smile::ops<B>::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(),
+                                              beta.view(), rm.view(), rv.view(), y_eval.view(),
+                                              mode::eval);
+            smile::ops<B>::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(),
+                                              beta.view(), rm.view(), rv.view(), y.view(),
+                                              mode::train);
+            smile::ops<B>::batch_norm_backward(s.context(), plan, x.view(), y.view(), dy.view(),
+                                               gamma.view(), beta.view(), dx.view(), dg.view(),
+                                               dbt.view());
             auto train = concat({y_eval.to_host(), y.to_host(), rm.to_host(), rv.to_host(), dx.to_host(),
                                  dg.to_host(), dbt.to_host()});
             // eval_grad: running statistics (left unchanged) with a backward.
             smile::tensor<B> y_eg(s, xs);
-            B::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(), beta.view(), rm.view(),
-                                  rv.view(), y_eg.view(), mode::eval_grad);
-            B::batch_norm_backward(s.context(), plan, x.view(), y_eg.view(), dy.view(), gamma.view(),
-                                   beta.view(), dx.view(), dg.view(), dbt.view());
+            smile::ops<B>::batch_norm_forward(s.context(), plan, d, x.view(), gamma.view(),
+                                              beta.view(), rm.view(), rv.view(), y_eg.view(),
+                                              mode::eval_grad);
+            smile::ops<B>::batch_norm_backward(s.context(), plan, x.view(), y_eg.view(), dy.view(),
+                                               gamma.view(), beta.view(), dx.view(), dg.view(),
+                                               dbt.view());
             return concat({train, y_eg.to_host(), rm.to_host(), rv.to_host(), dx.to_host(), dg.to_host(),
                            dbt.to_host()});
         }, 1e-4);
+}
+
+constexpr op_list storage_ops{"allocate", "deallocate", "upload", "download", "synchronize"};
+const bool storage_ops_listed = covers(storage_ops);
+
+TEST_CASE(
+    "ops: allocate, upload, download, synchronize, deallocate round-trip odd shapes in NCHW "
+    "order") {
+    check_op(
+        "storage",
+        [](auto& s) {
+            using B = BACKEND_OF(s);
+            std::vector<float> out;
+            for (const shape4 sh : {shape4{2, 3, 5, 7}, shape4{1, 13, 1, 1}, shape4{4, 1, 3, 2}}) {
+                smile::rng gen(50);
+                const auto host = smile::test::uniform_values(gen, sh.size());
+                float* p = smile::ops<B>::allocate(s.context(), sh.size());
+                smile::ops<B>::upload(s.context(), host.data(), {p, sh});
+                smile::ops<B>::synchronize(s.context());
+                std::vector<float> back(sh.size());
+                smile::ops<B>::download(s.context(), {p, sh}, back.data());
+                smile::ops<B>::deallocate(s.context(), p, sh.size());
+                CHECK(back == host);  // a layout conversion and its inverse lose nothing
+                out.insert(out.end(), back.begin(), back.end());
+            }
+            return out;
+        },
+        0.0);
+}
+
+constexpr op_list folded_ops{"conv2d_bn_inference"};
+const bool folded_ops_listed = covers(folded_ops);
+
+TEST_CASE(
+    "ops: convolution with batch norm folded in, every activation the backend has, with and "
+    "without the sum") {
+    const conv_case cases[] = {
+        {{2, 6, 9, 7}, {8, 6, 3, 3}, {1, 1, 1, 1, 1}, true},         // bias, padding
+        {{2, 8, 8, 8}, {8, 1, 3, 3}, {2, 2, 1, 1, 8}, false},        // depthwise, stride 2
+        {{1, 4, 9, 9}, {6, 4, 3, 3}, {2, 2, 0, 0, 1, 1, 1}, false},  // TensorFlow "same"
+    };
+    std::vector<smile::activation_kind> kinds{smile::activation_kind::identity,
+                                              smile::activation_kind::relu};
+    if constexpr (smile::BackendActivations<device>)
+        kinds.assign(std::begin(smile::all_activation_kinds),
+                     std::end(smile::all_activation_kinds));
+    for (const auto& c : cases)
+        for (const auto kind : kinds)
+            for (const bool sum : {false, true})
+                check_op(
+                    "conv2d+bn " + c.w.str() + " " + std::string(smile::activation_name(kind)) +
+                        (sum ? " +sum" : ""),
+                    [&](auto& s) {
+                        using B = BACKEND_OF(s);
+                        const auto v = smile::vector_shape(c.w.n);
+                        auto x = random_tensor(s, c.x, 60), w = random_tensor(s, c.w, 61);
+                        auto b = random_tensor(s, v, 62), gamma = random_tensor(s, v, 63, 0.5, 1.5);
+                        auto beta = random_tensor(s, v, 64), mean = random_tensor(s, v, 65);
+                        auto var = random_tensor(s, v, 66, 0.5, 2);
+                        auto y = random_tensor(s, smile::conv2d_output_shape(c.x, c.w, c.d), 67);
+                        typename B::conv2d_plan plan;
+                        const smile::conv_bn_fold fold{1e-3f, kind, sum, true};
+                        smile::ops<B>::conv2d_bn_inference(
+                            s.context(), plan, c.d, fold, x.view(), w.view(),
+                            c.bias ? b.view() : smile::const_tensor_view<B>{}, gamma.view(),
+                            beta.view(), mean.view(), var.view(), y.view());
+                        return y.to_host();
+                    },
+                    1e-5);
+}
+
+constexpr op_list svd_ops{"svd"};
+const bool svd_ops_listed = covers(svd_ops);
+
+TEST_CASE(
+    "ops: thin svd of tall and wide matrices: singular values, |U|, |Vt| and the reconstruction") {
+    for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{7, 4}, {4, 9}, {5, 5}})
+        check_op(
+            "svd " + std::to_string(m) + "x" + std::to_string(n),
+            [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const std::int64_t r = std::min(m, n);
+                auto a = random_tensor(s, smile::matrix_shape(m, n), 70);
+                smile::tensor<B> u(s, smile::matrix_shape(m, r)), sv(s, smile::vector_shape(r)),
+                    vt(s, smile::matrix_shape(r, n)), back(s, smile::matrix_shape(m, n));
+                smile::ops<B>::svd(s.context(), a.view(), u.view(), sv.view(), vt.view());
+                const auto singular = sv.to_host();
+                auto abs_u = u.to_host(),
+                     abs_vt = vt.to_host();  // singular vectors are unique up to sign
+                for (auto* h : {&abs_u, &abs_vt})
+                    for (float& e : *h) e = std::abs(e);
+                smile::ops<B>::scale_channels(s.context(), u.view(), sv.view(), u.view());
+                smile::ops<B>::gemm(s.context(), smile::transpose::no, smile::transpose::no, 1.0f,
+                                    u.view(), vt.view(), 0.0f, back.view());
+                return concat({singular, abs_u, abs_vt, back.to_host()});
+            },
+            1e-4);
+}
+
+TEST_CASE(
+    "ops: every operation of the op table has a conformance case, and every case names table "
+    "operations") {
+    for (const auto& e : smile::op_table) {
+        INFO("operation ", e.name, " (", smile::part_name(e.part), ")");
+        CHECK(covered_ops().contains(e.name));
+    }
+    for (const auto& name : covered_ops()) {
+        INFO("case operation ", name);
+        CHECK(smile::find_op(name) != nullptr);
+    }
+    CHECK(covered_ops().size() == smile::op_table.size());
+}
+
+TEST_CASE_TEMPLATE(
+    "ops: wrong operands are reported by ops<B>, named as in the op table, whichever backend runs",
+    B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    auto& ctx = s.context();
+    smile::tensor<B> a(s, {2, 3, 4, 4}), b(s, {2, 3, 4, 5}), m(s, smile::matrix_shape(2, 3)),
+        v(s, smile::vector_shape(3));
+    const auto fails_with = [](auto&& call, const char* text) {
+        CHECK_THROWS_WITH_AS(call(), doctest::Contains(text), smile::error);
+    };
+    fails_with([&] { smile::ops<B>::add(ctx, 1, a.view(), 1, b.view(), a.view()); },
+               "add: operand shapes differ");
+    fails_with([&] { smile::ops<B>::copy(ctx, a.view(), b.view()); },
+               "copy: operand shapes differ");
+    const std::vector<std::int64_t> perm{1, 0};
+    fails_with([&] { smile::ops<B>::mix_rows(ctx, 0.5f, a.view(), perm, a.view()); },
+               "mix_rows: the output must not alias the input");
+    const std::vector<std::int64_t> outside{1, 2};
+    fails_with(
+        [&] {
+            smile::ops<B>::paste_box(ctx, a.view(), outside, {0, 0, 1, 1}, b.view());
+        },
+        "paste_box: operand shapes differ");
+    fails_with([&] { smile::ops<B>::softmax(ctx, a.view(), a.view(), false); },
+               "softmax: input must be a matrix");
+    fails_with(
+        [&] {
+            smile::ops<B>::gemm(ctx, smile::transpose::no, smile::transpose::no, 1, m.view(),
+                                m.view(), 0, m.view());
+        },
+        "gemm: op(A) is 2x3, op(B) is 2x3");
+    fails_with([&] { smile::ops<B>::add_channel_bias(ctx, m.view(), a.view()); },
+               "add_channel_bias: bias has shape");
+    typename B::conv2d_plan conv;
+    smile::tensor<B> w(s, {5, 3, 3, 3});
+    fails_with(
+        [&] {
+            smile::ops<B>::conv2d_forward(ctx, conv, {}, a.view(), w.view(), {}, a.view(),
+                                          mode::eval);
+        },
+        "conv2d_forward: output has shape [2,3,4,4], expected [2,5,2,2]");
+    fails_with(
+        [&] {
+            smile::ops<B>::conv2d_forward(ctx, conv, {}, a.view(), w.view(), v.view(), b.view(),
+                                          mode::eval);
+        },
+        "conv2d_forward: output has shape");
+    typename B::batch_norm_plan bn;
+    smile::tensor<B> one(s, {1, 3, 1, 1});
+    fails_with(
+        [&] {
+            smile::ops<B>::batch_norm_forward(ctx, bn, {}, one.view(), v.view(), v.view(), v.view(),
+                                              v.view(), one.view(), mode::train);
+        },
+        "batch_norm_forward: training needs more than one value per channel");
+    fails_with([&] { smile::ops<B>::sgd_step(ctx, {}, a.view(), b.view(), a.view()); },
+               "sgd_step: gradient has shape");
+    smile::tensor<B> u(s, smile::matrix_shape(2, 3)), sv(s, smile::vector_shape(2)),
+        vt(s, smile::matrix_shape(2, 3));
+    fails_with([&] { smile::ops<B>::svd(ctx, m.view(), u.view(), sv.view(), vt.view()); }, "svd U");
 }

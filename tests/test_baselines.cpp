@@ -145,11 +145,12 @@ TEST_CASE("svd: both backends give the same singular values and exact reconstruc
             using B = std::conditional_t<std::is_same_v<S, smile::session<D>>, D, smile::reference::backend>;
             auto a = tensor<B>::from_host(s, {6, 9, 1, 1}, values);
             tensor<B> u(s, {6, 6, 1, 1}), sg(s, {6, 1, 1, 1}), vt(s, {6, 9, 1, 1});
-            B::svd(s.context(), a.view(), u.view(), sg.view(), vt.view());
+            smile::ops<B>::svd(s.context(), a.view(), u.view(), sg.view(), vt.view());
             sigmas.push_back(sg.to_host());
-            B::scale_channels(s.context(), u.view(), sg.view(), u.view());
+            smile::ops<B>::scale_channels(s.context(), u.view(), sg.view(), u.view());
             tensor<B> back(s, {6, 9, 1, 1});
-            B::gemm(s.context(), smile::transpose::no, smile::transpose::no, 1.0f, u.view(), vt.view(), 0.0f, back.view());
+            smile::ops<B>::gemm(s.context(), smile::transpose::no, smile::transpose::no, 1.0f,
+                                u.view(), vt.view(), 0.0f, back.view());
             CHECK(smile::test::relative_error(back.to_host(), values) < 1e-5);
         };
         if (which == 0) {

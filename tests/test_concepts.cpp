@@ -1,6 +1,8 @@
 // The concepts accept the real backends and layers and reject incomplete ones, naming the part.
 #include <doctest/doctest.h>
 
+#include <smile/core/op_table.hpp>
+#include <smile/core/ops.hpp>
 #include <smile/layers/activation.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/conv2d.hpp>
@@ -48,6 +50,38 @@ TEST_CASE("concepts: a backend with only storage fails exactly the other parts")
     static_assert(!smile::BackendOptimizer<storage_only>);
     static_assert(!smile::Backend<storage_only>);
     CHECK(true);
+}
+
+/// Whether `ops<B>` dispatches an operation of each part to backend B.
+template <class B>
+concept dispatches_math = requires(typename B::context& c, smile::const_tensor_view<B> x,
+                                   smile::tensor_view<B> y) {
+    smile::ops<B>::add(c, 1.0f, x, 1.0f, x, y);
+};
+template <class B>
+concept dispatches_activations = requires(typename B::context& c, smile::const_tensor_view<B> x,
+                                          smile::tensor_view<B> y) {
+    smile::ops<B>::activation_forward(c, smile::activation_kind::relu, x, y);
+};
+template <class B>
+concept dispatches_storage = requires(typename B::context& c, smile::const_tensor_view<B> x,
+                                      smile::tensor_view<B> y) {
+    smile::ops<B>::copy(c, x, y);
+};
+
+TEST_CASE("concepts: ops<B> dispatches exactly the parts a backend has, as the op table says") {
+    using smile::test::device;
+    static_assert(dispatches_storage<storage_only> && !dispatches_math<storage_only>);
+    static_assert(!dispatches_activations<storage_only>);
+    static_assert(dispatches_storage<device> && dispatches_math<device> &&
+                  dispatches_activations<device>);
+    static_assert(smile::supports<storage_only>("copy") && !smile::supports<storage_only>("add"));
+    static_assert(!smile::supports<storage_only>("activation_forward") &&
+                  smile::supports<device>("activation_forward"));
+    static_assert(!smile::supports<device>("no_such_operation"));
+    static_assert(smile::find_op("scale_broadcast")->part == smile::backend_part::broadcast);
+    CHECK(smile::part_name(smile::find_op("svd")->part) == "BackendLinalg");
+    CHECK_FALSE(smile::is_required(smile::backend_part::activations));
 }
 
 TEST_CASE("concepts: every layer satisfies Layer and other types do not") {

@@ -145,14 +145,15 @@ TEST_CASE_TEMPLATE("residual blocks: backward equals the chain rule through the 
             sc.assign(x);
         }
         auto pre = tensor<B>::zeros(s, y.shape());
-        B::add(s.context(), 1.0f, bn_out[units - 1].view(), 1.0f, sc.view(), pre.view());
+        smile::ops<B>::add(s.context(), 1.0f, bn_out[units - 1].view(), 1.0f, sc.view(),
+                           pre.view());
         tensor<B> y_hand(s, y.shape());
-        B::relu_forward(s.context(), pre.view(), y_hand.view());
+        smile::ops<B>::relu_forward(s.context(), pre.view(), y_hand.view());
         CHECK(smile::test::relative_error(y.to_host(), y_hand.to_host()) < 1e-6);
 
         // Backward by hand: g = dy·[y > 0] feeds both branches; dx is their sum.
         tensor<B> g(s, y.shape());
-        B::relu_backward(s.context(), y_hand.view(), dy.view(), g.view());
+        smile::ops<B>::relu_backward(s.context(), y_hand.view(), dy.view(), g.view());
         tensor<B> grad;
         grad.assign(g);
         for (std::size_t i = units; i-- > 0;) {
@@ -165,9 +166,9 @@ TEST_CASE_TEMPLATE("residual blocks: backward equals the chain rule through the 
             tensor<B> d_sc_conv, d_sc;
             bns[3].backward(s, g, &d_sc_conv);
             convs[3].backward(s, d_sc_conv, &d_sc);
-            B::add(s.context(), 1.0f, d_sc.view(), 1.0f, grad.view(), grad.view());
+            smile::ops<B>::add(s.context(), 1.0f, d_sc.view(), 1.0f, grad.view(), grad.view());
         } else {
-            B::add(s.context(), 1.0f, g.view(), 1.0f, grad.view(), grad.view());
+            smile::ops<B>::add(s.context(), 1.0f, g.view(), 1.0f, grad.view(), grad.view());
         }
         CHECK(smile::test::relative_error(dx.to_host(), grad.to_host()) < 1e-6);
         k = 0;

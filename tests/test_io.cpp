@@ -251,9 +251,11 @@ struct tiny_run {
             auto t = smile::tensor<B>::from_host(s, {6, 4, 1, 1}, tb);
             model.forward(s, x, smile::mode::train);
             smile::tensor<B> d(s, {6, 4, 1, 1}), ds(s, {6, 3, 1, 1});
-            B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 1.0f / 6, d.view());
+            smile::ops<B>::softmax_cross_entropy(s.context(), model.logits().view(), t.view(),
+                                                 1.0f / 6, d.view());
             auto st = smile::tensor<B>::filled(s, {6, 3, 1, 1}, 1.0f / 3);
-            B::softmax_cross_entropy(s.context(), model.source_logits().view(), st.view(), 0.1f / 6, ds.view());
+            smile::ops<B>::softmax_cross_entropy(s.context(), model.source_logits().view(),
+                                                 st.view(), 0.1f / 6, ds.view());
             model.backward(s, &d, &ds);
             opt->step(s, schedule.at(k));
         }

@@ -188,7 +188,7 @@ TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then B
                 for (std::size_t i = 0; i < pre.size(); ++i) pre[i] += residual[i];
             auto p = smile::tensor<B>::from_host(s, ys, pre);
             smile::tensor<B> want(s, ys);
-            B::activation_forward(s.context(), k, p.view(), want.view());
+            smile::ops<B>::activation_forward(s.context(), k, p.view(), want.view());
             auto y = smile::tensor<B>::from_host(s, ys, residual);
             conv.forward_folded(s, bn, x, y, k, sum);
             CHECK(smile::test::max_abs_diff(y.to_host(), want.to_host()) < 1e-5);
@@ -209,7 +209,7 @@ TEST_CASE_TEMPLATE("layers: conv2d with batch norm folded in equals conv, then B
     change(bn.running_var(), 0.5f);
     // A write through a view (as the optimizer and the mean teacher do) is seen too.
     const auto before = conv.weight().value.generation();
-    B::fill(s.context(), conv.weight().value.view(), 0.01f);
+    smile::ops<B>::fill(s.context(), conv.weight().value.view(), 0.01f);
     CHECK(conv.weight().value.generation() != before);
     CHECK(smile::test::max_abs_diff(folded(), unfolded()) < 1e-5);
     // Reading through a const reference keeps the generation (so caches survive reads).

@@ -54,7 +54,9 @@ void check_pass(const std::string& arch, smile::mode m, const std::string& prefi
     for (int i = 0; i < 2; ++i) targets[std::size_t(i) * 10 + std::size_t(labels[std::size_t(i)])] = 1.0f;
     auto t = smile::tensor<B>::from_host(s, {2, 10, 1, 1}, targets);
     smile::tensor<B> dlogits(s, {2, 10, 1, 1});
-    const double loss = B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 0.5f, dlogits.view()) / 2;
+    const double loss = smile::ops<B>::softmax_cross_entropy(s.context(), model.logits().view(),
+                                                             t.view(), 0.5f, dlogits.view()) /
+                        2;
     check_fixture_close(f, prefix + ".loss", {static_cast<float>(loss)});
     smile::tensor<B> dx;
     model.backward(s, &dlogits, nullptr, &dx);
@@ -143,7 +145,9 @@ TEST_CASE("parity: three SGD steps (momentum, Nesterov, weight decay) equal PyTo
         for (std::size_t step = 0; step < 3; ++step) {
             model.forward(s, x, smile::mode::train);
             losses.push_back(static_cast<float>(
-                B::softmax_cross_entropy(s.context(), model.logits().view(), t.view(), 0.5f, dlogits.view()) / 2));
+                smile::ops<B>::softmax_cross_entropy(s.context(), model.logits().view(), t.view(),
+                                                     0.5f, dlogits.view()) /
+                2));
             model.backward(s, &dlogits, nullptr);
             CHECK(opt.step(s, lr) == smile::parameters_of<B>(model).size());
         }

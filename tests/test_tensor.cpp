@@ -55,7 +55,7 @@ TEST_CASE_TEMPLATE("tensor: rows are contiguous samples in every layout", B, SMI
     std::iota(values.begin(), values.end(), 0.0f);
     auto t = smile::tensor<B>::from_host(s, shape, values);
     smile::tensor<B> middle(s, {1, 2, 2, 2});
-    B::copy(s.context(), t.rows(1, 2), middle.view());
+    smile::ops<B>::copy(s.context(), t.rows(1, 2), middle.view());
     CHECK(middle.to_host() == std::vector<float>(values.begin() + 8, values.begin() + 16));
 }
 

@@ -24,12 +24,14 @@ int main() {
 
     auto loss = [&] {
         net.forward(s, x, logits, smile::mode::train);
-        return B::softmax_cross_entropy(s.context(), logits.view(), targets.view(), 0.25f, dlogits.view()) / 4;
+        return smile::ops<B>::softmax_cross_entropy(s.context(), logits.view(), targets.view(),
+                                                    0.25f, dlogits.view()) /
+               4;
     };
     const double before = loss();
     net.backward(s, dlogits, nullptr);
     net.visit_parameters("", [&](const std::string&, smile::parameter<B>& p) {
-        B::sgd_step(s.context(), {0.1f}, p.value.view(), p.grad.view(), p.value.view());
+        smile::ops<B>::sgd_step(s.context(), {0.1f}, p.value.view(), p.grad.view(), p.value.view());
     });
     const double after = loss();
     std::printf("smile %s on %s: loss %.4f -> %.4f\n", SMILE_VERSION_STRING, std::string(B::name).c_str(),

@@ -18,13 +18,13 @@
 
 #include <cmath>
 #include <cstdint>
-#include <span>
-#include <string>
-#include <vector>
-
+#include <smile/core/ops.hpp>
 #include <smile/core/random.hpp>
 #include <smile/data/loader.hpp>
 #include <smile/models/classifier.hpp>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace smile::analysis {
 
@@ -146,7 +146,7 @@ void add_interpolation_batch(session<B>& s, classifier<B>& model, const tensor<B
         std::vector<float> logits, features;
     };
     auto run = [&](double delta) {
-        B::mix_rows(s.context(), static_cast<float>(delta), x.view(), perm, mixed->view());
+        ops<B>::mix_rows(s.context(), static_cast<float>(delta), x.view(), perm, mixed->view());
         model.forward(s, *mixed, mode::eval);
         return outputs{model.logits().to_host(), model.pooled().to_host()};
     };

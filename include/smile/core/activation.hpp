@@ -1,25 +1,25 @@
 #pragma once
 /// @file
 /// The element-wise activation family: one kind value instead of one backend function per
-/// activation (`B::activation_forward(ctx, kind, x, y)`, `B::activation_backward(ctx, kind, x,
-/// dy, dx)`), with the float formulas that CPU backends share. Each formula is PyTorch's
+/// activation (`ops<B>::activation_forward(ctx, kind, x, y)`, `ops<B>::activation_backward(ctx,
+/// kind, x, dy, dx)`), with the float formulas that CPU backends share. Each formula is PyTorch's
 /// (torch.nn.functional), forward and backward, including its choice of derivative at a kink.
 /// PyTorch 1.13's CPU kernels disagree with themselves at one kink: hardswish's derivative at
 /// x = 3 is 1 in the vectorised loop and 3/2 in the scalar tail; smile takes the vectorised
 /// loop's 1, which is what all but the last few elements of a tensor get.
 ///
-/// | kind        | y = f(x)                                   | f'(x)                                        |
+/// | kind        | y = f(x)                                   | f'(x) |
 /// |-------------|--------------------------------------------|----------------------------------------------|
-/// | identity    | x                                          | 1                                            |
-/// | relu        | max(x, 0)                                  | [x > 0]                                      |
-/// | relu6       | min(max(x, 0), 6)                          | [0 < x < 6]                                  |
-/// | silu        | x·σ(x)                                     | σ(x)·(1 + x·(1 − σ(x)))                      |
-/// | sigmoid     | σ(x) = 1/(1 + e⁻ˣ)                         | σ(x)·(1 − σ(x))                              |
-/// | hardswish   | x·min(max(x + 3, 0), 6)/6                  | 0 if x < −3; x/3 + 1/2 if x < 3; 1 otherwise |
-/// | hardsigmoid | min(max(x + 3, 0), 6)/6                    | 1/6 if −3 < x < 3, else 0                    |
-/// | tanh        | tanh(x)                                    | 1 − tanh²(x)                                 |
-/// | gelu_erf    | x·Φ(x), Φ(x) = (1 + erf(x/√2))/2           | Φ(x) + x·e^(−x²/2)/√(2π)                     |
-/// | gelu_tanh   | x·(1 + tanh(u))/2, u = √(2/π)(x + 0.044715x³) | (1 + tanh u)/2 + x/2·(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²) |
+/// | identity    | x                                          | 1 | | relu        | max(x, 0) | [x
+/// > 0]                                      | | relu6       | min(max(x, 0), 6) | [0 < x < 6] | |
+/// silu        | x·σ(x)                                     | σ(x)·(1 + x·(1 − σ(x))) | | sigmoid
+/// | σ(x) = 1/(1 + e⁻ˣ)                         | σ(x)·(1 − σ(x))                              | |
+/// hardswish   | x·min(max(x + 3, 0), 6)/6                  | 0 if x < −3; x/3 + 1/2 if x < 3; 1
+/// otherwise | | hardsigmoid | min(max(x + 3, 0), 6)/6                    | 1/6 if −3 < x < 3, else
+/// 0                    | | tanh        | tanh(x)                                    | 1 − tanh²(x)
+/// | | gelu_erf    | x·Φ(x), Φ(x) = (1 + erf(x/√2))/2           | Φ(x) + x·e^(−x²/2)/√(2π) | |
+/// gelu_tanh   | x·(1 + tanh(u))/2, u = √(2/π)(x + 0.044715x³) | (1 + tanh u)/2 + x/2·(1 −
+/// tanh²u)·√(2/π)(1 + 3·0.044715x²) |
 
 #include <cmath>
 #include <cstdint>

@@ -17,6 +17,10 @@
 ///   `softmax_cross_entropy` and `synchronize` wait for completion.
 /// - Unless stated, outputs are overwritten, never accumulated into.
 ///
+/// Generic code calls these operations through `ops<B>` (core/ops.hpp), which checks the operands
+/// against this contract first; a backend may assume operands that satisfy it. Every operation is
+/// a row of the op table (core/op_table.hpp).
+///
 /// The concept is split in parts (`BackendStorage`, `BackendMath`, `BackendDnn`,
 /// `BackendOptimizer`, `BackendLinalg`) so that a compile error names the part that is missing.
 

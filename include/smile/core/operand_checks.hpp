@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// Argument checks shared by every backend's operations, so that a wrong call is reported with
-/// the same message whichever backend runs it.
+/// Operand checks of the backend operations, called once, by `ops<B>` (core/ops.hpp), so that a
+/// wrong call is reported with the same message whichever backend would have run it.
 
 #include <cstdint>
 #include <span>
@@ -14,6 +14,21 @@ namespace smile::operand_checks {
 
 inline void same(const char* op, const shape4& a, const shape4& b) {
     SMILE_CHECK(a == b, op, ": operand shapes differ: ", a, " and ", b);
+}
+
+/// `got` must be `want`; `what` names the operand ("output", "bias gradient").
+inline void expect(const char* op, const char* what, const shape4& want, const shape4& got) {
+    SMILE_CHECK(want == got, op, ": ", what, " has shape ", got, ", expected ", want);
+}
+
+/// A vector of one value per channel: [c, 1, 1, 1].
+inline void channel_vector(const char* op, const char* what, std::int64_t c, const shape4& s) {
+    expect(op, what, vector_shape(c), s);
+}
+
+/// The output must not alias the input (the operation reads other rows while writing).
+inline void distinct(const char* op, const float* in, const float* out) {
+    SMILE_CHECK(in != out, op, ": the output must not alias the input");
 }
 
 inline void matrix(const char* op, const char* which, const shape4& s) {
@@ -33,53 +48,63 @@ inline void box_inside(const char* op, const spatial_box& box, const shape4& s) 
                 s.w, " grid");
 }
 
+/// The number of x's elements one element of a checked broadcast scale s meets (backends use this).
+[[nodiscard]] constexpr std::int64_t broadcast_length(const shape4& x, const shape4& s) noexcept {
+    return s.c == x.c ? x.h * x.w : x.c * x.h * x.w;
+}
+
 /// A broadcast scale s of x: [n, c, 1, 1] or [n, 1, 1, 1]. Returns the number of x's elements
 /// each element of s scales (h·w, or c·h·w): in NCHW order they are contiguous.
 inline std::int64_t broadcast_scale(const char* op, const shape4& x, const shape4& s) {
     SMILE_CHECK(s.n == x.n && (s.c == x.c || s.c == 1) && s.h == 1 && s.w == 1, op, ": scale ", s,
                 " broadcasts over neither the pixels nor the channels and pixels of ", x, " (expected [", x.n, ",", x.c,
                 ",1,1] or [", x.n, ",1,1,1])");
-    return s.c == x.c ? x.h * x.w : x.c * x.h * x.w;
+    return broadcast_length(x, s);
 }
 
 /// The dimensions of row-major C[m×n] = alpha·op(A)·op(B) + beta·C, checked.
 struct gemm_dims {
     std::int64_t m, n, k;
 };
+/// The dimensions of a gemm whose operands `ops<B>::gemm` has checked (backends use this).
+[[nodiscard]] constexpr gemm_dims gemm_dimensions(transpose ta, const shape4& a, transpose tb,
+                                                  const shape4& b) noexcept {
+    const bool tra = ta == transpose::yes;
+    const bool trb = tb == transpose::yes;
+    return {tra ? a.c : a.n, trb ? b.n : b.c, tra ? a.n : a.c};
+}
 inline gemm_dims gemm(transpose ta, transpose tb, const shape4& a, const shape4& b, const shape4& c) {
     matrix("gemm", "A", a);
     matrix("gemm", "B", b);
     matrix("gemm", "C", c);
-    const bool tra = ta == transpose::yes;
-    const bool trb = tb == transpose::yes;
-    const std::int64_t m = tra ? a.c : a.n;
-    const std::int64_t k = tra ? a.n : a.c;
-    const std::int64_t kb = trb ? b.c : b.n;
-    const std::int64_t n = trb ? b.n : b.c;
+    const auto [m, n, k] = gemm_dimensions(ta, a, tb, b);
+    const std::int64_t kb = tb == transpose::yes ? b.c : b.n;
     SMILE_CHECK(k == kb && c.n == m && c.c == n, "gemm: op(A) is ", m, "x", k, ", op(B) is ", kb, "x", n, ", C is ", c.n,
                 "x", c.c);
     return {m, n, k};
 }
 
 /// A convolution of x by weights w [out, in/groups, kh, kw] with `d`.
-inline void conv2d(const shape4& x, const shape4& w, const conv2d_desc& d) {
-    SMILE_CHECK(d.groups >= 1 && x.c == w.c * d.groups && w.n % d.groups == 0, "conv2d: input ", x, " and weights ", w,
-                " do not match with ", d.groups, " group(s)");
-    SMILE_CHECK(d.stride_h > 0 && d.stride_w > 0 && d.pad_h >= 0 && d.pad_w >= 0 && d.pad_h_extra >= 0 &&
-                    d.pad_w_extra >= 0,
-                "conv2d: strides must be positive and paddings non-negative");
-    SMILE_CHECK(x.h + 2 * d.pad_h + d.pad_h_extra >= w.h && x.w + 2 * d.pad_w + d.pad_w_extra >= w.w, "conv2d: kernel ", w.h, "x", w.w,
-                " is larger than the padded input ", x);
+inline void conv2d(const char* op, const shape4& x, const shape4& w, const conv2d_desc& d) {
+    SMILE_CHECK(d.groups >= 1 && x.c == w.c * d.groups && w.n % d.groups == 0, op, ": input ", x,
+                " and weights ", w, " do not match with ", d.groups, " group(s)");
+    SMILE_CHECK(d.stride_h > 0 && d.stride_w > 0 && d.pad_h >= 0 && d.pad_w >= 0 &&
+                    d.pad_h_extra >= 0 && d.pad_w_extra >= 0,
+                op, ": strides must be positive and paddings non-negative");
+    SMILE_CHECK(
+        x.h + 2 * d.pad_h + d.pad_h_extra >= w.h && x.w + 2 * d.pad_w + d.pad_w_extra >= w.w, op,
+        ": kernel ", w.h, "x", w.w, " is larger than the padded input ", x);
 }
 
 /// A pooling of x with `d` (PyTorch's rule: padding at most half the window).
-inline void pool2d(const shape4& x, const pool2d_desc& d) {
-    SMILE_CHECK(d.window_h > 0 && d.window_w > 0 && d.stride_h > 0 && d.stride_w > 0 && d.pad_h >= 0 && d.pad_w >= 0,
-                "pool2d: window and stride must be positive and padding non-negative");
-    SMILE_CHECK(d.window_h <= x.h + 2 * d.pad_h && d.window_w <= x.w + 2 * d.pad_w, "pool2d: window ", d.window_h, "x",
-                d.window_w, " is larger than the padded input ", x);
-    SMILE_CHECK(d.pad_h * 2 <= d.window_h && d.pad_w * 2 <= d.window_w,
-                "pool2d: padding must be at most half the window (as in PyTorch)");
+inline void pool2d(const char* op, const shape4& x, const pool2d_desc& d) {
+    SMILE_CHECK(d.window_h > 0 && d.window_w > 0 && d.stride_h > 0 && d.stride_w > 0 &&
+                    d.pad_h >= 0 && d.pad_w >= 0,
+                op, ": window and stride must be positive and padding non-negative");
+    SMILE_CHECK(d.window_h <= x.h + 2 * d.pad_h && d.window_w <= x.w + 2 * d.pad_w, op, ": window ",
+                d.window_h, "x", d.window_w, " is larger than the padded input ", x);
+    SMILE_CHECK(d.pad_h * 2 <= d.window_h && d.pad_w * 2 <= d.window_w, op,
+                ": padding must be at most half the window (as in PyTorch)");
 }
 
 /// The thin SVD's output shapes for A [m, n]: U [m, r], S [r], Vᵀ [r, n] with r = min(m, n).

@@ -5,6 +5,7 @@
 /// Every tensor, layer and model is used with one session, which must outlive them. A session
 /// converts implicitly to the backend context, so `tensor<B>(session, shape)` works.
 
+#include <smile/core/ops.hpp>
 #include <smile/core/tensor_pool.hpp>
 
 namespace smile {
@@ -27,7 +28,7 @@ public:
     operator typename B::context&() noexcept { return context_; }  // NOLINT: by design
 
     /// Waits until all issued work has completed.
-    void synchronize() { B::synchronize(context_); }
+    void synchronize() { ops<B>::synchronize(context_); }
 
 private:
     typename B::context context_;  // declared first: destroyed after every pooled tensor

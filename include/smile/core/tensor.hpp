@@ -16,14 +16,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <smile/core/backend.hpp>
+#include <smile/core/error.hpp>
+#include <smile/core/ops.hpp>
+#include <smile/core/shape.hpp>
 #include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <smile/core/backend.hpp>
-#include <smile/core/error.hpp>
-#include <smile/core/shape.hpp>
 
 namespace smile {
 
@@ -77,7 +77,7 @@ public:
     [[nodiscard]] tensor clone() const {
         SMILE_CHECK(ctx_ != nullptr, "tensor::clone: the tensor is empty");
         tensor copy(*ctx_, shape_);
-        B::copy(*ctx_, view(), copy.view());
+        ops<B>::copy(*ctx_, view(), copy.view());
         return copy;
     }
 
@@ -93,7 +93,7 @@ public:
         const std::size_t needed = shape.size();
         if (needed > capacity_) {
             release_storage();
-            data_ = B::allocate(*ctx_, needed);
+            data_ = ops<B>::allocate(*ctx_, needed);
             capacity_ = needed;
         }
         shape_ = shape;
@@ -105,25 +105,25 @@ public:
         SMILE_CHECK(!source.empty(), "tensor::assign: the source tensor is empty");
         bind(*source.ctx_);
         resize(source.shape_);
-        B::copy(*ctx_, source.view(), view());
+        ops<B>::copy(*ctx_, source.view(), view());
     }
 
     void fill(float value) {
         SMILE_CHECK(!empty(), "tensor::fill: the tensor is empty");
-        B::fill(*ctx_, view(), value);
+        ops<B>::fill(*ctx_, view(), value);
     }
 
     /// Uploads `values` (logical NCHW order); their count must equal `size()`.
     void copy_from_host(std::span<const float> values) {
         SMILE_CHECK(values.size() == size(), "tensor::copy_from_host: got ", values.size(),
                     " values for shape ", shape_, " (", size(), " elements)");
-        B::upload(*ctx_, values.data(), view());
+        ops<B>::upload(*ctx_, values.data(), view());
     }
 
     /// Downloads the contents in logical NCHW order (waits for pending work).
     [[nodiscard]] std::vector<float> to_host() const {
         std::vector<float> values(size());
-        if (!empty()) B::download(*ctx_, view(), values.data());
+        if (!empty()) ops<B>::download(*ctx_, view(), values.data());
         return values;
     }
 
@@ -199,7 +199,7 @@ private:
                     " depends on the backend's memory layout; use flatten instead");
     }
     void release_storage() noexcept {
-        if (data_ != nullptr) B::deallocate(*ctx_, data_, capacity_);
+        if (data_ != nullptr) ops<B>::deallocate(*ctx_, data_, capacity_);
         data_ = nullptr;
         capacity_ = 0;
     }

@@ -4,6 +4,7 @@
 /// `activation<B>`: any kind of the activation family (core/activation.hpp), chosen at
 /// construction, backward from the input; needs a backend with `BackendActivations`.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -17,15 +18,15 @@ public:
         this->begin_forward(x, y, m);
         y.resize(x.shape());
         this->end_forward(y);
-        B::relu_forward(s.context(), x.view(), y.view());
+        ops<B>::relu_forward(s.context(), x.view(), y.view());
     }
 
     /// dx = dy ⊙ [y > 0] (the subgradient 0 is taken at 0, as PyTorch).
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         if (dx == nullptr) return;
-        B::relu_backward(s.context(), this->output().view(), dy.view(),
-                         prepare_gradient(dx, this->input()));
+        ops<B>::relu_backward(s.context(), this->output().view(), dy.view(),
+                              prepare_gradient(dx, this->input()));
     }
 
     template <class F>
@@ -47,14 +48,15 @@ public:
         this->begin_forward(x, y, m);
         y.resize(x.shape());
         this->end_forward(y);
-        B::activation_forward(s.context(), kind_, x.view(), y.view());
+        ops<B>::activation_forward(s.context(), kind_, x.view(), y.view());
     }
 
     /// dx = f'(x) ⊙ dy, with PyTorch's derivative at each kink (core/activation.hpp).
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         if (dx == nullptr) return;
-        B::activation_backward(s.context(), kind_, this->input().view(), dy.view(), prepare_gradient(dx, this->input()));
+        ops<B>::activation_backward(s.context(), kind_, this->input().view(), dy.view(),
+                                    prepare_gradient(dx, this->input()));
     }
 
     template <class F>

@@ -4,6 +4,7 @@
 /// ε = 1e-5), optionally fused with the ReLU that follows it, which saves one activation-sized
 /// tensor per convolution block and a pass over memory.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -52,9 +53,9 @@ public:
         const shape4& xs = x.shape();
         SMILE_CHECK(!uses_batch_statistics(m) || xs.n * xs.h * xs.w > 1, this->label(),
                     ": training needs more than one value per channel, got input ", xs);
-        B::batch_norm_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
-                              bias_.value.view(), running_mean_.view(), running_var_.view(),
-                              y.view(), m);
+        ops<B>::batch_norm_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
+                                   bias_.value.view(), running_mean_.view(), running_var_.view(),
+                                   y.view(), m);
     }
 
     /// With x̂ the normalised input, σ the batch standard deviation and g = dy (masked by
@@ -67,10 +68,10 @@ public:
         tensor<B>& out = dx != nullptr ? *dx : *scratch;
         // The output is read only to mask the fused ReLU (and may be released otherwise).
         const const_tensor_view<B> y = options_.fuse_relu ? this->output().view() : const_tensor_view<B>{};
-        B::batch_norm_backward(s.context(), plan_, this->input().view(), y,
-                               dy.view(), weight_.value.view(), bias_.value.view(),
-                               prepare_gradient(&out, this->input()),
-                               weight_.grad_for_write().view(), bias_.grad_for_write().view());
+        ops<B>::batch_norm_backward(s.context(), plan_, this->input().view(), y, dy.view(),
+                                    weight_.value.view(), bias_.value.view(),
+                                    prepare_gradient(&out, this->input()),
+                                    weight_.grad_for_write().view(), bias_.grad_for_write().view());
     }
 
     template <class F>

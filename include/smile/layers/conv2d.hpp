@@ -12,11 +12,11 @@
 
 #include <algorithm>
 #include <array>
-#include <utility>
-
 #include <smile/core/init.hpp>
+#include <smile/core/ops.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/layer.hpp>
+#include <utility>
 
 namespace smile {
 
@@ -88,8 +88,10 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::conv2d_forward(s.context(), plan_, desc_for(x.shape()), x.view(), std::as_const(weight_.value).view(),
-                          options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{}, y.view(), m);
+        ops<B>::conv2d_forward(
+            s.context(), plan_, desc_for(x.shape()), x.view(), std::as_const(weight_.value).view(),
+            options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{}, y.view(),
+            m);
     }
 
     /// Evaluation forward of this convolution and the batch norm `bn` after it, folded into one
@@ -116,9 +118,11 @@ public:
                                                var.generation()};
         const bool refold = now != folded_generations_;
         folded_generations_ = now;
-        B::conv2d_bn_inference(s.context(), plan_, desc_for(x.shape()), {bn.options().epsilon, act, accumulate, refold}, x.view(),
-                               w.view(), options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{},
-                               gamma.view(), beta.view(), mean.view(), var.view(), y.view());
+        ops<B>::conv2d_bn_inference(
+            s.context(), plan_, desc_for(x.shape()),
+            {bn.options().epsilon, act, accumulate, refold}, x.view(), w.view(),
+            options_.bias ? std::as_const(bias_.value).view() : const_tensor_view<B>{},
+            gamma.view(), beta.view(), mean.view(), var.view(), y.view());
     }
 
     /// dW = Σ dy ⋆ x (correlation over the batch), db = Σ_{n,h,w} dy, dx = dy ⊛ W (transposed
@@ -126,12 +130,12 @@ public:
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         auto& ctx = s.context();
-        B::conv2d_backward_weights(ctx, plan_, this->input().view(), dy.view(),
-                                   weight_.grad_for_write().view(),
-                                   options_.bias ? bias_.grad_for_write().view() : tensor_view<B>{});
+        ops<B>::conv2d_backward_weights(
+            ctx, plan_, this->input().view(), dy.view(), weight_.grad_for_write().view(),
+            options_.bias ? bias_.grad_for_write().view() : tensor_view<B>{});
         if (dx != nullptr)
-            B::conv2d_backward_data(ctx, plan_, dy.view(), std::as_const(weight_.value).view(),
-                                    prepare_gradient(dx, this->input()));
+            ops<B>::conv2d_backward_data(ctx, plan_, dy.view(), std::as_const(weight_.value).view(),
+                                         prepare_gradient(dx, this->input()));
     }
 
     template <class F>

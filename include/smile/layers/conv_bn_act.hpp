@@ -15,6 +15,7 @@
 /// runs in place on y and nothing else is kept; for the others (silu, ...) BN's output is kept
 /// too. Evaluation folds BN into the convolution (conv_bn_fold) unless the tap is enabled.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/activation_slots.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/conv2d.hpp>
@@ -74,12 +75,13 @@ public:
         tap_.record(c, m);
         if (derivative_from_output(k)) {
             bn_.forward(s, c, y, m);
-            if (k != activation_kind::identity) B::activation_forward(ctx, k, y.view(), y.view());
+            if (k != activation_kind::identity)
+                ops<B>::activation_forward(ctx, k, y.view(), y.view());
         } else {
             tensor<B>& b = slot(bn_out_, c.shape());
             bn_.forward(s, c, b, m);
             y.resize(b.shape());
-            B::activation_forward(ctx, k, b.view(), y.view());
+            ops<B>::activation_forward(ctx, k, b.view(), y.view());
         }
         if (!keeps_activations(m)) conv_out_ = {};
         this->end_forward(y);
@@ -101,7 +103,7 @@ public:
         if (k != activation_kind::identity) {
             g = s.borrow(dy.shape());
             const tensor<B>& at = derivative_from_output(k) ? this->output() : *bn_out_;
-            B::activation_backward(ctx, k, at.view(), dy.view(), g->view());
+            ops<B>::activation_backward(ctx, k, at.view(), dy.view(), g->view());
             bn_out_ = {};
             grad = &*g;
         }

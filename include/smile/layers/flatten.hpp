@@ -3,6 +3,7 @@
 /// `flatten<B>`: [n, c, h, w] → [n, c·h·w, 1, 1] in PyTorch's (c, h, w) order, whatever the
 /// backend's memory layout.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -18,14 +19,14 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::flatten_forward(s.context(), x.view(), y.view());
+        ops<B>::flatten_forward(s.context(), x.view(), y.view());
     }
 
     /// dx is dy put back in the input's shape (flatten is a permutation of elements).
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         if (dx == nullptr) return;
-        B::flatten_backward(s.context(), dy.view(), prepare_gradient(dx, this->input()));
+        ops<B>::flatten_backward(s.context(), dy.view(), prepare_gradient(dx, this->input()));
     }
 
     template <class F>

@@ -14,9 +14,9 @@
 ///
 /// Backward: the shortcut's gradient is dy itself, added to the main branch's input gradient.
 
-#include <vector>
-
+#include <smile/core/ops.hpp>
 #include <smile/layers/conv_bn_act.hpp>
+#include <vector>
 
 namespace smile {
 
@@ -86,11 +86,11 @@ public:
         if (m == mode::eval && has_shortcut() && !projection.conv_tap().enabled()) {
             // Folded: the shortcut is written first and the projection adds into it.
             y.resize(x.shape());
-            B::copy(ctx, x.view(), y.view());
+            ops<B>::copy(ctx, x.view(), y.view());
             projection.forward(s, *in, y, m, true);
         } else {
             projection.forward(s, *in, y, m);
-            if (has_shortcut()) B::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
+            if (has_shortcut()) ops<B>::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
         }
         this->end_forward(y);
     }
@@ -116,7 +116,8 @@ public:
         }
         outputs_[0] = {};
         previous = {};
-        if (dx != nullptr && has_shortcut()) B::add(s.context(), 1.0f, dy.view(), 1.0f, dx->view(), dx->view());
+        if (dx != nullptr && has_shortcut())
+            ops<B>::add(s.context(), 1.0f, dy.view(), 1.0f, dx->view(), dx->view());
     }
 
     template <class F>

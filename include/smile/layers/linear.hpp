@@ -4,6 +4,7 @@
 /// `reset_parameters` is PyTorch's default initialisation, which RIFLE re-applies to the head.
 
 #include <smile/core/init.hpp>
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -45,21 +46,21 @@ public:
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
         auto& ctx = s.context();
-        B::gemm(ctx, transpose::no, transpose::yes, 1.0f, x.view(), weight_.value.view(), 0.0f,
-                y.view());
-        if (options_.bias) B::add_channel_bias(ctx, bias_.value.view(), y.view());
+        ops<B>::gemm(ctx, transpose::no, transpose::yes, 1.0f, x.view(), weight_.value.view(), 0.0f,
+                     y.view());
+        if (options_.bias) ops<B>::add_channel_bias(ctx, bias_.value.view(), y.view());
     }
 
     /// dW = dyᵀ·x, db = Σ_rows dy, dx = dy·W.
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         auto& ctx = s.context();
-        B::gemm(ctx, transpose::yes, transpose::no, 1.0f, dy.view(), this->input().view(), 0.0f,
-                weight_.grad_for_write().view());
-        if (options_.bias) B::channel_sum(ctx, dy.view(), bias_.grad_for_write().view());
+        ops<B>::gemm(ctx, transpose::yes, transpose::no, 1.0f, dy.view(), this->input().view(),
+                     0.0f, weight_.grad_for_write().view());
+        if (options_.bias) ops<B>::channel_sum(ctx, dy.view(), bias_.grad_for_write().view());
         if (dx != nullptr)
-            B::gemm(ctx, transpose::no, transpose::no, 1.0f, dy.view(), weight_.value.view(), 0.0f,
-                    prepare_gradient(dx, this->input()));
+            ops<B>::gemm(ctx, transpose::no, transpose::no, 1.0f, dy.view(), weight_.value.view(),
+                         0.0f, prepare_gradient(dx, this->input()));
     }
 
     template <class F>

@@ -21,10 +21,10 @@
 /// Backward: ∂L/∂(branch) = dy·m/(1 − p); the shortcut's gradient is dy itself.
 
 #include <optional>
-#include <vector>
-
+#include <smile/core/ops.hpp>
 #include <smile/layers/conv_bn_act.hpp>
 #include <smile/layers/squeeze_excitation.hpp>
+#include <vector>
 
 namespace smile {
 
@@ -102,15 +102,15 @@ public:
         dropping_ = m == mode::train && has_shortcut() && options_.drop_rate > 0.0;
         if (m == mode::eval && has_shortcut() && !projection.conv_tap().enabled()) {
             y.resize(x.shape());
-            B::copy(ctx, x.view(), y.view());
+            ops<B>::copy(ctx, x.view(), y.view());
             projection.forward(s, gated, y, m, true);  // folded: y = BN(conv(h)) + x
         } else {
             projection.forward(s, gated, y, m);
             if (dropping_) {
                 draw_mask(s, x.shape().n);
-                B::scale_broadcast(ctx, y.view(), mask_.view(), y.view());
+                ops<B>::scale_broadcast(ctx, y.view(), mask_.view(), y.view());
             }
-            if (has_shortcut()) B::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
+            if (has_shortcut()) ops<B>::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
         }
         this->end_forward(y);
     }
@@ -124,7 +124,8 @@ public:
         const tensor<B>* g = &dy;
         if (dropping_) {  // ∂L/∂(projection output) = dy·m/(1 − p)
             branch = s.borrow(dy.shape());
-            B::scale_broadcast_backward(s.context(), dy.view(), mask_.view(), dy.view(), branch->view(), {});
+            ops<B>::scale_broadcast_backward(s.context(), dy.view(), mask_.view(), dy.view(),
+                                             branch->view(), {});
             g = &*branch;
         }
         auto g_gated = s.borrow(outputs_[before_gate]->shape());
@@ -147,7 +148,8 @@ public:
             g_gated = std::move(next);
         }
         g_gated = {};
-        if (dx != nullptr && has_shortcut()) B::add(s.context(), 1.0f, dy.view(), 1.0f, dx->view(), dx->view());
+        if (dx != nullptr && has_shortcut())
+            ops<B>::add(s.context(), 1.0f, dy.view(), 1.0f, dx->view(), dx->view());
     }
 
     template <class F>

@@ -4,6 +4,7 @@
 /// and `global_avg_pool<B>` (AdaptiveAvgPool2d(1)), whose output is the [n, c, 1, 1] matrix
 /// the heads consume.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -40,7 +41,7 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::pool2d_forward(s.context(), plan_, desc_, x.view(), y.view(), m);
+        ops<B>::pool2d_forward(s.context(), plan_, desc_, x.view(), y.view(), m);
     }
 
     /// Max: dy goes to each window's arg-max input (ties: the first maximum). Average: dy is
@@ -49,8 +50,9 @@ public:
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         if (dx == nullptr) return;
-        B::pool2d_backward(s.context(), plan_, this->input().view(), this->output().view(),
-                           dy.view(), prepare_gradient(dx, this->input()));  // y: kept by the caller
+        ops<B>::pool2d_backward(s.context(), plan_, this->input().view(), this->output().view(),
+                                dy.view(),
+                                prepare_gradient(dx, this->input()));  // y: kept by the caller
     }
 
     template <class F>
@@ -74,14 +76,15 @@ public:
         this->begin_forward(x, y, m);
         y.resize(output_shape(x.shape()));
         this->end_forward(y);
-        B::global_avg_pool_forward(s.context(), x.view(), y.view());
+        ops<B>::global_avg_pool_forward(s.context(), x.view(), y.view());
     }
 
     /// dx[n,c,h,w] = dy[n,c]/(h·w).
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
         if (dx == nullptr) return;
-        B::global_avg_pool_backward(s.context(), dy.view(), prepare_gradient(dx, this->input()));
+        ops<B>::global_avg_pool_backward(s.context(), dy.view(),
+                                         prepare_gradient(dx, this->input()));
     }
 
     template <class F>

@@ -17,12 +17,12 @@
 /// The projection's BN output is only summed, so it is not kept at all.
 
 #include <optional>
-#include <vector>
-
+#include <smile/core/ops.hpp>
 #include <smile/layers/activation_slots.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/layers/conv2d.hpp>
 #include <smile/layers/tap.hpp>
+#include <vector>
 
 namespace smile {
 
@@ -128,17 +128,17 @@ public:
             // Only summed into y: the projection BN's backward needs its input, not its output.
             auto sc = s.borrow(t.shape());
             ds_bn_->forward(s, t, *sc, m);
-            B::add(ctx, 1.0f, sc->view(), 1.0f, y.view(), y.view());
+            ops<B>::add(ctx, 1.0f, sc->view(), 1.0f, y.view(), y.view());
         } else if (!pad_weights_.empty()) {
             auto sc = s.borrow(y.shape());
-            B::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), pad_weights_.view(),
-                              const_tensor_view<B>{}, sc->view(), m);
-            B::add(ctx, 1.0f, sc->view(), 1.0f, y.view(), y.view());
+            ops<B>::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), pad_weights_.view(),
+                                   const_tensor_view<B>{}, sc->view(), m);
+            ops<B>::add(ctx, 1.0f, sc->view(), 1.0f, y.view(), y.view());
         } else {
             check_shape(this->label() + " identity shortcut", y.shape(), x.shape());
-            B::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
+            ops<B>::add(ctx, 1.0f, x.view(), 1.0f, y.view(), y.view());
         }
-        B::relu_forward(ctx, y.view(), y.view());
+        ops<B>::relu_forward(ctx, y.view(), y.view());
         this->end_forward(y);
     }
 
@@ -152,11 +152,12 @@ public:
         if (ds_conv_) {
             ds_conv_->forward_folded(s, *ds_bn_, x, y, activation_kind::identity, false);
         } else if (!pad_weights_.empty()) {
-            B::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(), std::as_const(pad_weights_).view(),
-                              const_tensor_view<B>{}, y.view(), mode::eval);
+            ops<B>::conv2d_forward(ctx, pad_plan_, pad_desc(), x.view(),
+                                   std::as_const(pad_weights_).view(), const_tensor_view<B>{},
+                                   y.view(), mode::eval);
         } else {
             check_shape(this->label() + " identity shortcut", out, x.shape());
-            B::copy(ctx, x.view(), y.view());
+            ops<B>::copy(ctx, x.view(), y.view());
         }
         activation_slots<B> slot(s, mode::eval);
         const tensor<B>* in = &x;
@@ -179,7 +180,7 @@ public:
         this->begin_backward(dy);
         auto& ctx = s.context();
         auto g = s.borrow(dy.shape());
-        B::relu_backward(ctx, this->output().view(), dy.view(), g->view());
+        ops<B>::relu_backward(ctx, this->output().view(), dy.view(), g->view());
 
         typename tensor_pool<B>::lease previous;
         const tensor<B>* grad = &*g;
@@ -214,13 +215,14 @@ public:
             }
             auto g_sc = s.borrow(this->input().shape());
             ds_conv_->backward(s, *g_ds, &*g_sc);
-            B::add(ctx, 1.0f, g_sc->view(), 1.0f, dx->view(), dx->view());
+            ops<B>::add(ctx, 1.0f, g_sc->view(), 1.0f, dx->view(), dx->view());
         } else if (dx != nullptr && !pad_weights_.empty()) {
             auto g_sc = s.borrow(this->input().shape());
-            B::conv2d_backward_data(ctx, pad_plan_, g->view(), pad_weights_.view(), g_sc->view());
-            B::add(ctx, 1.0f, g_sc->view(), 1.0f, dx->view(), dx->view());
+            ops<B>::conv2d_backward_data(ctx, pad_plan_, g->view(), pad_weights_.view(),
+                                         g_sc->view());
+            ops<B>::add(ctx, 1.0f, g_sc->view(), 1.0f, dx->view(), dx->view());
         } else if (dx != nullptr) {
-            B::add(ctx, 1.0f, g->view(), 1.0f, dx->view(), dx->view());
+            ops<B>::add(ctx, 1.0f, g->view(), 1.0f, dx->view(), dx->view());
         }
     }
 

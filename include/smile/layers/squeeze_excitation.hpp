@@ -13,6 +13,7 @@
 ///   ∂L/∂s[n, c] = Σ_{h,w} dy ⊙ x,  ∂L/∂z = σ'(z)·∂L/∂s,  then fc2, silu and fc1 backward to ∂L/∂p.
 /// The gate's small tensors ([n, c] and [n, squeeze]) are kept in training; x is the caller's.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/activation_slots.hpp>
 #include <smile/layers/conv2d.hpp>
 
@@ -53,19 +54,19 @@ public:
         activation_slots<B> slot(s, m);
         (void)output_shape(x.shape());  // names the layer on a wrong input
         tensor<B>& pooled = slot(pooled_, rows);
-        B::global_avg_pool_forward(ctx, x.view(), pooled.view());
+        ops<B>::global_avg_pool_forward(ctx, x.view(), pooled.view());
         tensor<B>& a = slot(a_, matrix_shape(x.shape().n, options_.squeeze));
         fc1_.forward(s, pooled, a, m);
         tensor<B>& b = slot(b_, a.shape());
-        B::activation_forward(ctx, options_.inner, a.view(), b.view());
+        ops<B>::activation_forward(ctx, options_.inner, a.view(), b.view());
         tensor<B>& z = slot(z_, rows);
         fc2_.forward(s, b, z, m);
         // s is kept apart from the slots: evaluation reuses only two transient buffers.
         gate_.bind(ctx);
         gate_.resize(rows);
-        B::activation_forward(ctx, options_.gate, z.view(), gate_.view());
+        ops<B>::activation_forward(ctx, options_.gate, z.view(), gate_.view());
         y.resize(x.shape());
-        B::scale_broadcast(ctx, x.view(), gate_.view(), y.view());
+        ops<B>::scale_broadcast(ctx, x.view(), gate_.view(), y.view());
         this->end_forward(y);
     }
 
@@ -76,12 +77,15 @@ public:
         const tensor<B>& x = this->input();
         auto ds = s.borrow(gate_.shape());
         auto direct = s.borrow(x.shape());
-        B::scale_broadcast_backward(ctx, x.view(), gate_.view(), dy.view(), direct->view(), ds->view());
-        B::activation_backward(ctx, options_.gate, z_->view(), ds->view(), ds->view());  // ∂L/∂z
+        ops<B>::scale_broadcast_backward(ctx, x.view(), gate_.view(), dy.view(), direct->view(),
+                                         ds->view());
+        ops<B>::activation_backward(ctx, options_.gate, z_->view(), ds->view(),
+                                    ds->view());  // ∂L/∂z
         auto db = s.borrow(b_->shape());
         fc2_.backward(s, *ds, &*db);
         z_ = {};
-        B::activation_backward(ctx, options_.inner, a_->view(), db->view(), db->view());  // ∂L/∂a
+        ops<B>::activation_backward(ctx, options_.inner, a_->view(), db->view(),
+                                    db->view());  // ∂L/∂a
         b_ = {};
         auto dp = s.borrow(pooled_->shape());
         fc1_.backward(s, *db, &*dp);
@@ -89,8 +93,8 @@ public:
         pooled_ = {};
         if (dx == nullptr) return;
         prepare_gradient(dx, x);
-        B::global_avg_pool_backward(ctx, dp->view(), dx->view());
-        B::add(ctx, 1.0f, direct->view(), 1.0f, dx->view(), dx->view());
+        ops<B>::global_avg_pool_backward(ctx, dp->view(), dx->view());
+        ops<B>::add(ctx, 1.0f, direct->view(), 1.0f, dx->view(), dx->view());
     }
 
     template <class F>

@@ -13,6 +13,7 @@
 ///
 /// `tap_layer<B>` is the same hook as an identity layer for use inside `sequential`.
 
+#include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
 
 namespace smile {
@@ -60,9 +61,11 @@ public:
         if (!has_injection_) {
             injection_.bind(s.context());
             injection_.resize(out.shape());
-            B::add(s.context(), scale, gradient.view(), 0.0f, gradient.view(), injection_.view());
+            ops<B>::add(s.context(), scale, gradient.view(), 0.0f, gradient.view(),
+                        injection_.view());
         } else {
-            B::add(s.context(), scale, gradient.view(), 1.0f, injection_.view(), injection_.view());
+            ops<B>::add(s.context(), scale, gradient.view(), 1.0f, injection_.view(),
+                        injection_.view());
         }
         has_injection_ = true;
     }
@@ -74,7 +77,7 @@ public:
         if (by_reference_) recorded_ = nullptr;  // the container releases that activation now
         if (!has_injection_) return;
         check_shape("tap " + name_ + " gradient", injection_.shape(), g.shape());
-        B::add(s.context(), 1.0f, injection_.view(), 1.0f, g.view(), g.view());
+        ops<B>::add(s.context(), 1.0f, injection_.view(), 1.0f, g.view(), g.view());
         has_injection_ = false;
     }
 

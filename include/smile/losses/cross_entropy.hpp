@@ -7,6 +7,7 @@
 /// One operation covers the hard-label CE (one-hot t), the mixup CE (t = λ·e(y) + (1 − λ)·
 /// e(y[perm])), SMILE's L_FC (t = mixed teacher softmax) and Co-Tuning's soft term (t = r[y]).
 
+#include <smile/core/ops.hpp>
 #include <smile/core/session.hpp>
 
 namespace smile {
@@ -26,8 +27,8 @@ double cross_entropy(session<B>& s, const tensor<B>& logits, const tensor<B>& ta
     grad.bind(s.context());
     grad.resize(logits.shape());
     const double n = double(logits.shape().n);
-    const double sum = B::softmax_cross_entropy(s.context(), logits.view(), targets.view(),
-                                                static_cast<float>(scale / n), grad.view());
+    const double sum = ops<B>::softmax_cross_entropy(s.context(), logits.view(), targets.view(),
+                                                     static_cast<float>(scale / n), grad.view());
     return sum / n;
 }
 

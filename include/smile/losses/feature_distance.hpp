@@ -10,7 +10,7 @@
 ///   ∂L/∂S = 2(S − T)/n.
 
 #include <cmath>
-
+#include <smile/core/ops.hpp>
 #include <smile/core/session.hpp>
 
 namespace smile {
@@ -25,18 +25,19 @@ double distance(session<B>& s, feature_distance kind, const tensor<B>& student, 
     auto& ctx = s.context();
     grad.bind(ctx);
     grad.resize(student.shape());
-    B::add(ctx, 1.0f, student.view(), -1.0f, target.view(), grad.view());  // grad ← S − T
-    const double squared = B::dot(ctx, grad.view(), grad.view());
+    ops<B>::add(ctx, 1.0f, student.view(), -1.0f, target.view(), grad.view());  // grad ← S − T
+    const double squared = ops<B>::dot(ctx, grad.view(), grad.view());
     const shape4& sh = student.shape();
     if (kind == feature_distance::frobenius_over_area) {
         const double area = double(sh.h * sh.w);
         const double norm = std::sqrt(squared);
         const double factor = norm > 0.0 ? scale / (area * norm) : 0.0;
-        B::add(ctx, static_cast<float>(factor), grad.view(), 0.0f, grad.view(), grad.view());
+        ops<B>::add(ctx, static_cast<float>(factor), grad.view(), 0.0f, grad.view(), grad.view());
         return norm / area;
     }
     const double n = double(sh.n);
-    B::add(ctx, static_cast<float>(2.0 * scale / n), grad.view(), 0.0f, grad.view(), grad.view());
+    ops<B>::add(ctx, static_cast<float>(2.0 * scale / n), grad.view(), 0.0f, grad.view(),
+                grad.view());
     return squared / n;
 }
 

@@ -19,7 +19,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
-
+#include <smile/core/ops.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/methods/method.hpp>
 #include <smile/train/evaluate.hpp>
@@ -122,10 +122,10 @@ std::map<std::string, std::vector<float>> compute_channel_attention(
             tensor<B>& w = params[c + ".weight"]->value;
             for (std::int64_t k = 0; k < w.shape().n; ++k) {
                 tensor<B> saved(s, {1, w.shape().c, w.shape().h, w.shape().w});
-                B::copy(s.context(), w.rows(k, k + 1), saved.view());
-                B::fill(s.context(), w.rows(k, k + 1), 0.0f);
+                ops<B>::copy(s.context(), w.rows(k, k + 1), saved.view());
+                ops<B>::fill(s.context(), w.rows(k, k + 1), 0.0f);
                 increase[c][std::size_t(k)] += loss(*b) - intact;
-                B::copy(s.context(), saved.view(), w.rows(k, k + 1));
+                ops<B>::copy(s.context(), saved.view(), w.rows(k, k + 1));
             }
         }
     }

@@ -24,6 +24,7 @@
 /// the pretrained `fc` (the code's behaviour, default) or follows the student's source head
 /// `source_fc` by the same rule (the paper's text, "z''_src is updated from the student").
 
+#include <smile/core/ops.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/models/named_tensors.hpp>
 
@@ -116,8 +117,8 @@ public:
             case teacher_policy::ema:
                 if (k % o_.period != 0) return false;
                 for (auto [t, st] : pairs_)
-                    B::add(ctx, static_cast<float>(1.0 - o_.decay), st->value.view(), static_cast<float>(o_.decay),
-                           t->value.view(), t->value.view());
+                    ops<B>::add(ctx, static_cast<float>(1.0 - o_.decay), st->value.view(),
+                                static_cast<float>(o_.decay), t->value.view(), t->value.view());
                 return true;
         }
         return false;
@@ -129,8 +130,8 @@ public:
 private:
     /// ω_t ← ω_s: parameters and BN running statistics.
     void copy_student(typename B::context& ctx) {
-        for (auto [t, st] : pairs_) B::copy(ctx, st->value.view(), t->value.view());
-        for (auto [t, st] : buffer_pairs_) B::copy(ctx, st->view(), t->view());
+        for (auto [t, st] : pairs_) ops<B>::copy(ctx, st->value.view(), t->value.view());
+        for (auto [t, st] : buffer_pairs_) ops<B>::copy(ctx, st->view(), t->view());
     }
 
     classifier<B> model_;

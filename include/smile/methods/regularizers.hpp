@@ -14,9 +14,9 @@
 ///               for those k, 0 otherwise. The gradient never divides by singular-value gaps, so it
 ///               stays finite when singular values repeat (it is then a valid subgradient).
 
-#include <type_traits>
-
+#include <smile/core/ops.hpp>
 #include <smile/core/session.hpp>
+#include <type_traits>
 
 namespace smile {
 
@@ -26,14 +26,15 @@ double l2_toward(session<B>& s, parameter<B>& w, std::type_identity_t<const tens
     auto& ctx = s.context();
     SMILE_CHECK(w.has_fresh_grad(), "l2 regularizer: parameter has no gradient from this step's backward");
     if (anchor == nullptr) {
-        B::add(ctx, static_cast<float>(alpha), w.value.view(), 1.0f, w.grad.view(), w.grad.view());
-        return 0.5 * alpha * B::dot(ctx, w.value.view(), w.value.view());
+        ops<B>::add(ctx, static_cast<float>(alpha), w.value.view(), 1.0f, w.grad.view(),
+                    w.grad.view());
+        return 0.5 * alpha * ops<B>::dot(ctx, w.value.view(), w.value.view());
     }
     check_shape("l2 regularizer anchor", w.shape(), anchor->shape());
     auto diff = s.borrow(w.shape());
-    B::add(ctx, 1.0f, w.value.view(), -1.0f, anchor->view(), diff->view());
-    B::add(ctx, static_cast<float>(alpha), diff->view(), 1.0f, w.grad.view(), w.grad.view());
-    return 0.5 * alpha * B::dot(ctx, diff->view(), diff->view());
+    ops<B>::add(ctx, 1.0f, w.value.view(), -1.0f, anchor->view(), diff->view());
+    ops<B>::add(ctx, static_cast<float>(alpha), diff->view(), 1.0f, w.grad.view(), w.grad.view());
+    return 0.5 * alpha * ops<B>::dot(ctx, diff->view(), diff->view());
 }
 
 /// s·Σ W_k‖F_t − F_s‖²/(h·w); writes scale_grad·∂R/∂F_t into `grad` (see the file comment).
@@ -46,12 +47,13 @@ double attention_distance(session<B>& s, const tensor<B>& student, const tensor<
     const shape4& sh = student.shape();
     const double area = double(sh.h * sh.w);
     auto diff = s.borrow(sh);
-    B::add(ctx, 1.0f, student.view(), -1.0f, source.view(), diff->view());
+    ops<B>::add(ctx, 1.0f, student.view(), -1.0f, source.view(), diff->view());
     grad.bind(ctx);
     grad.resize(sh);
-    B::scale_channels(ctx, diff->view(), weights.view(), grad.view());  // W_k·Δ
-    const double value = factor * B::dot(ctx, grad.view(), diff->view()) / area;
-    B::add(ctx, static_cast<float>(2.0 * factor * scale_grad / area), grad.view(), 0.0f, grad.view(), grad.view());
+    ops<B>::scale_channels(ctx, diff->view(), weights.view(), grad.view());  // W_k·Δ
+    const double value = factor * ops<B>::dot(ctx, grad.view(), diff->view()) / area;
+    ops<B>::add(ctx, static_cast<float>(2.0 * factor * scale_grad / area), grad.view(), 0.0f,
+                grad.view(), grad.view());
     return value;
 }
 
@@ -66,7 +68,7 @@ double spectral_shrinkage(session<B>& s, const tensor<B>& features, double eta, 
     auto u = s.borrow(matrix_shape(sh.n, r));
     auto sigma = s.borrow(vector_shape(r));
     auto vt = s.borrow(matrix_shape(r, sh.c));
-    B::svd(ctx, features.view(), u->view(), sigma->view(), vt->view());
+    ops<B>::svd(ctx, features.view(), u->view(), sigma->view(), vt->view());
     const std::vector<float> values = sigma->to_host();  // r floats: an explicit small download
     std::vector<float> w(std::size_t(r), 0.0f);
     double value = 0.0;
@@ -76,10 +78,11 @@ double spectral_shrinkage(session<B>& s, const tensor<B>& features, double eta, 
     }
     auto weights = s.borrow(vector_shape(r));
     weights->copy_from_host(w);
-    B::scale_channels(ctx, u->view(), weights->view(), u->view());  // U·diag(w): column j scaled by w_j
+    ops<B>::scale_channels(ctx, u->view(), weights->view(),
+                           u->view());  // U·diag(w): column j scaled by w_j
     grad.bind(ctx);
     grad.resize(sh);
-    B::gemm(ctx, transpose::no, transpose::no, 1.0f, u->view(), vt->view(), 0.0f, grad.view());
+    ops<B>::gemm(ctx, transpose::no, transpose::no, 1.0f, u->view(), vt->view(), 0.0f, grad.view());
     return eta * value;
 }
 

@@ -20,6 +20,7 @@
 /// The Table 3 ablations: "FT w/ M-FE" is γ_FC = 0, "FT w/ M-FC" is γ_FE = 0, "w/o S-Teacher"
 /// the `latest` teacher policy, "w/o T-Teacher" the `fixed` one. docs/methods.md, "smile".
 
+#include <smile/core/ops.hpp>
 #include <smile/losses/feature_distance.hpp>
 #include <smile/methods/mean_teacher.hpp>
 #include <smile/methods/method.hpp>
@@ -81,7 +82,8 @@ public:
             if (o_.fc == fc_loss::soft_ce) {
                 probabilities_.bind(s.context());
                 probabilities_.resize(teacher_.model().logits().shape());
-                B::softmax(s.context(), teacher_.model().logits().view(), probabilities_.view(), false);
+                ops<B>::softmax(s.context(), teacher_.model().logits().view(),
+                                probabilities_.view(), false);
                 mix(s, plan, probabilities_, source_targets_);
             } else {
                 mix(s, plan, teacher_.model().logits(), source_targets_);
@@ -157,7 +159,7 @@ private:
         for (std::size_t i = 0; i < params.size(); ++i) {
             if (params[i].first.rfind("source_fc.", 0) == 0) continue;  // untouched by the clean pass
             auto& g = params[i].second->grad;
-            B::add(s.context(), 1.0f, shadow_[i].view(), 1.0f, g.view(), g.view());
+            ops<B>::add(s.context(), 1.0f, shadow_[i].view(), 1.0f, g.view(), g.view());
         }
         return ce;
     }

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
-
+#include <smile/core/ops.hpp>
 #include <smile/mixup/mixup.hpp>
 
 namespace smile {
@@ -43,10 +43,10 @@ void apply_cutmix(session<B>& s, const cutmix_plan& p, const tensor<B>& x, tenso
     out.bind(s.context());
     out.resize(x.shape());
     if (p.box.height == 0 || p.box.width == 0) {
-        B::copy(s.context(), x.view(), out.view());
+        ops<B>::copy(s.context(), x.view(), out.view());
         return;
     }
-    B::paste_box(s.context(), x.view(), p.mix.perm, p.box, out.view());
+    ops<B>::paste_box(s.context(), x.view(), p.mix.perm, p.box, out.view());
 }
 
 }  // namespace smile

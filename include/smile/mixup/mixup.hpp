@@ -9,11 +9,11 @@
 /// option (on by default in SMILE and D-SMILE, algorithms.md A6). The paper writes
 /// Mix_λ(u, v) = (1 − λ)u + λv; with folding the two conventions differ only in naming.
 
-#include <span>
-#include <vector>
-
+#include <smile/core/ops.hpp>
 #include <smile/core/random.hpp>
 #include <smile/core/session.hpp>
+#include <span>
+#include <vector>
 
 namespace smile {
 
@@ -44,7 +44,7 @@ void mix(session<B>& s, const mixup_plan& p, const tensor<B>& x, tensor<B>& out)
                 " samples but the tensor has ", x.shape().n, " (shape ", x.shape(), ")");
     out.bind(s.context());
     out.resize(x.shape());
-    B::mix_rows(s.context(), static_cast<float>(p.lambda), x.view(), p.perm, out.view());
+    ops<B>::mix_rows(s.context(), static_cast<float>(p.lambda), x.view(), p.perm, out.view());
 }
 
 /// Mixed one-hot targets λ·e(y[i]) + (1 − λ)·e(y[perm[i]]) as host rows of `classes` values

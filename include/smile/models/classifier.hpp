@@ -22,12 +22,12 @@
 
 #include <memory>
 #include <optional>
-#include <string_view>
-
+#include <smile/core/ops.hpp>
 #include <smile/layers/linear.hpp>
 #include <smile/layers/pooling.hpp>
 #include <smile/layers/tap.hpp>
 #include <smile/models/backbone.hpp>
+#include <string_view>
 
 namespace smile {
 
@@ -92,7 +92,8 @@ public:
             } else {
                 auto g_source = s.borrow(pooled_.shape());
                 source_head_->backward(s, *dsource_logits, &*g_source);
-                B::add(s.context(), 1.0f, g_source->view(), 1.0f, g_pooled->view(), g_pooled->view());
+                ops<B>::add(s.context(), 1.0f, g_source->view(), 1.0f, g_pooled->view(),
+                            g_pooled->view());
             }
             have = true;
         }

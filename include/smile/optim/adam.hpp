@@ -9,6 +9,7 @@
 /// rescale); AdamW decays the weight directly, w ← w·(1 − lr·weight_decay), before the update
 /// (Loshchilov & Hutter's decoupled decay). A parameter's wd multiplier scales either.
 
+#include <smile/core/ops.hpp>
 #include <smile/core/setting_text.hpp>
 #include <smile/optim/optimizer.hpp>
 
@@ -57,7 +58,8 @@ private:
         parameter<B>& p = *e.param;
         const auto u = adam_update::at(e.steps, lr, options_.beta1, options_.beta2, options_.epsilon,
                                        options_.weight_decay * p.wd_mult, options_.decoupled);
-        B::adam_step(s.context(), u, p.value.view(), p.grad.view(), e.slots[0].view(), e.slots[1].view());
+        ops<B>::adam_step(s.context(), u, p.value.view(), p.grad.view(), e.slots[0].view(),
+                          e.slots[1].view());
     }
 
     adam_options options_;

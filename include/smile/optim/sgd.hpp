@@ -5,6 +5,7 @@
 /// momentum buffer per parameter ("momentum.<name>" in a checkpoint), none without momentum;
 /// a buffer's first update uses the gradient itself, as PyTorch's does.
 
+#include <smile/core/ops.hpp>
 #include <smile/core/setting_text.hpp>
 #include <smile/optim/optimizer.hpp>
 
@@ -47,8 +48,8 @@ private:
         parameter<B>& p = *e.param;
         const sgd_update u{lr, options_.momentum, options_.dampening, options_.weight_decay * p.wd_mult,
                            options_.nesterov, e.steps == 1};
-        B::sgd_step(s.context(), u, p.value.view(), p.grad.view(),
-                    e.slots.empty() ? p.value.view() : e.slots.front().view());
+        ops<B>::sgd_step(s.context(), u, p.value.view(), p.grad.view(),
+                         e.slots.empty() ? p.value.view() : e.slots.front().view());
     }
 
     sgd_options options_;

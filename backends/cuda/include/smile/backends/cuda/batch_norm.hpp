@@ -55,21 +55,14 @@ private:
 
 namespace detail {
 
-inline void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_norm_desc& d, cview x, cview gamma,
-                               cview beta, view running_mean, view running_var, view y, mode m) {
-    const std::int64_t c = x.shape.c;
-    check_shape("batch_norm output", x.shape, y.shape);
-    for (auto [what, s] : {std::pair{"batch_norm weight", gamma.shape}, std::pair{"batch_norm bias", beta.shape},
-                           std::pair{"batch_norm running_mean", running_mean.shape},
-                           std::pair{"batch_norm running_var", running_var.shape}})
-        check_shape(what, vector_shape(c), s);
+inline void batch_norm_forward(context& ctx, batch_norm_plan& plan, const batch_norm_desc& d,
+                               cview x, cview gamma, cview beta, view running_mean,
+                               view running_var, view y, mode m) {
     SMILE_CHECK(d.epsilon >= CUDNN_BN_MIN_EPSILON, "batch_norm: epsilon ", d.epsilon, " is below cuDNN's minimum ",
                 CUDNN_BN_MIN_EPSILON);
     auto& e = plan.entry(ctx, x.shape);
     const float one = 1.0f, zero = 0.0f;
     if (uses_batch_statistics(m)) {
-        SMILE_CHECK(x.shape.n * x.shape.h * x.shape.w > 1,
-                    "batch_norm: training needs more than one value per channel, got input ", x.shape);
         SMILE_CUDA(cudnnBatchNormalizationForwardTraining(
             ctx.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, e.x, x.data, e.x, y.data, e.parameters, gamma.data, beta.data,
             static_cast<double>(d.momentum), running_mean.data, running_var.data, static_cast<double>(d.epsilon),

@@ -15,8 +15,9 @@
 /// gradient is computed on the staged shape and cropped back.
 
 #include <smile/backends/cuda/launch.hpp>
-#include <smile/core/operand_checks.hpp>
+#include <smile/core/error.hpp>
 #include <smile/core/plan_cache.hpp>
+#include <smile/core/shape.hpp>
 
 namespace smile::cuda {
 
@@ -222,10 +223,8 @@ private:
 
 namespace detail {
 
-inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w, cview bias, view y,
-                           mode m) {
-    operand_checks::conv2d(x.shape, w.shape, d);
-    check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
+inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w,
+                           cview bias, view y, mode m) {
     auto& p = plan.forward_problem(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     const float one = 1.0f, zero = 0.0f;
     SMILE_CUDA(cudnnConvolutionForward(ctx.dnn, &one, p.x, convolved_input(ctx, p, x.data), p.w, w.data, p.fwd_conv, p.fwd_algo,
@@ -234,12 +233,9 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
 }
 
 /// y = act(conv(x, w·s) [+ y] + shift) with s = γ/√(σ² + ε), shift = (b − μ)·s + β.
-inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f, cview x,
-                                cview w, cview bias, cview gamma, cview beta, cview mean, cview var, view y) {
-    operand_checks::conv2d(x.shape, w.shape, d);
-    check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
-    for (const cview* v : {&gamma, &beta, &mean, &var})
-        check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);
+inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d,
+                                const conv_bn_fold& f, cview x, cview w, cview bias, cview gamma,
+                                cview beta, cview mean, cview var, view y) {
     auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate}, f.refold);
     const std::int64_t out = w.shape.n, per_out = static_cast<std::int64_t>(w.size()) / out;
     if (e.folded_at != plan.fold_epoch()) {

@@ -12,8 +12,6 @@
 
 namespace smile::cuda::detail {
 
-using operand_checks::same;
-
 inline std::int64_t count(const cview& v) { return static_cast<std::int64_t>(v.size()); }
 
 inline void upload(context& ctx, const float* host, view dst) {
@@ -27,7 +25,6 @@ inline void download(context& ctx, cview src, float* host) {
 }
 
 inline void copy(context& ctx, cview src, view dst) {
-    same("copy", src.shape, dst.shape);
     if (src.data != dst.data)
         SMILE_CUDA(cudaMemcpyAsync(dst.data, src.data, src.size() * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));
 }
@@ -36,7 +33,7 @@ inline void fill(context& ctx, view dst, float value) { launch_over(ctx, kernel:
 
 /// Row-major C = alpha·op(A)·op(B) + beta·C as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
 inline void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b, float beta, view c) {
-    const auto [m, n, k] = operand_checks::gemm(ta, tb, a.shape, b.shape, c.shape);
+    const auto [m, n, k] = operand_checks::gemm_dimensions(ta, a.shape, tb, b.shape);
     const auto op = [](transpose t) { return t == transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N; };
     SMILE_CUDA(cublasSgemm(ctx.blas, op(tb), op(ta), to_int(n, "gemm n"), to_int(m, "gemm m"), to_int(k, "gemm k"), &alpha,
                            b.data, to_int(b.shape.c, "gemm ldb"), a.data, to_int(a.shape.c, "gemm lda"), &beta, c.data,
@@ -44,32 +41,24 @@ inline void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a,
 }
 
 inline void add(context& ctx, float a, cview x, float b, cview y, view out) {
-    same("add", x.shape, y.shape);
-    same("add", x.shape, out.shape);
     launch_over(ctx, kernel::axpby, count(x), out.data, a, x.data, b, y.data, count(x));
 }
 
 inline void multiply(context& ctx, cview x, cview y, view out) {
-    same("multiply", x.shape, y.shape);
-    same("multiply", x.shape, out.shape);
     launch_over(ctx, kernel::multiply, count(x), out.data, x.data, y.data, count(x));
 }
 
 inline void scale_channels(context& ctx, cview x, cview scale, view y) {
-    same("scale_channels", x.shape, y.shape);
-    check_shape("scale_channels scale", vector_shape(x.shape.c), scale.shape);
     const std::int64_t hw = x.shape.h * x.shape.w;
     launch_over(ctx, kernel::scale_channels, count(x), y.data, x.data, scale.data, count(x), x.shape.c, hw);
 }
 
 inline void add_channel_bias(context& ctx, cview bias, view y) {
-    check_shape("add_channel_bias bias", vector_shape(y.shape.c), bias.shape);
     const std::int64_t hw = y.shape.h * y.shape.w;
     launch_over(ctx, kernel::add_channel_bias, count(y), y.data, bias.data, count(y), y.shape.c, hw);
 }
 
 inline void channel_sum(context& ctx, cview x, view out) {
-    check_shape("channel_sum output", vector_shape(x.shape.c), out.shape);
     launch_reduction(ctx, kernel::channel_sum, x.shape.c, out.data, x.data, x.shape.n, x.shape.c, x.shape.h * x.shape.w);
 }
 
@@ -80,19 +69,14 @@ inline const std::int64_t* device_permutation(context& ctx, std::span<const std:
     return p;
 }
 
-inline void mix_rows(context& ctx, float lambda, cview x, std::span<const std::int64_t> perm, view y) {
-    same("mix_rows", x.shape, y.shape);
-    SMILE_CHECK(x.data != y.data, "mix_rows: the output must not alias the input");
-    operand_checks::permutation("mix_rows", perm, x.shape.n);
+inline void mix_rows(context& ctx, float lambda, cview x, std::span<const std::int64_t> perm,
+                     view y) {
     const auto row = static_cast<std::int64_t>(x.shape.row_size());
     launch_over(ctx, kernel::mix_rows, count(x), y.data, x.data, device_permutation(ctx, perm), lambda, x.shape.n, row);
 }
 
-inline void paste_box(context& ctx, cview x, std::span<const std::int64_t> perm, const spatial_box& box, view y) {
-    same("paste_box", x.shape, y.shape);
-    SMILE_CHECK(x.data != y.data, "paste_box: the output must not alias the input");
-    operand_checks::permutation("paste_box", perm, x.shape.n);
-    operand_checks::box_inside("paste_box", box, x.shape);
+inline void paste_box(context& ctx, cview x, std::span<const std::int64_t> perm,
+                      const spatial_box& box, view y) {
     const auto& s = x.shape;
     launch_over(ctx, kernel::paste_box, count(x), y.data, x.data, device_permutation(ctx, perm), s.n, s.c, s.h, s.w,
                 box.top, box.left, box.height, box.width);
@@ -100,7 +84,6 @@ inline void paste_box(context& ctx, cview x, std::span<const std::int64_t> perm,
 
 /// Σ a·b in double: per-block partial sums (a fixed grid), then one block sums them in order.
 inline double dot(context& ctx, cview a, cview b) {
-    same("dot", a.shape, b.shape);
     const std::int64_t n = count(a);
     const unsigned blocks = blocks_for(n);
     auto* partial = static_cast<double*>(ctx.staging(sizeof(double) * (blocks + 1)));
@@ -114,29 +97,22 @@ inline double dot(context& ctx, cview a, cview b) {
 }
 
 inline void relu_forward(context& ctx, cview x, view y) {
-    same("relu", x.shape, y.shape);
     launch_over(ctx, kernel::relu_forward, count(x), y.data, x.data, count(x));
 }
 
 inline void relu_backward(context& ctx, cview y, cview dy, view dx) {
-    same("relu backward", y.shape, dy.shape);
-    same("relu backward", y.shape, dx.shape);
     launch_over(ctx, kernel::relu_backward, count(y), dx.data, y.data, dy.data, count(y));
 }
 
 inline void softmax(context& ctx, cview x, view y, bool log) {
-    operand_checks::matrix("softmax", "input", x.shape);
-    same("softmax", x.shape, y.shape);
     const auto desc = tensor_of(x.shape);
     const float one = 1.0f, zero = 0.0f;
     SMILE_CUDA(cudnnSoftmaxForward(ctx.dnn, log ? CUDNN_SOFTMAX_LOG : CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_INSTANCE,
                                    &one, desc, x.data, &zero, desc, y.data));
 }
 
-inline double softmax_cross_entropy(context& ctx, cview logits, cview targets, float scale, view dlogits) {
-    operand_checks::matrix("softmax_cross_entropy", "logits", logits.shape);
-    same("softmax_cross_entropy targets", logits.shape, targets.shape);
-    same("softmax_cross_entropy gradient", logits.shape, dlogits.shape);
+inline double softmax_cross_entropy(context& ctx, cview logits, cview targets, float scale,
+                                    view dlogits) {
     const std::int64_t rows = logits.shape.n;
     auto* losses = static_cast<double*>(ctx.staging(sizeof(double) * static_cast<std::size_t>(rows)));
     launch_reduction(ctx, kernel::softmax_cross_entropy, rows, dlogits.data, losses, logits.data, targets.data,
@@ -150,13 +126,11 @@ inline double softmax_cross_entropy(context& ctx, cview logits, cview targets, f
 }
 
 inline void global_avg_pool_forward(context& ctx, cview x, view y) {
-    check_shape("global_avg_pool output", matrix_shape(x.shape.n, x.shape.c), y.shape);
     const std::int64_t nc = x.shape.n * x.shape.c;
     launch_over(ctx, kernel::gap_forward, nc, y.data, x.data, nc, x.shape.h * x.shape.w);
 }
 
 inline void global_avg_pool_backward(context& ctx, cview dy, view dx) {
-    check_shape("global_avg_pool output gradient", matrix_shape(dx.shape.n, dx.shape.c), dy.shape);
     launch_over(ctx, kernel::gap_backward, count(dx), dx.data, dy.data, count(dx), dx.shape.h * dx.shape.w);
 }
 
@@ -164,18 +138,14 @@ inline shape4 flattened(const shape4& s) { return matrix_shape(s.n, s.c * s.h * 
 
 // NCHW is already PyTorch's flatten order: flattening is a copy.
 inline void flatten_forward(context& ctx, cview x, view y) {
-    check_shape("flatten output", flattened(x.shape), y.shape);
     SMILE_CUDA(cudaMemcpyAsync(y.data, x.data, x.size() * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));
 }
 
 inline void flatten_backward(context& ctx, cview dy, view dx) {
-    check_shape("flatten output gradient", flattened(dx.shape), dy.shape);
     SMILE_CUDA(cudaMemcpyAsync(dx.data, dy.data, dy.size() * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));
 }
 
 inline void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view buf) {
-    same("sgd_step gradient", w.shape, g.shape);
-    if (u.momentum != 0.0f) same("sgd_step momentum buffer", w.shape, buf.shape);
     launch_over(ctx, kernel::sgd_step, count(w), w.data, g.data, buf.data, count(w), u.learning_rate, u.momentum,
                 u.dampening, u.weight_decay, static_cast<int>(u.nesterov), static_cast<int>(u.first_step));
 }
@@ -183,38 +153,28 @@ inline void sgd_step(context& ctx, const sgd_update& u, view w, cview g, view bu
 // The activation family: the kind's value is the kernel's switch (kernel_source.hpp).
 static_assert(static_cast<int>(activation_kind::gelu_tanh) == 9, "kernel_source's activation switch follows activation_kind");
 inline void activation_forward(context& ctx, activation_kind k, cview x, view y) {
-    same("activation", x.shape, y.shape);
     launch_over(ctx, kernel::activation_forward, count(x), y.data, x.data, count(x), static_cast<int>(k));
 }
 
 inline void activation_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
-    same("activation backward", x.shape, dy.shape);
-    same("activation backward", x.shape, dx.shape);
     launch_over(ctx, kernel::activation_backward, count(x), dx.data, x.data, dy.data, count(x), static_cast<int>(k));
 }
 
 // The broadcast scale: in NCHW the elements one scale meets are contiguous (operand_checks).
 inline void scale_broadcast(context& ctx, cview x, cview s, view y) {
-    same("scale_broadcast", x.shape, y.shape);
-    const std::int64_t len = operand_checks::broadcast_scale("scale_broadcast", x.shape, s.shape);
+    const std::int64_t len = operand_checks::broadcast_length(x.shape, s.shape);
     launch_over(ctx, kernel::scale_rows, count(x), y.data, x.data, s.data, count(x), len);
 }
 
 inline void scale_broadcast_backward(context& ctx, cview x, cview s, cview dy, view dx, view ds) {
-    same("scale_broadcast backward", x.shape, dy.shape);
-    same("scale_broadcast backward", x.shape, dx.shape);
-    const std::int64_t len = operand_checks::broadcast_scale("scale_broadcast backward", x.shape, s.shape);
+    const std::int64_t len = operand_checks::broadcast_length(x.shape, s.shape);
     if (!ds.empty()) {  // before dx: dx may alias dy
-        same("scale_broadcast scale gradient", s.shape, ds.shape);
         launch_reduction(ctx, kernel::row_dot, count(s), ds.data, dy.data, x.data, len);
     }
     launch_over(ctx, kernel::scale_rows, count(x), dx.data, dy.data, s.data, count(x), len);
 }
 
 inline void adam_step(context& ctx, const adam_update& u, view w, cview g, view m, view v) {
-    same("adam_step gradient", w.shape, g.shape);
-    same("adam_step first moment", w.shape, m.shape);
-    same("adam_step second moment", w.shape, v.shape);
     launch_over(ctx, kernel::adam_step, count(w), w.data, g.data, m.data, v.data, count(w), u.step_size, u.bias_root,
                 u.beta1, u.beta2, u.one_minus_beta1, u.one_minus_beta2, u.epsilon, u.grad_decay, u.weight_scale);
 }

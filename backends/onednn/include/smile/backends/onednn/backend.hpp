@@ -38,7 +38,6 @@ struct backend {
         detail::nhwc_to_nchw(src.data, src.shape, host);
     }
     static void copy(context&, cview src, view dst) {
-        operand_checks::same("copy", src.shape, dst.shape);
         if (src.data != dst.data) std::memcpy(dst.data, src.data, src.size() * sizeof(float));
     }
     static void fill(context&, view dst, float value) {
@@ -157,7 +156,6 @@ struct backend {
     // Linear algebra -----------------------------------------------------------------------
     /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory.
     static void svd(context& ctx, cview a, view u, view s, view vt) {
-        operand_checks::svd(a.shape, u.shape, s.shape, vt.shape);
         ctx.stream.wait();
         linalg::thin_svd(a.data, a.shape.n, a.shape.c, u.data, s.data, vt.data);
     }

@@ -17,13 +17,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
-#include <unordered_map>
-
 #include <smile/backends/onednn/compat.hpp>
 #include <smile/backends/onednn/layout.hpp>
 #include <smile/backends/onednn/math.hpp>
-#include <smile/core/operand_checks.hpp>
+#include <smile/core/error.hpp>
 #include <smile/core/plan_cache.hpp>
+#include <smile/core/shape.hpp>
+#include <unordered_map>
 
 namespace smile::onednn {
 
@@ -222,10 +222,8 @@ private:
 
 namespace detail {
 
-inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x,
-                           cview w, cview bias, view y, mode m) {
-    operand_checks::conv2d(x.shape, w.shape, d);
-    check_shape("conv2d output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
+inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w,
+                           cview bias, view y, mode m) {
     auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
     auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
     if (e.fwd_weights.needed()) {
@@ -246,13 +244,9 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
 
 /// y = act(conv(x, w·s) + shift [+ y]) with s = γ/√(σ² + ε), shift = (b − μ)·s + β: the
 /// evaluation BN folded into the convolution (conv_bn_fold in core/backend.hpp).
-inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
-                                cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
-                                view y) {
-    operand_checks::conv2d(x.shape, w.shape, d);
-    check_shape("conv2d+bn output", conv2d_output_shape(x.shape, w.shape, d), y.shape);
-    for (const cview* v : {&gamma, &beta, &mean, &var})
-        check_shape("conv2d+bn batch-norm vector", vector_shape(w.shape.n), v->shape);
+inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d,
+                                const conv_bn_fold& f, cview x, cview w, cview bias, cview gamma,
+                                cview beta, cview mean, cview var, view y) {
     auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate}, f.refold);
     if (e.folded_at != plan.fold_epoch()) {
         // Fold: s and the shift per output channel in double, then w·s row by row (OHWI keeps

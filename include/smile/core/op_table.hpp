@@ -1,0 +1,156 @@
+#pragma once
+/// @file
+/// The op table: every operation of the backend concept, once, with the part of the concept it
+/// belongs to. Two things are driven by it:
+/// - dispatch: `ops<B>` (core/ops.hpp) looks each of its operations up here at compile time, so
+///   an operation that is not in the table cannot be dispatched, and its argument checks name it
+///   as the table does;
+/// - conformance: tests/test_backend_ops.cpp runs every entry against the reference backend and
+///   fails for an entry that has no case; an entry of an optional part that the backend under
+///   test lacks is skipped by name (ggml's test-backend-ops).
+/// Adding an operation is one row here, one function in `ops<B>` and in the concept part, one
+/// implementation per backend and one conformance case (docs/architecture.md).
+
+#include <array>
+#include <cstdint>
+#include <smile/core/backend.hpp>
+#include <string_view>
+
+namespace smile {
+
+/// The parts of the backend concept (core/backend.hpp). The first five are required of every
+/// backend; the others are optional capabilities that the models needing them require.
+enum class backend_part : std::uint8_t {
+    storage,
+    math,
+    dnn,
+    optimizer,
+    linalg,
+    activations,
+    broadcast
+};
+
+[[nodiscard]] constexpr std::string_view part_name(backend_part p) noexcept {
+    switch (p) {
+        case backend_part::storage:
+            return "BackendStorage";
+        case backend_part::math:
+            return "BackendMath";
+        case backend_part::dnn:
+            return "BackendDnn";
+        case backend_part::optimizer:
+            return "BackendOptimizer";
+        case backend_part::linalg:
+            return "BackendLinalg";
+        case backend_part::activations:
+            return "BackendActivations";
+        case backend_part::broadcast:
+            return "BackendBroadcast";
+    }
+    return "?";
+}
+
+/// True for the parts every backend must have (the `Backend` concept).
+[[nodiscard]] constexpr bool is_required(backend_part p) noexcept {
+    return p != backend_part::activations && p != backend_part::broadcast;
+}
+
+/// Whether backend B has part `p`, decided at compile time from the concept.
+template <class B>
+[[nodiscard]] constexpr bool has_part(backend_part p) noexcept {
+    switch (p) {
+        case backend_part::storage:
+            return BackendStorage<B>;
+        case backend_part::math:
+            return BackendMath<B>;
+        case backend_part::dnn:
+            return BackendDnn<B>;
+        case backend_part::optimizer:
+            return BackendOptimizer<B>;
+        case backend_part::linalg:
+            return BackendLinalg<B>;
+        case backend_part::activations:
+            return BackendActivations<B>;
+        case backend_part::broadcast:
+            return BackendBroadcast<B>;
+    }
+    return false;
+}
+
+/// One operation: its name (as in the concept, `B::name`) and its part.
+struct op_entry {
+    std::string_view name;
+    backend_part part;
+};
+
+inline constexpr std::array op_table{
+    // Storage.
+    op_entry{"allocate", backend_part::storage},
+    op_entry{"deallocate", backend_part::storage},
+    op_entry{"upload", backend_part::storage},
+    op_entry{"download", backend_part::storage},
+    op_entry{"copy", backend_part::storage},
+    op_entry{"fill", backend_part::storage},
+    op_entry{"synchronize", backend_part::storage},
+    // Math.
+    op_entry{"gemm", backend_part::math},
+    op_entry{"add", backend_part::math},
+    op_entry{"multiply", backend_part::math},
+    op_entry{"scale_channels", backend_part::math},
+    op_entry{"add_channel_bias", backend_part::math},
+    op_entry{"channel_sum", backend_part::math},
+    op_entry{"mix_rows", backend_part::math},
+    op_entry{"paste_box", backend_part::math},
+    op_entry{"dot", backend_part::math},
+    op_entry{"relu_forward", backend_part::math},
+    op_entry{"relu_backward", backend_part::math},
+    op_entry{"softmax", backend_part::math},
+    op_entry{"softmax_cross_entropy", backend_part::math},
+    op_entry{"global_avg_pool_forward", backend_part::math},
+    op_entry{"global_avg_pool_backward", backend_part::math},
+    op_entry{"flatten_forward", backend_part::math},
+    op_entry{"flatten_backward", backend_part::math},
+    // DNN primitives with plans.
+    op_entry{"conv2d_forward", backend_part::dnn},
+    op_entry{"conv2d_backward_data", backend_part::dnn},
+    op_entry{"conv2d_backward_weights", backend_part::dnn},
+    op_entry{"conv2d_bn_inference", backend_part::dnn},
+    op_entry{"pool2d_forward", backend_part::dnn},
+    op_entry{"pool2d_backward", backend_part::dnn},
+    op_entry{"batch_norm_forward", backend_part::dnn},
+    op_entry{"batch_norm_backward", backend_part::dnn},
+    // Optimizers.
+    op_entry{"sgd_step", backend_part::optimizer},
+    op_entry{"adam_step", backend_part::optimizer},
+    // Linear algebra.
+    op_entry{"svd", backend_part::linalg},
+    // Optional: the activation family.
+    op_entry{"activation_forward", backend_part::activations},
+    op_entry{"activation_backward", backend_part::activations},
+    // Optional: broadcast scales.
+    op_entry{"scale_broadcast", backend_part::broadcast},
+    op_entry{"scale_broadcast_backward", backend_part::broadcast},
+};
+
+/// The entry named `name`, or nullptr.
+[[nodiscard]] constexpr const op_entry* find_op(std::string_view name) noexcept {
+    for (const auto& e : op_table)
+        if (e.name == name) return &e;
+    return nullptr;
+}
+
+/// The entry named `name`; a name that is not in the table does not compile (used by `ops<B>`).
+[[nodiscard]] consteval op_entry table_entry(std::string_view name) {
+    const op_entry* e = find_op(name);
+    if (e == nullptr) throw "smile: this operation is not in core/op_table.hpp";  // compile error
+    return *e;
+}
+
+/// Whether backend B can run the operation named `name` (false for names not in the table).
+template <class B>
+[[nodiscard]] constexpr bool supports(std::string_view name) noexcept {
+    const op_entry* e = find_op(name);
+    return e != nullptr && has_part<B>(e->part);
+}
+
+}  // namespace smile
