@@ -53,16 +53,15 @@ inline void box_inside(const char* op, const spatial_box& box, const shape4& s) 
     return s.c == x.c ? x.h * x.w : x.c * x.h * x.w;
 }
 
-/// A broadcast scale s of x: [n, c, 1, 1] or [n, 1, 1, 1]. Returns the number of x's elements
-/// each element of s scales (h·w, or c·h·w): in NCHW order they are contiguous.
-inline std::int64_t broadcast_scale(const char* op, const shape4& x, const shape4& s) {
+/// A broadcast scale s of x: [n, c, 1, 1] or [n, 1, 1, 1] (each element of s then scales
+/// broadcast_length(x, s) elements of x, contiguous in NCHW order).
+inline void broadcast_scale(const char* op, const shape4& x, const shape4& s) {
     SMILE_CHECK(s.n == x.n && (s.c == x.c || s.c == 1) && s.h == 1 && s.w == 1, op, ": scale ", s,
                 " broadcasts over neither the pixels nor the channels and pixels of ", x, " (expected [", x.n, ",", x.c,
                 ",1,1] or [", x.n, ",1,1,1])");
-    return broadcast_length(x, s);
 }
 
-/// The dimensions of row-major C[m×n] = alpha·op(A)·op(B) + beta·C, checked.
+/// The dimensions of row-major C[m×n] = alpha·op(A)·op(B) + beta·C.
 struct gemm_dims {
     std::int64_t m, n, k;
 };
@@ -73,7 +72,7 @@ struct gemm_dims {
     const bool trb = tb == transpose::yes;
     return {tra ? a.c : a.n, trb ? b.n : b.c, tra ? a.n : a.c};
 }
-inline gemm_dims gemm(transpose ta, transpose tb, const shape4& a, const shape4& b, const shape4& c) {
+inline void gemm(transpose ta, transpose tb, const shape4& a, const shape4& b, const shape4& c) {
     matrix("gemm", "A", a);
     matrix("gemm", "B", b);
     matrix("gemm", "C", c);
@@ -81,7 +80,6 @@ inline gemm_dims gemm(transpose ta, transpose tb, const shape4& a, const shape4&
     const std::int64_t kb = tb == transpose::yes ? b.c : b.n;
     SMILE_CHECK(k == kb && c.n == m && c.c == n, "gemm: op(A) is ", m, "x", k, ", op(B) is ", kb, "x", n, ", C is ", c.n,
                 "x", c.c);
-    return {m, n, k};
 }
 
 /// A convolution of x by weights w [out, in/groups, kh, kw] with `d`.
@@ -108,13 +106,12 @@ inline void pool2d(const char* op, const shape4& x, const pool2d_desc& d) {
 }
 
 /// The thin SVD's output shapes for A [m, n]: U [m, r], S [r], Vᵀ [r, n] with r = min(m, n).
-inline std::int64_t svd(const shape4& a, const shape4& u, const shape4& s, const shape4& vt) {
+inline void svd(const shape4& a, const shape4& u, const shape4& s, const shape4& vt) {
     matrix("svd", "A", a);
     const std::int64_t r = std::min(a.n, a.c);
     check_shape("svd U", matrix_shape(a.n, r), u);
     check_shape("svd singular values", vector_shape(r), s);
     check_shape("svd Vt", matrix_shape(r, a.c), vt);
-    return r;
 }
 
 }  // namespace smile::operand_checks

@@ -60,7 +60,7 @@ struct ops {
     static void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b,
                      float beta, view c) requires BackendMath<B> {
         static_assert(detail::op_name("gemm", backend_part::math) != nullptr);
-        (void)operand_checks::gemm(ta, tb, a.shape, b.shape, c.shape);
+        operand_checks::gemm(ta, tb, a.shape, b.shape, c.shape);
         B::gemm(ctx, ta, tb, alpha, a, b, beta, c);
     }
     static void add(context& ctx, float a, cview x, float b, cview y,
@@ -269,7 +269,7 @@ struct ops {
     // Linear algebra ------------------------------------------------------------------------
     static void svd(context& ctx, cview a, view u, view s, view vt) requires BackendLinalg<B> {
         static_assert(detail::op_name("svd", backend_part::linalg) != nullptr);
-        (void)operand_checks::svd(a.shape, u.shape, s.shape, vt.shape);
+        operand_checks::svd(a.shape, u.shape, s.shape, vt.shape);
         B::svd(ctx, a, u, s, vt);
     }
 
@@ -294,7 +294,7 @@ struct ops {
                                 view y) requires BackendBroadcast<B> {
         constexpr const char* op = detail::op_name("scale_broadcast", backend_part::broadcast);
         operand_checks::same(op, x.shape, y.shape);
-        (void)operand_checks::broadcast_scale(op, x.shape, s.shape);
+        operand_checks::broadcast_scale(op, x.shape, s.shape);
         B::scale_broadcast(ctx, x, s, y);
     }
     static void scale_broadcast_backward(context& ctx, cview x, cview s, cview dy, view dx,
@@ -303,7 +303,7 @@ struct ops {
             detail::op_name("scale_broadcast_backward", backend_part::broadcast);
         operand_checks::same(op, x.shape, dy.shape);
         operand_checks::same(op, x.shape, dx.shape);
-        (void)operand_checks::broadcast_scale(op, x.shape, s.shape);
+        operand_checks::broadcast_scale(op, x.shape, s.shape);
         if (!ds.empty()) operand_checks::expect(op, "scale gradient", s.shape, ds.shape);
         B::scale_broadcast_backward(ctx, x, s, dy, dx, ds);
     }

@@ -134,8 +134,6 @@ inline void global_avg_pool_backward(context& ctx, cview dy, view dx) {
     launch_over(ctx, kernel::gap_backward, count(dx), dx.data, dy.data, count(dx), dx.shape.h * dx.shape.w);
 }
 
-inline shape4 flattened(const shape4& s) { return matrix_shape(s.n, s.c * s.h * s.w); }
-
 // NCHW is already PyTorch's flatten order: flattening is a copy.
 inline void flatten_forward(context& ctx, cview x, view y) {
     SMILE_CUDA(cudaMemcpyAsync(y.data, x.data, x.size() * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));

@@ -206,8 +206,6 @@ inline void global_avg_pool_backward(context&, cview dy, view dx) {
     });
 }
 
-inline shape4 flattened(const shape4& s) { return matrix_shape(s.n, s.c * s.h * s.w); }
-
 inline void flatten_forward(context&, cview x, view y) {
     nhwc_to_nchw(x.data, x.shape, y.data);  // per sample: (h, w, c) → (c, h, w)
 }
