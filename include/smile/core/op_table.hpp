@@ -12,6 +12,7 @@
 /// implementation per backend and one conformance case (docs/architecture.md).
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <smile/core/backend.hpp>
 #include <string_view>
@@ -132,25 +133,35 @@ inline constexpr std::array op_table{
     op_entry{"scale_broadcast_backward", backend_part::broadcast},
 };
 
-/// The entry named `name`, or nullptr.
-[[nodiscard]] constexpr const op_entry* find_op(std::string_view name) noexcept {
-    for (const auto& e : op_table)
-        if (e.name == name) return &e;
-    return nullptr;
+/// The row of the operation named `name`, or op_table.size() when the table has none.
+/// Compile-time lookups go by index, not by pointer: GCC 12 with -fsanitize=undefined
+/// instruments a pointer into the table with a null check that constant evaluation rejects
+/// ("... == 0 is not a constant expression"), which broke the sanitizer build.
+[[nodiscard]] constexpr std::size_t op_index(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < op_table.size(); ++i)
+        if (op_table[i].name == name) return i;
+    return op_table.size();
+}
+
+/// The entry named `name`, or nullptr (for run-time use; compile-time code uses op_index).
+[[nodiscard]] inline const op_entry* find_op(std::string_view name) noexcept {
+    const std::size_t i = op_index(name);
+    return i < op_table.size() ? &op_table[i] : nullptr;
 }
 
 /// The entry named `name`; a name that is not in the table does not compile (used by `ops<B>`).
 [[nodiscard]] consteval op_entry table_entry(std::string_view name) {
-    const op_entry* e = find_op(name);
-    if (e == nullptr) throw "smile: this operation is not in core/op_table.hpp";  // compile error
-    return *e;
+    const std::size_t i = op_index(name);
+    if (i == op_table.size())
+        throw "smile: this operation is not in core/op_table.hpp";  // compile error
+    return op_table[i];
 }
 
 /// Whether backend B can run the operation named `name` (false for names not in the table).
 template <class B>
 [[nodiscard]] constexpr bool supports(std::string_view name) noexcept {
-    const op_entry* e = find_op(name);
-    return e != nullptr && has_part<B>(e->part);
+    const std::size_t i = op_index(name);
+    return i < op_table.size() && has_part<B>(op_table[i].part);
 }
 
 }  // namespace smile
