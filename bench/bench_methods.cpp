@@ -7,13 +7,13 @@
 // not timed (bench_data measures it). One-off preparation (DELTA's channel attention, Co-Tuning's
 // relationship) runs before timing. The counter `vs_finetune` divides by plain fine-tuning steps
 // interleaved with the method's in the same process.
-#include <smile/smile.hpp>
-#include <smile/data/synthetic.hpp>
-#include <smile/io/weights.hpp>
-#include <smile/methods/registry.hpp>
-
 #include <chrono>
 #include <filesystem>
+#include <smile/data/synthetic.hpp>
+#include <smile/factory_instances.hpp>
+#include <smile/io/weights.hpp>
+#include <smile/methods/registry.hpp>
+#include <smile/smile.hpp>
 
 #include "bench_support.hpp"
 

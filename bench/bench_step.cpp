@@ -4,9 +4,10 @@
 // EfficientNet-B0 and EfficientNet-B4 224² batch 48 (200 classes).
 // Reports seconds per step, images/s, minor page faults and backend allocations per step in
 // steady state, and the process's peak resident memory.
-#include <smile/smile.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/models/architecture.hpp>
 #include <smile/optim/sgd.hpp>
+#include <smile/smile.hpp>
 
 #include "bench_support.hpp"
 

@@ -14,9 +14,11 @@ function(smile_set_warnings target)
 endfunction()
 
 # smile_add_executable(name SOURCES... [LIBS ...]): an own program linked to smile::smile.
+# It links smile_factories: the model and method factories for default_backend, compiled once for
+# all of them (include/smile/factory_instances.hpp says how; docs/building.md has the measurement).
 function(smile_add_executable name)
   cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${arg_SOURCES})
-  target_link_libraries(${name} PRIVATE smile::smile ${arg_LIBS})
+  target_link_libraries(${name} PRIVATE smile::smile smile_factories ${arg_LIBS})
   smile_set_warnings(${name})
 endfunction()

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <smile/data/synthetic.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/methods/registry.hpp>
 #include <smile/train/evaluate.hpp>

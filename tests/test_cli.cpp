@@ -1,18 +1,16 @@
 // The `smile` program, run as a user would.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <fstream>
 #include <limits>
-
+#include <nlohmann/json.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
-
-#include <nlohmann/json.hpp>
 
 #include "backends.hpp"
 #include "compare.hpp"

@@ -5,9 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
-
+#include <smile/factory_instances.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/layers/inverted_residual.hpp>
 #include <smile/layers/mbconv.hpp>

@@ -10,14 +10,14 @@
 #include <map>
 #include <optional>
 #include <set>
-
+#include <smile/factory_instances.hpp>
 #include <smile/methods/registry.hpp>
 #include <smile/mixup/cutmix.hpp>
 
+#include "backends.hpp"
 #include "compare.hpp"
 #include "directional_gradcheck.hpp"
 #include "random_data.hpp"
-#include "backends.hpp"
 #include "tiny_models.hpp"
 
 using smile::tensor;

@@ -1,15 +1,14 @@
 // Weight formats, atomic writes and checkpoints.
 #include <doctest/doctest.h>
-
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <csignal>
-#include <limits>
 #include <fstream>
-
+#include <limits>
+#include <smile/factory_instances.hpp>
 #include <smile/io/checkpoint.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/output_paths.hpp>

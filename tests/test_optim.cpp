@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
-
+#include <smile/factory_instances.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/models/architecture.hpp>
 #include <smile/optim/lr_schedule.hpp>

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
-
+#include <smile/factory_instances.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
 #include <smile/optim/sgd.hpp>

@@ -3,9 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
-
+#include <smile/factory_instances.hpp>
 #include <smile/methods/finetune.hpp>
 #include <smile/train/trainer.hpp>
 

@@ -6,9 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
-
+#include <smile/factory_instances.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/methods/registry.hpp>

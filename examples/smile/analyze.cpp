@@ -2,17 +2,16 @@
 // split: the interpolation loss of its logits, probabilities and pooled features, and the
 // feature-interpolation paths projected by PCA, written as JSON, CSV and a gnuplot script.
 #include <cstdio>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
-
-#include <smile/smile.hpp>
 #include <smile/analysis/feature_interpolation.hpp>
 #include <smile/analysis/interpolation_loss.hpp>
 #include <smile/data/sampling.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/atomic_file.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
+#include <smile/smile.hpp>
+#include <sstream>
 
 #include "smile/commands.hpp"
 #include "smile/dataset_options.hpp"

@@ -1,12 +1,12 @@
 // smile predict: logits (and optionally pooled features) of a float32 NCHW batch, in
 // evaluation mode, with weights loaded strictly by name.
 #include <cstdio>
-
-#include <smile/smile.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
+#include <smile/smile.hpp>
 
 #include "smile/commands.hpp"
 #include "smile/model_options.hpp"

@@ -2,8 +2,8 @@
 // small-image CIFAR ResNet-20) and saves it as safetensors with torchvision names; its fc is
 // the source classifier that SMILE and Co-Tuning take as source head.
 #include <cstdio>
-
 #include <smile/default_backend.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/methods/finetune.hpp>
 

@@ -2,11 +2,12 @@
 // One fine-tuning run: the method from a pretrained network, an endless augmenting loader over
 // the training subset, evaluation on the test split, the shared training loop.
 
-#include <smile/smile.hpp>
 #include <smile/data/preflight.hpp>
 #include <smile/data/sampling.hpp>
+#include <smile/factory_instances.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
+#include <smile/smile.hpp>
 
 #include "smile/training_options.hpp"
 

@@ -468,8 +468,10 @@ struct backend {
         }
     }
 
-    /// One-sided Jacobi SVD (a different algorithm from the oneDNN backend's).
-    static void svd(context&, cview a, view u, view s, view vt) {
+    /// One-sided Jacobi SVD (a different algorithm from the oneDNN backend's); a template for
+    /// compile time, as the oneDNN backend's.
+    template <class Context>
+    static void svd(Context&, cview a, view u, view s, view vt) {
         linalg::thin_svd(a.data, a.shape.n, a.shape.c, u.data, s.data, vt.data, linalg::svd_algorithm::jacobi);
     }
 

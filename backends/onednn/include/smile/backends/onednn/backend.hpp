@@ -154,8 +154,10 @@ struct backend {
     }
 
     // Linear algebra -----------------------------------------------------------------------
-    /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory.
-    static void svd(context& ctx, cview a, view u, view s, view vt) {
+    /// Eigen's divide-and-conquer SVD in double precision, on the backend's host memory. A
+    /// template so that only files that call it instantiate Eigen's SVD (linalg/svd.hpp).
+    template <class Context>
+    static void svd(Context& ctx, cview a, view u, view s, view vt) {
         ctx.stream.wait();
         linalg::thin_svd(a.data, a.shape.n, a.shape.c, u.data, s.data, vt.data);
     }
