@@ -235,6 +235,10 @@ TEST_CASE("smile finetune: --optimizer adamw trains, is logged and checkpointed,
     r = smile::test::run_smile(f.args("smile", 4) + " --checkpoint " + checkpoint + " --resume");
     CHECK(r.status != 0);
     CHECK(r.output.find("the checkpoint holds the state of optimizer 'adamw', this run uses 'sgd'") != std::string::npos);
+    r = smile::test::run_smile(f.args("smile", 4) + " --checkpoint " + checkpoint +
+                               " --force-resume");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--force-resume requires --resume") != std::string::npos);
     r = smile::test::run_smile(f.args("finetune", 2) + " --optimizer adam --momentum 0.5");
     CHECK(r.status != 0);
     CHECK(r.output.find("--momentum is a setting of --optimizer sgd, not of adam") != std::string::npos);

@@ -122,6 +122,52 @@ TEST_CASE("safetensors: every malformed file is rejected with the file and tenso
                          doctest::Contains("cannot open"), smile::error);
 }
 
+TEST_CASE(
+    "safetensors: a PyTorch checkpoint or another format is named as such, with the converter") {
+    temp_dir dir;
+    const auto p = dir.path / "resnet50.pth";
+    struct foreign_case {
+        std::string bytes, message;
+    };
+    const std::string payload(200, 'x');
+    const std::vector<foreign_case> cases{
+        // torch.save since PyTorch 1.6: a zip archive (local file header, then archive/data.pkl).
+        {std::string("PK\x03\x04\x00\x00\x08\x08\x00\x00", 10) + "archive/data.pkl" + payload,
+         "a zip archive, not safetensors: a PyTorch checkpoint"},
+        // torch.save's legacy format: PROTO 2, then the magic number as a 10-byte LONG1.
+        {std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14) + payload,
+         "torch.save's legacy (pickle) format"},
+        {std::string("\x80\x04\x95\x10\x00\x00\x00\x00", 8) + payload,
+         "a Python pickle, not safetensors"},
+        {std::string("\x89HDF\r\n\x1a\n", 8) + payload, "an HDF5 file"},
+        {std::string("\x93NUMPY\x01\x00", 8) + payload, "a NumPy .npy array"},
+        {std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8) + payload, "a gzip-compressed file"},
+    };
+    for (const auto& c : cases) {
+        write_bytes(p, c.bytes);
+        INFO("expecting: ", c.message);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(c.message.c_str()),
+                             smile::error);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
+                             doctest::Contains(p.string().c_str()), smile::error);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains("not safetensors"),
+                             smile::error);
+    }
+    // The PyTorch cases name the converter, with the file.
+    write_bytes(p, cases[0].bytes);
+    CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
+                         doctest::Contains(("scripts/pth_to_safetensors.py " + p.string()).c_str()),
+                         smile::error);
+    // Through the weight loader, as `smile predict --weights resnet50.pth` reaches it.
+    CHECK_THROWS_WITH_AS(smile::io::detail_weights::weight_source{p},
+                         doctest::Contains("pth_to_safetensors.py"), smile::error);
+    // A safetensors file whose header is only broken is not taken for another format: a header
+    // length of 0x280 begins like a pickle (0x80, 0x02), but its third byte is 0.
+    write_bytes(p, std::string("\x80\x02\x00\x00\x00\x00\x00\x00", 8) + std::string(0x280, ' '));
+    CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
+                         doctest::Contains("the header is not valid JSON"), smile::error);
+}
+
 TEST_CASE("npy: float32 and float64 read, truncated and foreign files rejected") {
     temp_dir dir;
     const auto p = dir.path / "a.npy";

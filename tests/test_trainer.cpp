@@ -144,3 +144,70 @@ TEST_CASE("trainer: settings are logged as JSON numbers and booleans, exactly") 
     CHECK(smile::setting_text(0.999) == "0.999");
     CHECK(smile::setting_text(std::int64_t(10)) == "10");
 }
+
+TEST_CASE(
+    "trainer: a resume with other settings is refused naming each, a finished run says so and "
+    "evaluates") {
+    scratch tmp;
+    fixture first;
+    smile::trainer_options o;
+    o.iterations = 4;
+    o.log_every = 0;
+    o.checkpoint_path = (tmp.dir / "c.safetensors").string();
+    o.config = {{"dataset", "synthetic"}, {"batch_size", 8}, {"workers", 0}};
+    smile::train<D>(first.m, first.loader(), {}, o, first.gen);
+    o.resume = true;
+    bool stepped = false;
+    auto evaluation = [] { return 0.75; };
+
+    SUBCASE("the same settings: the finished run is evaluated, not trained again") {
+        fixture again;
+        again.m.on_step = [&](std::int64_t) { stepped = true; };
+        const auto r = smile::train<D>(again.m, again.loader(), evaluation, o, again.gen);
+        CHECK_FALSE(stepped);
+        CHECK(r.iterations == 0);
+        REQUIRE(r.evaluations.size() == 1);
+        CHECK(r.evaluations[0] == std::pair<std::int64_t, double>{4, 0.75});
+        CHECK(r.final_top1 == 0.75);
+        CHECK(again.weights() == first.weights());
+    }
+    SUBCASE("where output goes and how often may change") {
+        o.config["workers"] = 3;
+        o.checkpoint_every = 2;
+        fixture again;
+        CHECK_NOTHROW(smile::train<D>(again.m, again.loader(), evaluation, o, again.gen));
+    }
+    SUBCASE("another batch size, data set or length is refused, naming each difference") {
+        o.config["batch_size"] = 16;
+        o.config["dataset"] = "mnist";
+        fixture again;
+        again.m.on_step = [&](std::int64_t) { stepped = true; };
+        CHECK_THROWS_WITH_AS(
+            smile::train<D>(again.m, again.loader(), {}, o, again.gen),
+            doctest::Contains((o.checkpoint_path +
+                               ": written by a run with other settings (batch_size: 8 -> "
+                               "16; dataset: \"synthetic\" -> \"mnist\"); resume with the "
+                               "same settings, or --force-resume")
+                                  .c_str()),
+            smile::error);
+        o.config["batch_size"] = 8;
+        o.config["dataset"] = "synthetic";
+        o.iterations = 6;
+        CHECK_THROWS_WITH_AS(smile::train<D>(again.m, again.loader(), {}, o, again.gen),
+                             doctest::Contains("iterations: 4 -> 6"), smile::error);
+        CHECK_FALSE(stepped);
+        // --force-resume continues from the checkpoint with the new settings.
+        o.force_resume = true;
+        fixture forced;
+        const auto r = smile::train<D>(forced.m, forced.loader(), {}, o, forced.gen);
+        CHECK(r.iterations == 2);
+    }
+    SUBCASE("--resume without a checkpoint path is an error, before anything runs") {
+        o.checkpoint_path.clear();
+        fixture again;
+        again.m.on_step = [&](std::int64_t) { stepped = true; };
+        CHECK_THROWS_WITH_AS(smile::train<D>(again.m, again.loader(), {}, o, again.gen),
+                             doctest::Contains("--resume needs --checkpoint"), smile::error);
+        CHECK_FALSE(stepped);
+    }
+}

@@ -82,7 +82,12 @@ struct training_options {
         app.add_option("--checkpoint", trainer.checkpoint_path, "checkpoint file (written atomically)");
         app.add_option("--checkpoint-every", trainer.checkpoint_every, "checkpoint every N iterations (0: at the end)")
             ->check(integer_in(0, 1e12));
-        app.add_flag("--resume", trainer.resume, "continue from --checkpoint if it exists");
+        auto* resume = app.add_flag(
+            "--resume", trainer.resume,
+            "continue from --checkpoint if it exists (refused when the run's settings differ)");
+        app.add_flag("--force-resume", trainer.force_resume,
+                     "with --resume: continue even when settings differ (each is reported)")
+            ->needs(resume);
     }
 
     [[nodiscard]] static bool small_images(const std::string& format) {

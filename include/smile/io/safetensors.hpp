@@ -22,14 +22,13 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
-
 #include <smile/core/error.hpp>
 #include <smile/io/atomic_file.hpp>
+#include <smile/io/foreign_format.hpp>
 #include <smile/io/half.hpp>
+#include <string>
+#include <vector>
 
 namespace smile::io {
 
@@ -139,16 +138,28 @@ private:
     void parse_header() {
         std::uint64_t header_size = 0;
         for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | std::to_integer<std::uint64_t>(bytes_[i]);
-        if (header_size > size_ - 8)
+        // A file of another format (a PyTorch checkpoint, most often) is named as such where
+        // its first bytes make no safetensors header; only there, so a valid file never is.
+        auto refuse_foreign = [&] {
+            if (auto what =
+                    foreign_format({bytes_, std::min<std::size_t>(size_, 64)}, path_.string()))
+                detail::fail(path_.string(), ": ", *what);
+        };
+        if (header_size > size_ - 8) {
+            refuse_foreign();
             detail::fail(path_.string(), ": header length ", header_size, " exceeds the file size ", size_,
                          " (truncated or not a safetensors file)");
-        if (header_size > (std::uint64_t{100} << 20))
+        }
+        if (header_size > (std::uint64_t{100} << 20)) {
+            refuse_foreign();
             detail::fail(path_.string(), ": header length ", header_size, " exceeds the 100 MB limit");
+        }
         const char* text = reinterpret_cast<const char*>(bytes_ + 8);
         nlohmann::json header;
         try {
             header = nlohmann::json::parse(text, text + header_size);
         } catch (const nlohmann::json::exception& e) {
+            refuse_foreign();
             detail::fail(path_.string(), ": the header is not valid JSON: ", e.what());
         }
         if (!header.is_object()) detail::fail(path_.string(), ": the header is not a JSON object");

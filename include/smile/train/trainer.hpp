@@ -21,14 +21,15 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <optional>
-
 #include <nlohmann/json.hpp>
-
+#include <optional>
+#include <set>
 #include <smile/io/output_paths.hpp>
 #include <smile/methods/method.hpp>
 #include <smile/train/evaluate.hpp>
 #include <smile/train/stop_signal.hpp>
+#include <string>
+#include <vector>
 
 namespace smile {
 
@@ -39,7 +40,9 @@ struct trainer_options {
     std::string log_path;                ///< JSON lines, one per iteration; empty: none
     std::string checkpoint_path;         ///< empty: no checkpoints
     std::int64_t checkpoint_every = 0;   ///< 0: only at the end (when a path is given)
-    bool resume = false;                 ///< continue from checkpoint_path if it exists
+    bool resume = false;  ///< continue from checkpoint_path if it exists (needs a path)
+    bool force_resume =
+        false;  ///< resume even when the run's settings differ from the checkpoint's
     std::string label;                   ///< prefix of progress lines
     nlohmann::json config = nlohmann::json::object();  ///< the run's settings, logged with the method's
     std::function<void()> save_outputs;  ///< after the last step, before the final evaluation
@@ -71,6 +74,32 @@ struct run_result {
     return text;
 }
 
+/// Settings a resumed run may change: where its output goes and how often, not what it computes.
+[[nodiscard]] inline bool free_on_resume(const std::string& setting) {
+    static const std::set<std::string> free{"workers",          "eval_every",      "checkpoint",
+                                            "checkpoint_every", "skip_unreadable", "log",
+                                            "log_every"};
+    return free.count(setting) > 0;
+}
+
+/// The settings in which two runs differ, as "name: before -> now" (absent settings as "absent").
+[[nodiscard]] inline std::vector<std::string> setting_differences(const nlohmann::json& before,
+                                                                  const nlohmann::json& now) {
+    std::set<std::string> names;
+    for (const auto& [k, v] : before.items()) names.insert(k);
+    for (const auto& [k, v] : now.items()) names.insert(k);
+    std::vector<std::string> out;
+    for (const auto& k : names) {
+        if (free_on_resume(k)) continue;
+        const auto text = [&](const nlohmann::json& j) {
+            return j.contains(k) ? j.at(k).dump() : std::string("absent");
+        };
+        if (!before.contains(k) || !now.contains(k) || before.at(k) != now.at(k))
+            out.push_back(k + ": " + text(before) + " -> " + text(now));
+    }
+    return out;
+}
+
 /// Runs `m` for `o.iterations` steps on batches from a loader built by `make_loader(start_batch)`;
 /// `evaluate_now()` returns the current top-1 (empty function: no evaluation).
 template <Backend B>
@@ -82,25 +111,59 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
                 "train: log, evaluation and checkpoint intervals must be non-negative");
     io::check_writable(o.checkpoint_path, "checkpoint");
     io::check_writable(o.log_path, "log");
+    SMILE_CHECK(!o.resume || !o.checkpoint_path.empty(),
+                "--resume needs --checkpoint: the file to resume from");
     run_result result;
     std::int64_t start = 0;
+    // Every setting of the run: the log's config line, and what a checkpoint records so that a
+    // resume with other settings is refused rather than silently mixing two runs.
+    nlohmann::json settings = o.config;
+    for (const auto& [k, v] : m.describe()) settings[k] = json_setting(v);
+    settings["iterations"] = o.iterations;
     auto checkpoint = [&](std::int64_t next_iteration) {
         io::checkpoint_content<B> c;
         m.add_state(c);
-        io::run_state state{next_iteration, {{"method", m.name()}}};
+        io::run_state state{next_iteration, {{"method", m.name()}, {"settings", settings.dump()}}};
         c.save(o.checkpoint_path, generator, state);
     };
-    if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+    if (o.resume && !std::filesystem::exists(o.checkpoint_path)) {
+        std::fprintf(stderr, "%sno checkpoint at %s yet: starting from iteration 0\n",
+                     o.label.c_str(), o.checkpoint_path.c_str());
+    } else if (o.resume) {
         io::checkpoint_content<B> c;
         m.add_state(c);
         const auto state = c.load(m.sess(), o.checkpoint_path, generator);
         if (state.info.count("method") && state.info.at("method") != m.name())
             detail::fail(o.checkpoint_path, ": checkpoint of method '", state.info.at("method"), "', not '", m.name(), "'");
+        if (const auto it = state.info.find("settings"); it != state.info.end()) {
+            const auto before = nlohmann::json::parse(it->second, nullptr, false);
+            if (before.is_discarded() || !before.is_object())
+                detail::fail(
+                    o.checkpoint_path,
+                    ": checkpoint metadata is damaged: its settings are not a JSON object");
+            std::string differences;
+            for (const auto& d : setting_differences(before, settings))
+                differences += (differences.empty() ? "" : "; ") + d;
+            if (!differences.empty() && !o.force_resume)
+                detail::fail(
+                    o.checkpoint_path, ": written by a run with other settings (", differences,
+                    "); resume with the same settings, or --force-resume to continue with these");
+            if (!differences.empty())
+                std::fprintf(stderr,
+                             "%swarning: resuming %s with other settings (--force-resume): %s\n",
+                             o.label.c_str(), o.checkpoint_path.c_str(), differences.c_str());
+        }
         SMILE_CHECK(state.iteration >= 0 && state.iteration <= o.iterations, o.checkpoint_path, ": checkpoint at iteration ",
                     state.iteration, " does not fit a run of ", o.iterations, " iterations");
         start = state.iteration;
-        std::fprintf(stderr, "%sresuming from %s at iteration %lld\n", o.label.c_str(), o.checkpoint_path.c_str(),
-                     static_cast<long long>(start));
+        if (start == o.iterations)
+            std::fprintf(stderr,
+                         "%sthe run in %s is finished (iteration %lld of %lld): nothing to train\n",
+                         o.label.c_str(), o.checkpoint_path.c_str(), static_cast<long long>(start),
+                         static_cast<long long>(o.iterations));
+        else
+            std::fprintf(stderr, "%sresuming from %s at iteration %lld\n", o.label.c_str(),
+                         o.checkpoint_path.c_str(), static_cast<long long>(start));
     }
     std::ofstream log;
     auto write_log = [&](const nlohmann::json& line) {
@@ -112,11 +175,20 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
     if (!o.log_path.empty()) {
         log.open(o.log_path, start > 0 ? std::ios::app : std::ios::trunc);
         if (!log) detail::fail("cannot write the log ", o.log_path, ": ", std::strerror(errno));
-        nlohmann::json config = o.config;
-        for (const auto& [k, v] : m.describe()) config[k] = json_setting(v);
-        config["iterations"] = o.iterations;
-        write_log({{"config", config}, {"start_iteration", start}});
+        write_log({{"config", settings}, {"start_iteration", start}});
     }
+    // Evaluates the network after `iterations` steps, logged with the last step's index.
+    auto evaluate_after = [&](std::int64_t iterations) {
+        const auto eval_began = clock::now();
+        const double top1 = evaluate_now();
+        result.evaluation_seconds +=
+            std::chrono::duration<double>(clock::now() - eval_began).count();
+        result.evaluations.emplace_back(iterations, top1);
+        write_log({{"iter", iterations - 1}, {"eval_top1", top1}});
+        if (o.log_every > 0)
+            std::fprintf(stderr, "%siter %lld: test top-1 %.2f%%\n", o.label.c_str(),
+                         static_cast<long long>(iterations), 100 * top1);
+    };
     auto loader = make_loader(start);
     const auto began = clock::now();
     for (std::int64_t k = start; k < o.iterations; ++k) {
@@ -161,18 +233,14 @@ run_result train(method<B>& m, const std::function<std::unique_ptr<data::loader>
             if (checkpoint_now) checkpoint(k + 1);
             if (o.save_outputs) o.save_outputs();
         }
-        if (evaluate_now && ((o.eval_every > 0 && (k + 1) % o.eval_every == 0) || last)) {
-            const auto eval_began = clock::now();
-            const double top1 = evaluate_now();
-            result.evaluation_seconds += std::chrono::duration<double>(clock::now() - eval_began).count();
-            result.evaluations.emplace_back(k + 1, top1);
-            write_log({{"iter", k}, {"eval_top1", top1}});
-            if (o.log_every > 0)
-                std::fprintf(stderr, "%siter %lld: test top-1 %.2f%%\n", o.label.c_str(), static_cast<long long>(k + 1), 100 * top1);
-        }
+        if (evaluate_now && ((o.eval_every > 0 && (k + 1) % o.eval_every == 0) || last))
+            evaluate_after(k + 1);
         if (checkpoint_now && !last) checkpoint(k + 1);
     }
-    if (start >= o.iterations && o.save_outputs) o.save_outputs();  // resumed a finished run
+    if (start >= o.iterations) {  // resumed a finished run: its outputs, and its final evaluation
+        if (o.save_outputs) o.save_outputs();
+        if (evaluate_now) evaluate_after(o.iterations);
+    }
     result.skipped = loader->skipped_files();
     if (!result.skipped.empty()) {
         std::fprintf(stderr, "%sskipped %zu unreadable image(s) during training:\n", o.label.c_str(), result.skipped.size());
