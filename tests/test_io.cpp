@@ -44,6 +44,23 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
     std::ofstream(p, std::ios::binary) << bytes;
 }
 
+/// A file's bytes and a part of the message that refuses it.
+struct refused_file {
+    std::string bytes, message;
+};
+
+/// Each file, written to `p`, is refused by the safetensors reader with its message and the path.
+void check_refused(const fs::path& p, const std::vector<refused_file>& files) {
+    for (const auto& f : files) {
+        write_bytes(p, f.bytes);
+        INFO("expecting: ", f.message);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(f.message.c_str()),
+                             smile::error);
+        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
+                             doctest::Contains(p.string().c_str()), smile::error);
+    }
+}
+
 std::string read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
@@ -93,11 +110,10 @@ TEST_CASE("safetensors: round trip with metadata, F16 and BF16 read as float32")
 TEST_CASE("safetensors: every malformed file is rejected with the file and tensor named") {
     temp_dir dir;
     const auto p = dir.path / "bad.safetensors";
-    struct bad_case {
-        std::string bytes, message;
-    };
     const std::string four_floats(16, '\0');
-    const std::vector<bad_case> cases{
+    // One file a row, each on one line.
+    // clang-format off
+    const std::vector<refused_file> malformed{
         {"abc", "shorter than the 8-byte header length"},
         {std::string("\xff\xff\xff\x00\x00\x00\x00\x00", 8) + "{}", "exceeds the file size"},
         {safetensors_bytes("{not json", ""), "the header is not valid JSON"},
@@ -112,12 +128,8 @@ TEST_CASE("safetensors: every malformed file is rejected with the file and tenso
         {safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four_floats), "8 bytes at the end of the file belong to no tensor"},
         {safetensors_bytes(R"({"__metadata__":{"a":1}})", ""), "__metadata__ value 'a' is not a string"},
     };
-    for (const auto& c : cases) {
-        write_bytes(p, c.bytes);
-        INFO("expecting: ", c.message);
-        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(c.message.c_str()), smile::error);
-        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(p.string().c_str()), smile::error);
-    }
+    // clang-format on
+    check_refused(p, malformed);
     CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{dir.path / "none.safetensors"},
                          doctest::Contains("cannot open"), smile::error);
 }
@@ -126,33 +138,23 @@ TEST_CASE(
     "safetensors: a PyTorch checkpoint or another format is named as such, with the converter") {
     temp_dir dir;
     const auto p = dir.path / "resnet50.pth";
-    struct foreign_case {
-        std::string bytes, message;
-    };
     const std::string payload(200, 'x');
-    const std::vector<foreign_case> cases{
+    const std::vector<refused_file> cases{
         // torch.save since PyTorch 1.6: a zip archive (local file header, then archive/data.pkl).
         {std::string("PK\x03\x04\x00\x00\x08\x08\x00\x00", 10) + "archive/data.pkl" + payload,
          "a zip archive, not safetensors: a PyTorch checkpoint"},
         // torch.save's legacy format: PROTO 2, then the magic number as a 10-byte LONG1.
         {std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14) + payload,
-         "torch.save's legacy (pickle) format"},
+         "torch.save's legacy (pickle) format, not safetensors"},
         {std::string("\x80\x04\x95\x10\x00\x00\x00\x00", 8) + payload,
          "a Python pickle, not safetensors"},
-        {std::string("\x89HDF\r\n\x1a\n", 8) + payload, "an HDF5 file"},
-        {std::string("\x93NUMPY\x01\x00", 8) + payload, "a NumPy .npy array"},
-        {std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8) + payload, "a gzip-compressed file"},
+        {std::string("\x89HDF\r\n\x1a\n", 8) + payload,
+         "an HDF5 file (Keras or TensorFlow weights?), not safetensors"},
+        {std::string("\x93NUMPY\x01\x00", 8) + payload, "a NumPy .npy array, not safetensors"},
+        {std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8) + payload,
+         "a gzip-compressed file, not safetensors"},
     };
-    for (const auto& c : cases) {
-        write_bytes(p, c.bytes);
-        INFO("expecting: ", c.message);
-        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains(c.message.c_str()),
-                             smile::error);
-        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
-                             doctest::Contains(p.string().c_str()), smile::error);
-        CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p}, doctest::Contains("not safetensors"),
-                             smile::error);
-    }
+    check_refused(p, cases);
     // The PyTorch cases name the converter, with the file.
     write_bytes(p, cases[0].bytes);
     CHECK_THROWS_WITH_AS(smile::io::safetensors_reader{p},
