@@ -4,9 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-
+#include <limits>
 #include <smile/core/session.hpp>
 #include <smile/io/safetensors.hpp>
+#include <vector>
 
 #include "backends.hpp"
 #include "compare.hpp"
@@ -60,4 +61,29 @@ TEST_CASE("activations: the reference derivatives equal central differences away
     }
     CHECK(smile::parse_activation("gelu") == smile::activation_kind::gelu_erf);
     CHECK_THROWS_WITH_AS((void)smile::parse_activation("mish"), doctest::Contains("unknown activation 'mish'"), smile::error);
+}
+
+TEST_CASE("activations: the clamping kinds pass NaN through, as PyTorch's hardtanh and clamp do") {
+    if constexpr (smile::BackendActivations<device>) {
+        using smile::activation_kind;
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        const smile::shape4 sh{1, 4, 1, 1};
+        smile::session<device> s;
+        const std::vector<float> xs{nan, -1.0f, 2.0f, 7.0f};
+        auto x = smile::tensor<device>::from_host(s, sh, xs);
+        smile::tensor<device> y(s, sh);
+        for (const auto kind :
+             {activation_kind::relu6, activation_kind::hardswish, activation_kind::hardsigmoid}) {
+            CAPTURE(smile::activation_name(kind));
+            smile::ops<device>::activation_forward(s.context(), kind, x.view(), y.view());
+            const auto got = y.to_host();
+            CHECK(std::isnan(got[0]));  // std::fmin(std::fmax(NaN, 0), 6) gave 0
+            CHECK(std::isfinite(got[1]));
+        }
+        smile::ops<device>::activation_forward(s.context(), activation_kind::relu6, x.view(),
+                                               y.view());
+        const auto relu6 = y.to_host();
+        CHECK(std::vector<float>(relu6.begin() + 1, relu6.end()) ==
+              std::vector<float>{0.0f, 2.0f, 6.0f});
+    }
 }

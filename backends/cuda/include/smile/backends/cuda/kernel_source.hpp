@@ -152,16 +152,18 @@ extern "C" __global__ void smile_relu_backward(float* dx, const float* y, const 
 
 // The activation family (core/activation.hpp has every kind's formula): `kind` is the
 // activation_kind value; forward y = f(x), backward dx = f'(x)·dy.
+// min(max(x, lo), hi) passing NaN through, as the CPU formula and PyTorch's clamp do.
+__device__ float clamp_keeping_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 __device__ float activation_value(int kind, float x) {
     const float k = 0.7978845608028654f;  // √(2/π)
     switch (kind) {
         case 0: return x;
         case 1: return x > 0.0f ? x : 0.0f;
-        case 2: return fminf(fmaxf(x, 0.0f), 6.0f);
+        case 2: return clamp_keeping_nan(x, 0.0f, 6.0f);
         case 3: return x / (1.0f + expf(-x));
         case 4: return 1.0f / (1.0f + expf(-x));
-        case 5: return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-        case 6: return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+        case 5: return x * clamp_keeping_nan(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+        case 6: return clamp_keeping_nan(x + 3.0f, 0.0f, 6.0f) / 6.0f;
         case 7: return tanhf(x);
         case 8: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
         default: return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
