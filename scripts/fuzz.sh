@@ -16,6 +16,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SMILE_FUZZ_BUILD:-$here/build-fuzz}"
 targets_all=(fuzz_safetensors fuzz_checkpoint fuzz_npy fuzz_idx fuzz_image fuzz_datasets fuzz_cars_mat)
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+jobs="${SMILE_FUZZ_JOBS:-$(nproc)}"
+# The targets write each input to a scratch file (the readers take paths): in memory when /dev/shm
+# exists.
+[ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR="${TMPDIR:-/dev/shm}"
 
 "$here/scripts/install-deps.sh"
 for p in clang libclang-rt-14-dev; do
@@ -37,7 +41,7 @@ run)
   targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=("${targets_all[@]}")
   CC=clang CXX=clang++ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMILE_BUILD_TESTS=ON \
         -DSMILE_BUILD_EXAMPLES=OFF -DSMILE_BUILD_BENCH=OFF -DSMILE_FUZZ_ENGINE=libfuzzer >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
+  cmake --build "$build" -j "$jobs" --target "${targets[@]}"
   for t in "${targets[@]}"; do
     work="$build/corpus/$t"; artifacts="$build/artifacts/$t/"
     mkdir -p "$work" "$artifacts"

@@ -141,11 +141,15 @@ struct finetune_setup {
         auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
         smile::io::save_weights<B>(model, weights);
     }
+    mutable int runs = 0;
+    /// A finetune command line; each call gets a run folder of its own (--output-dir).
     [[nodiscard]] std::string args(const std::string& method, std::int64_t iterations, const std::string& with = "") const {
-        return "finetune --method " + method + " --arch resnet8 --weights " + (with.empty() ? weights : with) +
-               " --format imagefolder --root " +
-               tree.root.string() + " --image-size 16 --resize 16 --batch-size 6 --workers 0 --log-every 0 --iters " +
-               std::to_string(iterations);
+        return "finetune --method " + method + " --arch resnet8 --weights " +
+               (with.empty() ? weights : with) + " --format imagefolder --root " +
+               tree.root.string() +
+               " --image-size 16 --resize 16 --batch-size 6 --workers 0 --log-every 0 --iters " +
+               std::to_string(iterations) + " --output-dir " +
+               dir / ("run" + std::to_string(++runs));
     }
 };
 
@@ -384,4 +388,160 @@ TEST_CASE("smile finetune --arch mobilenet_v2: trains from a torchvision-named f
     r = smile::test::run_smile("finetune --method finetune --small-stem" + common);
     CHECK(r.status != 0);
     CHECK(r.output.find("--small-stem: only ResNets have a small stem, not mobilenet_v2") != std::string::npos);
+}
+
+namespace {
+nlohmann::json read_json(const std::string& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+}
+}  // namespace
+
+TEST_CASE(
+    "smile finetune: a run folder holds the configuration, log, checkpoints, weights and summary, "
+    "and --config reruns it") {
+    finetune_setup f;
+    const std::string run = f.dir / "folder", again = f.dir / "again";
+    const std::string common =
+        " --arch resnet8 --weights " + f.weights + " --format imagefolder --root " +
+        f.tree.root.string() +
+        " --image-size 16 --resize 16 --batch-size 6 --workers 0 --log-every 0";
+    auto r =
+        smile::test::run_smile("finetune --method mixup" + common +
+                               " --iters 6 --eval-every 2 --val-split 0.34 --output-dir " + run);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    for (const char* file :
+         {"config.json", "log.jsonl", "checkpoint-last.safetensors", "checkpoint-best.safetensors",
+          "weights-last.safetensors", "weights-best.safetensors", "summary.json"})
+        CHECK_MESSAGE(fs::exists(fs::path(run) / file), file);
+    const auto config = read_json(run + "/config.json");
+    CHECK(config["command"] == "finetune");
+    CHECK(config["smile_version"].is_string());
+    CHECK(config["options"]["iters"] == 6);  // numbers as numbers
+    CHECK(config["options"]["val-split"] == 0.34);
+    CHECK(config["resolved"]["validation_images"] ==
+          6);  // round(0.34 * 6) = 2 of each of 3 classes
+    CHECK(config["resolved"]["training_images"] == 12);
+    CHECK(config["resolved"]["lr"].is_number());
+    const auto log = smile::test::read_json_lines(run + "/log.jsonl");  // every line parses
+    REQUIRE(log.size() == 1 + 6 + 3);
+    for (const auto& line : log)
+        if (line.contains("eval_top1")) CHECK(line["eval_split"] == "validation");
+    const auto summary = read_json(run + "/summary.json");
+    const auto best_iteration = summary["validation"]["best_iteration"].get<std::int64_t>();
+    CHECK((best_iteration == 2 || best_iteration == 4 || best_iteration == 6));
+    CHECK(smile::io::safetensors_reader(run + "/checkpoint-best.safetensors")
+              .metadata()
+              .at("iteration") == std::to_string(best_iteration));
+    // The best network is the best checkpoint's: evaluate measures on the test split what the
+    // run's summary says of it, and writes per-class accuracy and the confusion matrix.
+    r = smile::test::run_smile("evaluate --run " + run + " --format imagefolder --root " +
+                               f.tree.root.string() + " --image-size 16 --resize 16 --workers 0");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto evaluation = read_json(run + "/evaluation-test/evaluation.json");
+    CHECK(evaluation["weights"] == run + "/weights-best.safetensors");
+    CHECK(evaluation["arch"] ==
+          "resnet8");  // from the file's metadata: evaluate was given no --arch
+    CHECK(evaluation["top1"] == summary["test_of_best"]["top1"]);
+    CHECK(evaluation["top5"] == 1.0);  // 3 classes: always among the top 5
+    CHECK(evaluation["images"] == 18);
+    std::ifstream confusion(run + "/evaluation-test/confusion.csv");
+    std::string header, row;
+    std::getline(confusion, header);
+    CHECK(header == "true\\predicted,class0,class1,class2");
+    std::int64_t counted = 0, diagonal = 0;
+    for (int k = 0; std::getline(confusion, row); ++k) {
+        std::stringstream cells(row);
+        std::string cell;
+        std::getline(cells, cell, ',');
+        for (int c = 0; std::getline(cells, cell, ','); ++c) {
+            counted += std::stoll(cell);
+            if (c == k) diagonal += std::stoll(cell);
+        }
+    }
+    CHECK(counted == 18);
+    CHECK(double(diagonal) / 18.0 == doctest::Approx(evaluation["top1"].get<double>()));
+
+    // --dry-run prints the resolved configuration and trains nothing; --config takes a run
+    // folder's options, and the command line wins.
+    r = smile::test::run_smile("finetune --config " + run + "/config.json --output-dir " + again +
+                               " --lr 0.5 --dry-run");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK(r.output.find("\"lr\": 0.5") != std::string::npos);
+    CHECK(r.output.find("\"val-split\": 0.34") != std::string::npos);
+    CHECK_FALSE(fs::exists(again));
+    // Rerun from config.json alone: the same losses, step by step.
+    r = smile::test::run_smile("finetune --config " + run + "/config.json --output-dir " + again);
+    REQUIRE(r.status == 0);
+    const auto rerun = smile::test::read_json_lines(again + "/log.jsonl");
+    REQUIRE(rerun.size() == log.size());
+    for (std::size_t k = 1; k < log.size(); ++k)
+        if (log[k].contains("loss")) CHECK(rerun[k]["loss"] == log[k]["loss"]);
+    // A folder that holds a run is not overwritten; --resume of a finished run says so.
+    r = smile::test::run_smile("finetune --config " + run + "/config.json");
+    CHECK(r.status != 0);
+    CHECK(r.output.find(
+              run + "/checkpoint-last.safetensors holds a run already: --resume continues it") !=
+          std::string::npos);
+    r = smile::test::run_smile("finetune --config " + run + "/config.json --resume");
+    CHECK(r.status == 0);
+    CHECK(r.output.find("is finished (iteration 6 of 6): nothing to train") != std::string::npos);
+}
+
+TEST_CASE("smile finetune: model selection never looks at the test split") {
+    finetune_setup f;
+    auto r = smile::test::run_smile(f.args("finetune", 4) + " --eval-every 2 --early-stop 1");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--early-stop needs a validation split (--val-split or --val-list)") !=
+          std::string::npos);
+    r = smile::test::run_smile(f.args("finetune", 4) + " --val-split 0.5 --early-stop 1");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--early-stop needs --eval-every") != std::string::npos);
+    // Without a validation split the evaluations are the test split's and no best is kept.
+    r = smile::test::run_smile(f.args("finetune", 4) + " --eval-every 2");
+    const std::string plain = f.dir / ("run" + std::to_string(f.runs));  // args' run folder
+    REQUIRE(r.status == 0);
+    CHECK_FALSE(fs::exists(plain + "/checkpoint-best.safetensors"));
+    CHECK(read_json(plain + "/summary.json").contains("test"));
+    CHECK_FALSE(read_json(plain + "/summary.json").contains("test_of_best"));
+    // --resume needs to know which run.
+    r = smile::test::run_smile("finetune --weights " + f.weights + " --format imagefolder --root " +
+                               f.tree.root.string() + " --resume");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--resume needs the run to continue: --output-dir of its run folder (or "
+                        "--checkpoint)") != std::string::npos);
+}
+
+TEST_CASE(
+    "smile: packaged data and a smile-written network's architecture are found from any working "
+    "directory") {
+    workdir dir;
+    {
+        // A one-channel small-stem ResNet-8 with the metadata smile writes.
+        smile::session<B> s;
+        smile::rng gen(4);
+        auto arch = smile::architecture_by_name("resnet8");
+        arch.set_in_channels(1);
+        auto model = smile::make_classifier<B>(s, gen, arch, {10, 0});
+        smile::io::save_weights<B>(model, dir / "digits.safetensors",
+                                   smile::architecture_metadata(arch));
+    }
+    // No --arch, --in-channels or --root; SMILE_DATA unset; the working directory elsewhere:
+    // the data is found beside the program, the architecture in the file.
+    const auto r =
+        smile::test::run_smile("finetune --dry-run --weights " + dir / "digits.safetensors" +
+                               " --format digits --rate 10");
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(r.output.find("\"arch\": \"resnet8\"") != std::string::npos);
+    const std::string moved = "cd " + dir.path.string() + " && env -u SMILE_DATA " + SMILE_PROGRAM;
+    const auto elsewhere = smile::test::run_command(
+        moved + " finetune --dry-run --weights digits.safetensors --format digits --rate 10 2>&1");
+    INFO(elsewhere.output);
+    CHECK(elsewhere.status == 0);
+    CHECK(elsewhere.output.find("\"training_images\"") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir.path / "runs"));  // a dry run makes no folder
 }

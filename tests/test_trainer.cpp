@@ -51,6 +51,12 @@ struct fixture {
     }
 };
 
+smile::evaluation scored(double top1) {
+    smile::evaluation e;
+    e.top1 = top1;
+    return e;
+}
+
 struct scratch {
     fs::path dir = fs::temp_directory_path() / ("smile_trainer_" + std::to_string(::getpid()));
     scratch() { fs::create_directories(dir); }
@@ -68,7 +74,9 @@ TEST_CASE("trainer: the final checkpoint and outputs are written before the fina
     o.checkpoint_path = (tmp.dir / "sub" / "c.safetensors").string();  // the folder is made up front
     bool saved = false;
     o.save_outputs = [&] { saved = true; };
-    auto failing_evaluation = []() -> double { smile::detail::fail("test image unreadable"); };
+    auto failing_evaluation = []() -> smile::evaluation {
+        smile::detail::fail("test image unreadable");
+    };
     CHECK_THROWS_WITH_AS(smile::train<D>(f.m, f.loader(), failing_evaluation, o, f.gen), doctest::Contains("test image unreadable"),
                          smile::error);
     CHECK(saved);
@@ -158,7 +166,7 @@ TEST_CASE(
     smile::train<D>(first.m, first.loader(), {}, o, first.gen);
     o.resume = true;
     bool stepped = false;
-    auto evaluation = [] { return 0.75; };
+    auto evaluation = [] { return scored(0.75); };
 
     SUBCASE("the same settings: the finished run is evaluated, not trained again") {
         fixture again;
@@ -210,4 +218,126 @@ TEST_CASE(
                              doctest::Contains("--resume needs --checkpoint"), smile::error);
         CHECK_FALSE(stepped);
     }
+}
+
+TEST_CASE(
+    "evaluation: top-1, top-5, per-class counts and the confusion matrix of hand-made logits") {
+    smile::evaluation e;
+    e.class_images.assign(6, 0);
+    e.class_correct.assign(6, 0);
+    e.confusion.assign(36, 0);
+    // Label 2 scores highest: top-1 and top-5.
+    const float a[6] = {0.1f, 0.2f, 0.9f, 0.3f, 0.0f, -1.0f};
+    smile::count_prediction(e, a, 6, 2);
+    // Label 5 is the lowest of six: in neither.
+    const float b[6] = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f};
+    smile::count_prediction(e, b, 6, 5);
+    // Label 4 is fifth (four strictly higher): top-5, not top-1; predicted 0.
+    const float c[6] = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f};
+    smile::count_prediction(e, c, 6, 4);
+    // A tie: label 3 equals class 1's score; class 1 comes first, so 3 is ranked after it: with
+    // classes 0, 1, 2 higher or earlier it is fourth: top-5, and not top-1.
+    const float d[6] = {0.9f, 0.5f, 0.6f, 0.5f, 0.0f, 0.0f};
+    smile::count_prediction(e, d, 6, 3);
+    CHECK(e.images == 4);
+    CHECK(e.correct == 1);
+    CHECK(e.correct_top5 == 3);
+    CHECK(e.class_images == std::vector<std::int64_t>{0, 0, 1, 1, 1, 1});
+    CHECK(e.class_correct == std::vector<std::int64_t>{0, 0, 1, 0, 0, 0});
+    CHECK(e.confusion[2 * 6 + 2] == 1);
+    CHECK(e.confusion[5 * 6 + 0] == 1);
+    CHECK(e.confusion[4 * 6 + 0] == 1);
+    CHECK(e.confusion[3 * 6 + 0] == 1);
+    CHECK(e.mean_class_accuracy() ==
+          doctest::Approx(0.25));  // four classes present, one of them right
+    // Labels 5 with six classes and two strictly higher ties ahead: 0.5 ties at classes 0..4.
+    smile::evaluation t;
+    t.class_images.assign(6, 0);
+    t.class_correct.assign(6, 0);
+    const float tie[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    smile::count_prediction(t, tie, 6, 5);  // five equal scores come first: not top-5
+    smile::count_prediction(t, tie, 6, 4);  // four come first: top-5
+    CHECK(t.correct_top5 == 1);
+}
+
+TEST_CASE(
+    "trainer: the best evaluation's checkpoint is kept, early stopping ends the run, and a resume "
+    "of it trains no further") {
+    scratch tmp;
+    // Evaluations every 2 iterations of a 12-iteration run: 0.5, 0.8 (best, iteration 4), 0.7,
+    // 0.6: with patience 2 the run stops after iteration 8.
+    const std::vector<double> scores{0.5, 0.8, 0.7, 0.6, 0.9, 0.9};
+    std::size_t next = 0;
+    auto evaluate = [&] { return scored(scores.at(next++)); };
+    smile::trainer_options o;
+    o.iterations = 12;
+    o.log_every = 0;
+    o.eval_every = 2;
+    o.patience = 2;
+    o.eval_split = "validation";
+    o.checkpoint_path = (tmp.dir / "last.safetensors").string();
+    o.best_checkpoint_path = (tmp.dir / "best.safetensors").string();
+    o.log_path = (tmp.dir / "log.jsonl").string();
+    std::vector<std::vector<float>> weights_at_best;
+    int best_saves = 0, final_saves = 0;
+    fixture f;
+    o.save_best_outputs = [&] {
+        ++best_saves;
+        weights_at_best = f.weights();
+    };
+    o.save_outputs = [&] { ++final_saves; };
+    const auto r = smile::train<D>(f.m, f.loader(), evaluate, o, f.gen);
+    CHECK(r.stopped_early_at == 8);
+    CHECK(r.iterations == 8);
+    CHECK(r.best_top1 == 0.8);
+    CHECK(r.best_iteration == 4);
+    CHECK(r.final_top1 == 0.6);
+    CHECK(best_saves == 2);   // after iterations 2 and 4
+    CHECK(final_saves == 1);  // at the early stop
+    CHECK(next == 4);
+    // The best checkpoint is the state after iteration 4, not the last one's.
+    smile::io::safetensors_reader best(o.best_checkpoint_path), last(o.checkpoint_path);
+    CHECK(best.metadata().at("iteration") == "4");
+    CHECK(last.metadata().at("iteration") == "8");
+    CHECK(last.metadata().at("info.stopped_early") == "8");
+    CHECK(weights_at_best != f.weights());
+    {
+        fixture loaded;
+        smile::io::checkpoint_content<D> c;
+        loaded.m.add_state(c);
+        smile::rng scratch_gen(0);
+        c.load(loaded.s, o.best_checkpoint_path, scratch_gen);
+        CHECK(loaded.weights() == weights_at_best);
+    }
+    const auto log = smile::test::read_json_lines(o.log_path);
+    int evaluations = 0;
+    for (const auto& line : log)
+        if (line.contains("eval_top1")) {
+            ++evaluations;
+            CHECK(line["eval_split"] == "validation");
+            CHECK(line["best"] == (line["eval_top1"] == 0.5 || line["eval_top1"] == 0.8));
+        }
+    CHECK(evaluations == 4);
+    CHECK(log.back()["early_stop"] == 8);
+    CHECK(log.back()["best_iteration"] == 4);
+    // Each iteration's line carries the training accuracy of its batch and the time it waited.
+    CHECK(log[1]["train_top1"].get<double>() >= 0.0);
+    CHECK(log[1]["train_top1"].get<double>() <= 1.0);
+    CHECK(log[1]["data_seconds"].get<double>() >= 0.0);
+
+    // Resumed, the early-stopped run trains nothing and keeps its best (a worse evaluation
+    // does not replace the best checkpoint).
+    o.resume = true;
+    fixture again;
+    bool stepped = false;
+    again.m.on_step = [&](std::int64_t) { stepped = true; };
+    next = 3;  // 0.6
+    best_saves = 0;
+    const auto resumed = smile::train<D>(again.m, again.loader(), evaluate, o, again.gen);
+    CHECK_FALSE(stepped);
+    CHECK(resumed.stopped_early_at == 8);
+    CHECK(resumed.best_top1 == 0.8);
+    CHECK(resumed.best_iteration == 4);
+    CHECK(best_saves == 0);
+    CHECK(smile::io::safetensors_reader(o.best_checkpoint_path).metadata().at("iteration") == "4");
 }

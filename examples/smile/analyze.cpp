@@ -113,10 +113,13 @@ command add_analyze(CLI::App& app) {
             samples = data::sample_subset(d->train, d->num_classes(), o->rate / 100.0, o->seed, {});
 
         session<B> s;
-        auto model = make_classifier<B>(s, gen, o->model.config(o->weights), {o->model.num_classes, 0});
+        const architecture arch = o->model.config(o->weights);
+        const std::int64_t classes = o->model.classes_for(o->weights, arch);
+        auto model = make_classifier<B>(s, gen, arch, {classes, 0});
         const auto report = io::load_weights<B>(model, o->weights, {false, std::nullopt, ""});
         SMILE_CHECK(report.missing.empty() && report.skipped.empty(), "--weights ", o->weights,
-                    ": not a complete ", o->model.arch, " with a ", o->model.num_classes, "-class head: ", report.summary());
+                    ": not a complete ", o->model.arch, " with a ", classes,
+                    "-class head: ", report.summary());
         for (const auto& n : report.unexpected)  // a fine-tuned file's source head is expected; nothing else
             SMILE_CHECK(n.rfind("source_fc.", 0) == 0, "--weights ", o->weights, ": tensor '", n, "' is not part of ",
                         o->model.arch, ": ", report.summary());

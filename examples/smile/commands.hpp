@@ -16,5 +16,6 @@ command add_pretrain(CLI::App& app);
 command add_finetune(CLI::App& app);
 command add_compare(CLI::App& app);
 command add_analyze(CLI::App& app);
+command add_evaluate(CLI::App& app);
 
 }  // namespace smile::cli

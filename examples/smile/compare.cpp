@@ -7,17 +7,14 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <smile/data/read_dataset.hpp>
 #include <sstream>
 
 #include "smile/commands.hpp"
-#include <smile/data/read_dataset.hpp>
-
+#include "smile/pretrain.hpp"
 #include "smile/run_finetune.hpp"
 
 namespace smile::cli {
-
-double pretrain(const architecture& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
-                const std::string& out);
 
 namespace {
 
@@ -112,7 +109,7 @@ command add_compare(CLI::App& app) {
             t.workers = o->workers;
             t.trainer.log_every = 100;
             t.trainer.label = "  [pretrain] ";
-            const double top1 = pretrain(arch, mnist, t, source.string());
+            const double top1 = pretrain(arch, mnist, t, source.string()).top1;
             std::fprintf(stderr, "compare: source network: MNIST test top-1 %.2f%%\n", 100 * top1);
         }
 

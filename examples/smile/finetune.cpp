@@ -1,13 +1,53 @@
 // smile finetune: fine-tunes a pretrained network on a target dataset (optionally a sampled
-// subset) with one of the methods, and reports the top-1 accuracy on the test split.
+// subset) with one of the methods, in a run folder (run_folder.hpp): configuration, log,
+// checkpoints, weights, summary. With a validation split, evaluation during training and the
+// choice of the best network look only at it; the test split is measured at the end.
 #include <cstdio>
+#include <set>
+#include <sstream>
 
 #include "smile/commands.hpp"
+#include "smile/config_file.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
 #include "smile/run_finetune.hpp"
+#include "smile/run_folder.hpp"
 
 namespace smile::cli {
+
+namespace {
+
+nlohmann::json evaluation_json(const evaluation& e) {
+    return {{"top1", e.top1},
+            {"top5", e.top5},
+            {"mean_class_accuracy", e.mean_class_accuracy()},
+            {"images", e.images}};
+}
+
+/// The validation split and what is left to train on: --val-list's images (which must not be
+/// training images of the run), or --val-split's per-class fraction of the subset.
+std::pair<std::vector<data::sample>, std::vector<data::sample>> hold_out(
+    const data::dataset& d, std::vector<data::sample> train, double fraction,
+    const std::string& list, std::uint64_t seed) {
+    if (!list.empty()) {
+        auto validation = data::read_subset_list(d, list);
+        std::set<std::string> held;
+        for (const auto& s : validation)
+            held.insert(s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path);
+        std::vector<data::sample> rest;
+        for (auto& s : train)
+            if (held.count(s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path) ==
+                0)
+                rest.push_back(std::move(s));
+        if (rest.empty())
+            detail::fail("--val-list ", list, ": every training image of the run is in it");
+        return {std::move(rest), std::move(validation)};
+    }
+    if (fraction > 0) return data::split_validation(train, d.num_classes(), fraction, seed);
+    return {std::move(train), {}};
+}
+
+}  // namespace
 
 command add_finetune(CLI::App& app) {
     struct options {
@@ -19,22 +59,58 @@ command add_finetune(CLI::App& app) {
         std::string protocol = "per-class";
         std::string train_list;
         std::string save_weights;
+        std::string output_dir;
+        double val_split = 0;
+        std::string val_list;
+        std::int64_t patience = 0;
+        std::string progress = "auto";
+        bool dry_run = false;
         training_options training;
         method_options methods;
+        CLI::App* sub = nullptr;
     };
     auto o = std::make_shared<options>();
     auto* sub = app.add_subcommand("finetune", "fine-tune a pretrained network with SMILE or a baseline");
+    o->sub = sub;
     std::string names;
     for (const auto& n : method_names()) names += (names.empty() ? "" : ", ") + n;
     sub->add_option("--method", o->method, "one of: " + names)->capture_default_str();
     sub->add_option("--weights", o->weights, "pretrained network (.safetensors with torchvision names; fc = source head)")->required();
-    o->model.add_to(*sub);
+    o->model.add_to(*sub, false);
     o->data.add_to(*sub);
     sub->add_option("--rate", o->rate, "percent of the training set to sample")->capture_default_str()->check(number_in(0, 100, ends::open_low));
     sub->add_option("--protocol", o->protocol, "sampling: per-class or global")->check(CLI::IsMember({"per-class", "global"}))
         ->capture_default_str();
-    sub->add_option("--save-weights", o->save_weights, "write the fine-tuned network here (.safetensors, torchvision names)");
+    sub->add_option(
+        "--output-dir", o->output_dir,
+        "run folder: config.json, log.jsonl, checkpoint-last/-best, weights-last/-best, "
+        "summary.json "
+        "(default: a new folder runs/<method>-<dataset>-r<rate>-s<seed>-<date>-<time>)");
+    sub->add_option(
+        "--save-weights", o->save_weights,
+        "write the fine-tuned network here instead of <output-dir>/weights-last.safetensors");
     sub->add_option("--subset-list", o->train_list, "train on the images of this list file (from smile split) instead of --rate");
+    auto* split =
+        sub->add_option(
+               "--val-split", o->val_split,
+               "hold out this fraction of every class of the training subset as a validation "
+               "split: "
+               "evaluations, the best checkpoint and early stopping use it, never the test split")
+            ->check(number_in(0, 1, ends::open));
+    sub->add_option("--val-list", o->val_list,
+                    "the validation split as a list file (smile split --validation)")
+        ->excludes(split);
+    sub->add_option("--early-stop", o->patience,
+                    "stop after this many evaluations (--eval-every) without a better validation "
+                    "top-1 (0: never)")
+        ->check(integer_in(0, 1e9));
+    sub->add_option("--progress", o->progress,
+                    "auto (a live bar on a terminal, else lines), bar, lines")
+        ->check(CLI::IsMember({"auto", "bar", "lines"}))
+        ->capture_default_str();
+    sub->add_flag("--dry-run", o->dry_run,
+                  "check the data, the weights and every option, print the resolved configuration, "
+                  "train nothing");
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
     return [o] {
@@ -43,20 +119,36 @@ command add_finetune(CLI::App& app) {
             o->training.apply_preset(preset);
             o->model.fallback_arch(preset.arch);
         }
+        const bool validating = o->val_split > 0 || !o->val_list.empty();
+        if (o->patience > 0 && !validating)
+            detail::fail(
+                "--early-stop needs a validation split (--val-split or --val-list): stopping by "
+                "the test split "
+                "would select the network by its test accuracy");
+        if (o->patience > 0 && o->training.trainer.eval_every == 0)
+            detail::fail("--early-stop needs --eval-every: evaluations during training to compare");
+        auto& trainer = o->training.trainer;
+        if (trainer.resume && o->output_dir.empty() && trainer.checkpoint_path.empty())
+            detail::fail(
+                "--resume needs the run to continue: --output-dir of its run folder (or "
+                "--checkpoint)");
+
         finetune_job job;
         job.arch = o->model.config(o->weights);
         job.pretrained = o->weights;
         job.method = o->methods.finish(o->method, o->training);
-        job.training = o->training;
-        job.save_weights = o->save_weights;
         auto d = std::make_shared<data::dataset>(o->data.read_dataset());
+        std::vector<data::sample> train;
         if (!o->train_list.empty()) {
-            job.train = data::read_subset_list(*d, o->train_list);
+            train = data::read_subset_list(*d, o->train_list);
         } else {
             data::sampling_options sampling;
             sampling.protocol = data::parse_protocol(o->protocol);
-            job.train = data::sample_subset(d->train, d->num_classes(), o->rate / 100.0, o->training.seed, sampling);
+            train = data::sample_subset(d->train, d->num_classes(), o->rate / 100.0,
+                                        o->training.seed, sampling);
         }
+        std::tie(job.train, job.validation) =
+            hold_out(*d, std::move(train), o->val_split, o->val_list, o->training.seed);
         job.data = d;
         job.run_info = {{"method", o->method}, {"root", d->root.string()}, {"protocol", o->protocol}};
         if (o->train_list.empty()) {
@@ -64,9 +156,76 @@ command add_finetune(CLI::App& app) {
         } else {
             job.run_info["subset_list"] = o->train_list;
         }
-        const run_result r = run_finetune(job);
-        std::printf("%s: top-1 %.2f%% (best %.2f%%) after %lld iterations, %.3f s/step\n", o->method.c_str(), 100 * r.final_top1,
-                    100 * r.best_top1, static_cast<long long>(o->training.iterations), r.seconds_per_step);
+        if (o->val_split > 0) job.run_info["val_split"] = o->val_split;
+        if (!o->val_list.empty()) job.run_info["val_list"] = o->val_list;
+        job.run_info["early_stop"] = o->patience;
+
+        // The run folder; explicit --checkpoint, --log and --save-weights go where they say.
+        std::ostringstream rate_text;
+        rate_text << o->rate;
+        const run_folder folder =
+            o->output_dir.empty()
+                ? run_folder::fresh(o->method, d->format,
+                                    o->train_list.empty() ? rate_text.str() : "list",
+                                    o->training.seed)
+                : run_folder{o->output_dir};
+        if (trainer.checkpoint_path.empty())
+            trainer.checkpoint_path = folder.last_checkpoint().string();
+        if (trainer.log_path.empty()) trainer.log_path = folder.log().string();
+        trainer.best_checkpoint_path = validating ? folder.best_checkpoint().string() : "";
+        trainer.patience = o->patience;
+        trainer.progress = o->progress == "bar"     ? progress_style::bar
+                           : o->progress == "lines" ? progress_style::lines
+                                                    : progress_style::automatic;
+        job.save_weights = o->save_weights.empty() ? folder.last_weights()
+                                                   : std::filesystem::path(o->save_weights);
+        job.save_best_weights = validating ? folder.best_weights() : std::filesystem::path{};
+        job.training = o->training;
+        job.run_info["output_dir"] = folder.dir.string();
+        if (!trainer.resume && !o->dry_run && std::filesystem::exists(trainer.checkpoint_path))
+            detail::fail(
+                trainer.checkpoint_path,
+                " holds a run already: --resume continues it, or choose another --output-dir");
+        job.dry_run = o->dry_run;
+        const nlohmann::json given = given_options(*o->sub);
+        if (!o->dry_run) io::check_writable(folder.config(), "--output-dir");
+        // The configuration is on disk (or printed, for --dry-run) before the first step.
+        job.on_resolved = [&](const nlohmann::json& resolved) {
+            const auto record = config_record("finetune", given, resolved);
+            if (o->dry_run)
+                std::printf("%s\n", record.dump(2).c_str());
+            else
+                run_folder::write_json(folder.config(), record);
+        };
+        const finetune_outcome r = run_finetune(job);
+        if (o->dry_run) return;
+        nlohmann::json summary{{"method", o->method},
+                               {"dataset", d->format},
+                               {"iterations", o->training.iterations},
+                               {"iterations_run", r.iterations},
+                               {"seconds", r.seconds},
+                               {"seconds_per_step", r.seconds_per_step},
+                               {"evaluation_seconds", r.evaluation_seconds},
+                               {"test", evaluation_json(r.test_last)},
+                               {"skipped", r.skipped}};
+        if (r.stopped_early_at > 0) summary["stopped_early_at"] = r.stopped_early_at;
+        if (validating) {
+            summary["validation"] = {{"final_top1", r.final_top1},
+                                     {"best_top1", r.best_top1},
+                                     {"best_iteration", r.best_iteration}};
+            if (r.test_best) summary["test_of_best"] = evaluation_json(*r.test_best);
+        }
+        run_folder::write_json(folder.summary(), summary);
+        std::printf("%s: test top-1 %.2f%%, top-5 %.2f%% after %lld iterations, %.3f s/step",
+                    o->method.c_str(), 100 * r.test_last.top1, 100 * r.test_last.top5,
+                    static_cast<long long>(r.stopped_early_at > 0 ? r.stopped_early_at
+                                                                  : o->training.iterations),
+                    r.seconds_per_step);
+        if (validating && r.test_best)
+            std::printf("; best validation top-1 %.2f%% at iteration %lld, its test top-1 %.2f%%",
+                        100 * r.best_top1, static_cast<long long>(r.best_iteration),
+                        100 * r.test_best->top1);
+        std::printf("\nrun folder: %s\n", folder.dir.c_str());
     };
 }
 

@@ -3,18 +3,19 @@
 //   smile predict  ...   logits (and pooled features) of a float32 NCHW batch
 //   smile split    ...   training subsets at sampling rates, as list files
 //   smile pretrain ...   a source network from scratch (default ResNet-20 on MNIST)
-//   smile finetune ...   fine-tuning with SMILE or a baseline, top-1 on the test split
+//   smile finetune ...   fine-tuning with SMILE or a baseline, in a run folder
+//   smile evaluate ...   top-1, top-5, per-class accuracy and confusion matrix of a network
 //   smile compare  ...   the main job: methods x datasets x seeds, a Table-1-style comparison
 //   smile analyze  ...   interpolation loss and feature-interpolation PCA of a trained model
 //
 // Every error is one line on stderr and a non-zero exit status.
 #include <cstdio>
 #include <exception>
-
 #include <smile/train/stop_signal.hpp>
 #include <smile/version.hpp>
 
 #include "smile/commands.hpp"
+#include "smile/config_file.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"smile " SMILE_VERSION_STRING ": transfer learning with SMILE (self-distilled mixup) and its baselines"};
@@ -30,8 +31,10 @@ int main(int argc, char** argv) {
     add(smile::cli::add_split);
     add(smile::cli::add_pretrain);
     add(smile::cli::add_finetune);
+    add(smile::cli::add_evaluate);
     add(smile::cli::add_compare);
     add(smile::cli::add_analyze);
+    smile::cli::add_config_option(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

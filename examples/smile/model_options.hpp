@@ -20,15 +20,32 @@ struct model_options {
     std::int64_t in_channels = 3;
     bool small_stem = false;
     CLI::Option* arch_option = nullptr;
+    CLI::Option* in_channels_option = nullptr;
+    CLI::Option* small_stem_option = nullptr;
+    CLI::Option* num_classes_option = nullptr;
 
-    void add_to(CLI::App& app) {
+    /// `with_num_classes`: whether the head's size is an option (predict, analyze, evaluate of a
+    /// bare network); fine-tuning and pretraining take it from the dataset.
+    void add_to(CLI::App& app, bool with_num_classes = true) {
         arch_option = app.add_option("--arch", arch,
                                      "architecture: " + architecture_names() +
                                          " (default: the weight file's metadata, else resnet50)")
                           ->capture_default_str();
-        app.add_option("--num-classes", num_classes, "classes of the head")->capture_default_str()->check(integer_in(1, 1e7));
-        app.add_option("--in-channels", in_channels, "input channels")->capture_default_str()->check(integer_in(1, 64));
-        app.add_flag("--small-stem", small_stem, "ResNets: 3x3 stride-1 stem without max pooling (28x28, 32x32 inputs)");
+        if (with_num_classes)
+            num_classes_option =
+                app.add_option("--num-classes", num_classes,
+                               "classes of the head (default: the weight file's head)")
+                    ->capture_default_str()
+                    ->check(integer_in(1, 1e7));
+        in_channels_option =
+            app.add_option("--in-channels", in_channels,
+                           "input channels (default: the weight file's metadata, else 3)")
+                ->capture_default_str()
+                ->check(integer_in(1, 64));
+        small_stem_option = app.add_flag("--small-stem", small_stem,
+                                         "ResNets: 3x3 stride-1 stem without max pooling (28x28, "
+                                         "32x32 inputs; default: the weight "
+                                         "file's metadata)");
     }
 
     [[nodiscard]] bool arch_given() const { return arch_option != nullptr && arch_option->count() > 0; }
@@ -48,6 +65,14 @@ struct model_options {
                     detail::fail("--arch ", arch, " contradicts --weights ", weights, ", ", declared->because, " ",
                                  declared->name, " (leave --arch out, or give ", declared->name, ")");
                 arch = declared->name;
+                // The file's metadata decides what the flags leave open, so that smile's own
+                // networks load without flags.
+                if (declared->in_channels &&
+                    (in_channels_option == nullptr || in_channels_option->count() == 0))
+                    in_channels = *declared->in_channels;
+                if (declared->small_stem &&
+                    (small_stem_option == nullptr || small_stem_option->count() == 0))
+                    small_stem = *declared->small_stem;
             }
         }
         std::optional<architecture> a;
@@ -63,6 +88,22 @@ struct model_options {
             resnet->stem = stem_kind::small;
         }
         return *a;
+    }
+
+    /// The head's classes for a run that reads `weights` as architecture `a`: --num-classes when
+    /// given, else the rows of the file's head (fc.weight, classifier.1.weight, ...), else 1000.
+    std::int64_t classes_for(const std::string& weights, const architecture& a) {
+        if ((num_classes_option != nullptr && num_classes_option->count() > 0) || weights.empty())
+            return num_classes;
+        const io::detail_weights::weight_source source(weights);
+        for (const std::string& head :
+             {a.head_name() + ".weight", std::string("_fc.weight"), std::string("head.fc.weight")})
+            if (source.contains(head)) {
+                const auto shape = source.shape(head);
+                if (!shape.empty()) num_classes = shape[0];
+                break;
+            }
+        return num_classes;
     }
 };
 

@@ -44,7 +44,8 @@ command add_predict(CLI::App& app) {
         check_valid_shape("--input " + o->input, all);
         session<B> s;
         rng gen(0);
-        auto model = make_classifier<B>(s, gen, arch, {o->model.num_classes, 0});
+        const std::int64_t classes = o->model.classes_for(o->weights, arch);
+        auto model = make_classifier<B>(s, gen, arch, {classes, 0});
         io::load_weights<B>(model, o->weights, {true, std::nullopt, "", o->allow_nonfinite});
         std::vector<float> logits, features;
         const std::size_t per_image = all.row_size();
@@ -61,7 +62,7 @@ command add_predict(CLI::App& app) {
                 features.insert(features.end(), f.begin(), f.end());
             }
         }
-        io::write_npy(o->output, {all.n, o->model.num_classes}, logits);
+        io::write_npy(o->output, {all.n, classes}, logits);
         if (!o->features.empty()) io::write_npy(o->features, {all.n, model.feature_dim()}, features);
         std::printf("wrote logits of %lld images to %s\n", static_cast<long long>(all.n), o->output.c_str());
     };

@@ -1,6 +1,9 @@
 // smile pretrain: trains a ResNet from scratch on a source dataset (default MNIST with the
-// small-image CIFAR ResNet-20) and saves it as safetensors with torchvision names; its fc is
-// the source classifier that SMILE and Co-Tuning take as source head.
+// small-image CIFAR ResNet-20) in a run folder, and saves it as safetensors with torchvision
+// names and the metadata that lets it load without architecture flags; its fc is the source
+// classifier that SMILE and Co-Tuning take as source head.
+#include "smile/pretrain.hpp"
+
 #include <cstdio>
 #include <smile/default_backend.hpp>
 #include <smile/factory_instances.hpp>
@@ -8,15 +11,17 @@
 #include <smile/methods/finetune.hpp>
 
 #include "smile/commands.hpp"
+#include "smile/config_file.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
+#include "smile/run_folder.hpp"
 #include "smile/training_options.hpp"
 
 namespace smile::cli {
 
-/// Pretrains and saves; returns the test top-1.
-inline double pretrain(const architecture& arch, const std::shared_ptr<const data::dataset>& d, training_options t,
-                       const std::string& out) {
+evaluation pretrain(const architecture& arch, const std::shared_ptr<const data::dataset>& d,
+                    training_options t, const std::string& out,
+                    const std::function<void(const nlohmann::json&)>& on_resolved) {
     using B = default_backend;
     io::check_writable(out, "--out");
     session<B> s;
@@ -28,7 +33,9 @@ inline double pretrain(const architecture& arch, const std::shared_ptr<const dat
         return std::make_unique<data::loader>(d, d->train, train_pipe,
                                               data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, false, start});
     };
-    auto evaluate_now = [&] { return evaluate(s, m.model(), d, d->test, test_pipe, 256, t.workers).top1; };
+    auto evaluate_now = [&] {
+        return evaluate(s, m.model(), d, d->test, test_pipe, 256, t.workers);
+    };
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
     o.config = t.describe();
@@ -37,10 +44,15 @@ inline double pretrain(const architecture& arch, const std::shared_ptr<const dat
     o.config["dataset"] = d->format;
     o.config["out"] = out;
     o.save_outputs = [&] {
-        io::save_weights<B>(m.model(), out, {{"arch", arch.name()}, {"source", d->format}, {"iterations", std::to_string(t.iterations)}});
+        auto metadata =
+            architecture_metadata(arch);  // loads later without --arch, --in-channels, --small-stem
+        metadata["source"] = d->format;
+        metadata["iterations"] = std::to_string(t.iterations);
+        io::save_weights<B>(m.model(), out, metadata);
     };
+    if (on_resolved) on_resolved(run_settings(m, o));
     const run_result r = train<B>(m, make_loader, evaluate_now, o, gen);
-    return r.final_top1;
+    return r.final_evaluation;
 }
 
 command add_pretrain(CLI::App& app) {
@@ -49,6 +61,8 @@ command add_pretrain(CLI::App& app) {
         dataset_options data;
         training_options training;
         std::string out;
+        std::string output_dir;
+        CLI::App* sub = nullptr;
     };
     auto o = std::make_shared<options>();
     o->model.arch = "resnet20";
@@ -60,16 +74,47 @@ command add_pretrain(CLI::App& app) {
     o->training.schedule = "cosine";
     o->training.weight_decay = 5e-4f;
     auto* sub = app.add_subcommand("pretrain", "train a source network from scratch (default: ResNet-20 on MNIST)");
-    o->model.add_to(*sub);
+    o->model.add_to(*sub, false);
     o->data.add_to(*sub, false);
     o->training.add_to(*sub);
-    sub->add_option("--out", o->out, "where to save the network (.safetensors)")->required();
+    sub->add_option(
+        "--out", o->out,
+        "where to save the network (.safetensors; default: <output-dir>/weights-last.safetensors)");
+    sub->add_option(
+        "--output-dir", o->output_dir,
+        "run folder: config.json, log.jsonl, checkpoint-last, weights-last, summary.json "
+        "(default: a new folder runs/pretrain-<dataset>-s<seed>-<date>-<time>)");
+    o->sub = sub;
     return [o] {
         const auto d = std::make_shared<data::dataset>(o->data.read_dataset());
-        o->model.num_classes = d->num_classes();
-        const double top1 = pretrain(o->model.config(), d, o->training, o->out);
-        std::printf("pretrained %s on %s: test top-1 %.2f%%, saved to %s\n", o->model.arch.c_str(), d->format.c_str(),
-                    100 * top1, o->out.c_str());
+        const run_folder folder =
+            o->output_dir.empty() ? run_folder::fresh("pretrain", d->format, "", o->training.seed)
+                                  : run_folder{o->output_dir};
+        auto& trainer = o->training.trainer;
+        if (trainer.checkpoint_path.empty())
+            trainer.checkpoint_path = folder.last_checkpoint().string();
+        if (trainer.log_path.empty()) trainer.log_path = folder.log().string();
+        if (!trainer.resume && std::filesystem::exists(trainer.checkpoint_path))
+            detail::fail(
+                trainer.checkpoint_path,
+                " holds a run already: --resume continues it, or choose another --output-dir");
+        const std::string out = o->out.empty() ? folder.last_weights().string() : o->out;
+        io::check_writable(folder.config(), "--output-dir");
+        const nlohmann::json given = given_options(*o->sub);
+        const evaluation e =
+            pretrain(o->model.config(), d, o->training, out, [&](const nlohmann::json& resolved) {
+                run_folder::write_json(folder.config(), config_record("pretrain", given, resolved));
+            });
+        run_folder::write_json(
+            folder.summary(),
+            {{"dataset", d->format},
+             {"arch", o->model.arch},
+             {"iterations", o->training.iterations},
+             {"weights", out},
+             {"test", {{"top1", e.top1}, {"top5", e.top5}, {"images", e.images}}}});
+        std::printf("pretrained %s on %s: test top-1 %.2f%%, saved to %s\nrun folder: %s\n",
+                    o->model.arch.c_str(), d->format.c_str(), 100 * e.top1, out.c_str(),
+                    folder.dir.c_str());
     };
 }
 

@@ -16,47 +16,54 @@ namespace smile::cli {
 struct finetune_job {
     std::shared_ptr<const data::dataset> data;
     std::vector<data::sample> train;  ///< the sampled training subset
+    std::vector<data::sample>
+        validation;  ///< held out for model selection (empty: evaluate on the test split)
     architecture arch = resnet50();
     std::filesystem::path pretrained;
     method_config method;
     training_options training;
     std::filesystem::path save_weights;  ///< where to write the fine-tuned network (empty: nowhere)
+    std::filesystem::path
+        save_best_weights;  ///< the network of the best validation evaluation (empty: nowhere)
     nlohmann::json run_info = nlohmann::json::object();  ///< dataset, rate, weights, ... for the log
+    bool dry_run = false;  ///< build everything, resolve the configuration, train nothing
+    /// Called with every resolved setting once the method is built, before any training.
+    std::function<void(const nlohmann::json&)> on_resolved;
 };
 
-inline run_result run_finetune(const finetune_job& job, bool print_config = true) {
+/// What a fine-tuning run produced: the training loop's result and the test split's numbers.
+struct finetune_outcome : run_result {
+    nlohmann::json resolved;  ///< every setting of the run (the log's config line)
+    evaluation test_last;     ///< the test split, final network
+    std::optional<evaluation>
+        test_best;         ///< the test split, best network by validation (with a validation split)
+    bool trained = false;  ///< false for a dry run
+};
+
+inline finetune_outcome run_finetune(const finetune_job& job, bool print_config = true) {
     using B = default_backend;
+    const bool validating = !job.validation.empty();
     // Everything that could fail late is checked first: the output paths, then every image of
-    // the training subset and of the test split (opened and header-decoded).
-    io::check_writable(job.save_weights, "--save-weights");
-    io::check_writable(job.training.trainer.checkpoint_path, "--checkpoint");
-    io::check_writable(job.training.trainer.log_path, "--log");
+    // the training subset, the validation split and the test split (opened and header-decoded).
+    // (A dry run writes nothing, not even the probe files, and makes no folder.)
+    if (!job.dry_run) {
+        io::check_writable(job.save_weights, "--save-weights");
+        io::check_writable(job.save_best_weights, "best weights");
+        io::check_writable(job.training.trainer.checkpoint_path, "--checkpoint");
+        io::check_writable(job.training.trainer.best_checkpoint_path, "best checkpoint");
+        io::check_writable(job.training.trainer.log_path, "--log");
+    }
     const bool skip = job.training.skip_unreadable;
     const std::vector<data::sample> train_subset = data::require_readable(*job.data, job.train, "training subset", skip);
+    const std::vector<data::sample> validation =
+        validating ? data::require_readable(*job.data, job.validation, "validation split", skip)
+                   : std::vector<data::sample>{};
     const std::vector<data::sample> test_split = data::require_readable(*job.data, job.data->test, "test split", skip);
     session<B> s;
     rng gen(job.training.seed);
     auto m = make_method<B>(s, gen, job.arch, job.data->num_classes(), job.pretrained, job.method);
     const auto [train_pipe, test_pipe] = job.training.pipelines(job.data->format);
-    if (print_config) {
-        std::fprintf(stderr, "%s%s on %s: %zu training images in %lld classes, %zu test images\n", job.training.trainer.label.c_str(),
-                     m->name().c_str(), job.data->format.c_str(), job.train.size(), static_cast<long long>(job.data->num_classes()),
-                     job.data->test.size());
-        std::string config;
-        for (const auto& [k, v] : m->describe()) config += " " + k + "=" + v;
-        std::fprintf(stderr, "%sconfig:%s lr=%g schedule=%s iters=%lld batch=%lld seed=%llu\n%strain transform: %s\n",
-                     job.training.trainer.label.c_str(), config.c_str(), double(job.training.lr), job.training.schedule.c_str(),
-                     static_cast<long long>(job.training.iterations), static_cast<long long>(job.training.batch_size),
-                     static_cast<unsigned long long>(job.training.seed), job.training.trainer.label.c_str(),
-                     train_pipe.describe().c_str());
-    }
     const auto& t = job.training;
-    m->prepare(job.data, train_subset, {train_pipe, test_pipe, t.workers});
-    auto make_loader = [&](std::int64_t start) {
-        return std::make_unique<data::loader>(job.data, train_subset, train_pipe,
-                                              data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, skip, start});
-    };
-    auto evaluate_now = [&] { return evaluate(s, m->model(), job.data, test_split, test_pipe, 256, t.workers).top1; };
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
     o.config = t.describe();
@@ -65,16 +72,72 @@ inline run_result run_finetune(const finetune_job& job, bool print_config = true
     o.config["weights"] = job.pretrained.string();
     o.config["dataset"] = job.data->format;
     o.config["training_images"] = train_subset.size();
+    o.config["validation_images"] = validation.size();
     o.config["test_images"] = test_split.size();
-    if (!job.save_weights.empty())
-        o.save_outputs = [&] {
-            // torchvision names, the target head under the family's name (fc, classifier.1), SMILE's or
-            // Co-Tuning's source head as source_fc.
-            io::save_weights<B>(m->model(), job.save_weights,
-                                {{"arch", job.arch.name()}, {"method", m->name()}, {"dataset", job.data->format},
-                                 {"iterations", std::to_string(t.iterations)}});
-        };
-    return train<B>(*m, make_loader, evaluate_now, o, gen);
+    finetune_outcome outcome;
+    outcome.resolved = run_settings(*m, o);
+    if (print_config) {
+        std::fprintf(stderr,
+                     "%s%s on %s: %zu training images in %lld classes, %zu validation images, %zu "
+                     "test images\n",
+                     t.trainer.label.c_str(), m->name().c_str(), job.data->format.c_str(),
+                     train_subset.size(), static_cast<long long>(job.data->num_classes()),
+                     validation.size(), test_split.size());
+        std::string config;
+        for (const auto& [k, v] : m->describe()) config += " " + k + "=" + v;
+        std::fprintf(stderr,
+                     "%sconfig:%s lr=%g schedule=%s iters=%lld batch=%lld seed=%llu\n%strain "
+                     "transform: %s\n",
+                     t.trainer.label.c_str(), config.c_str(), double(t.lr), t.schedule.c_str(),
+                     static_cast<long long>(t.iterations), static_cast<long long>(t.batch_size),
+                     static_cast<unsigned long long>(t.seed), t.trainer.label.c_str(),
+                     train_pipe.describe().c_str());
+    }
+    if (job.on_resolved) job.on_resolved(outcome.resolved);
+    if (job.dry_run) return outcome;
+    m->prepare(job.data, train_subset, {train_pipe, test_pipe, t.workers});
+    auto make_loader = [&](std::int64_t start) {
+        return std::make_unique<data::loader>(
+            job.data, train_subset, train_pipe,
+            data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, skip,
+                                 start});
+    };
+    // Model selection looks at the validation split only; the test split is measured once, at
+    // the end, on the final network and on the selected one.
+    auto evaluate_on = [&](const std::vector<data::sample>& split, bool confusion = false) {
+        return evaluate(s, m->model(), job.data, split, test_pipe, 256, t.workers, confusion);
+    };
+    auto evaluate_now = [&] { return evaluate_on(validating ? validation : test_split); };
+    o.eval_split = validating ? "validation" : "test";
+    if (!validating) o.best_checkpoint_path.clear();  // selecting by the test split would leak it
+    auto save = [&](const std::filesystem::path& where) {
+        // torchvision names, the target head under the family's name (fc, classifier.1), SMILE's or
+        // Co-Tuning's source head as source_fc.
+        auto metadata = architecture_metadata(job.arch);  // loads later without architecture flags
+        metadata["method"] = m->name();
+        metadata["dataset"] = job.data->format;
+        metadata["iterations"] = std::to_string(t.iterations);
+        io::save_weights<B>(m->model(), where, metadata);
+    };
+    if (!job.save_weights.empty()) o.save_outputs = [&] { save(job.save_weights); };
+    if (validating && !job.save_best_weights.empty())
+        o.save_best_outputs = [&] { save(job.save_best_weights); };
+    static_cast<run_result&>(outcome) = train<B>(*m, make_loader, evaluate_now, o, gen);
+    outcome.trained = true;
+    if (!validating) {
+        outcome.test_last = outcome.final_evaluation;
+        return outcome;
+    }
+    outcome.test_last = evaluate_on(test_split);
+    if (!o.best_checkpoint_path.empty() && std::filesystem::exists(o.best_checkpoint_path)) {
+        // The selected network: the best checkpoint's state, loaded into the same method.
+        io::checkpoint_content<B> c;
+        m->add_state(c);
+        rng scratch(0);
+        c.load(s, o.best_checkpoint_path, scratch);
+        outcome.test_best = evaluate_on(test_split);
+    }
+    return outcome;
 }
 
 }  // namespace smile::cli

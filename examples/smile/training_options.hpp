@@ -131,18 +131,18 @@ struct training_options {
 
     /// The settings of this group, for the log's config line.
     [[nodiscard]] nlohmann::json describe() const {
-        return {{"lr", lr},
+        return {{"lr", decimal_value(lr)},
                 {"schedule", schedule},
                 {"iterations", iterations},
                 {"batch_size", batch_size},
                 {"optimizer", optimizer},
-                {"momentum", momentum},
-                {"weight_decay", weight_decay},
+                {"momentum", decimal_value(momentum)},
+                {"weight_decay", decimal_value(weight_decay)},
                 {"nesterov", nesterov},
                 {"beta1", beta1},
                 {"beta2", beta2},
                 {"adam_eps", adam_epsilon},
-                {"head_lr_mult", head_lr_mult},
+                {"head_lr_mult", decimal_value(head_lr_mult)},
                 {"image_size", image_size},
                 {"resize", resize_to},
                 {"seed", seed},

@@ -15,8 +15,8 @@ struct program_result {
     std::string output;  ///< stdout and stderr together
 };
 
-inline program_result run_smile(const std::string& arguments) {
-    const std::string command = std::string(SMILE_PROGRAM) + " " + arguments + " 2>&1";
+/// Runs a shell command line; its output is what it wrote to stdout (redirect stderr in it).
+inline program_result run_command(const std::string& command) {
     program_result r;
     FILE* pipe = ::popen(command.c_str(), "r");
     if (pipe == nullptr) return r;
@@ -25,6 +25,10 @@ inline program_result run_smile(const std::string& arguments) {
     const int status = ::pclose(pipe);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
+}
+
+inline program_result run_smile(const std::string& arguments) {
+    return run_command(std::string(SMILE_PROGRAM) + " " + arguments + " 2>&1");
 }
 
 /// Starts the `smile` program in the background, its stdout and stderr going to `output`.

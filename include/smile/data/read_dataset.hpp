@@ -51,25 +51,63 @@ inline dataset read_dataset(const std::string& format, const std::filesystem::pa
     detail::fail("unknown dataset format '", format, "' (expected one of ", dataset_formats(), ")");
 }
 
-/// Where the packaged real datasets are (scripts/fetch-data.sh installs them): $SMILE_DATA or
-/// <repository>/.data, with Fashion-MNIST also found in Debian's /usr/share/datasets.
-inline std::filesystem::path packaged_data_root() {
-    if (const char* env = std::getenv("SMILE_DATA"); env != nullptr && *env != '\0') return env;
-    return ".data";
+/// Where the packaged real datasets may be, in the order they are looked for:
+/// 1. $SMILE_DATA (then nothing else);
+/// 2. .data in the working directory;
+/// 3. .data in a folder above the running program (a build folder inside the repository finds
+///    the repository's .data, from any working directory);
+/// 4. $XDG_CACHE_HOME/smile, else ~/.cache/smile (SMILE_DATA=~/.cache/smile scripts/fetch-data.sh
+///    installs there).
+inline std::vector<std::filesystem::path> packaged_data_candidates() {
+    namespace fs = std::filesystem;
+    if (const char* env = std::getenv("SMILE_DATA"); env != nullptr && *env != '\0') return {env};
+    std::vector<fs::path> out{".data"};
+    std::error_code ec;
+    const fs::path program = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec)
+        for (fs::path dir = program.parent_path(); !dir.empty() && dir != dir.root_path();
+             dir = dir.parent_path())
+            out.push_back(dir / ".data");
+    if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache != nullptr && *cache != '\0')
+        out.push_back(fs::path(cache) / "smile");
+    else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+        out.push_back(fs::path(home) / ".cache" / "smile");
+    return out;
 }
 
-/// The packaged dataset `name` (mnist, fashion-mnist, digits): its root for `read_dataset`.
+/// The first of `packaged_data_candidates()` that exists (the first candidate when none does).
+inline std::filesystem::path packaged_data_root() {
+    const auto candidates = packaged_data_candidates();
+    for (const auto& c : candidates) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(c, ec)) return c;
+    }
+    return candidates.front();
+}
+
+/// The packaged dataset `name` (mnist, fashion-mnist, digits): its root for `read_dataset`, from
+/// the first candidate folder that holds it (Fashion-MNIST also from Debian's
+/// /usr/share/datasets/fashion-mnist).
 inline std::filesystem::path packaged_dataset(const std::string& name) {
     namespace fs = std::filesystem;
-    const fs::path root = packaged_data_root();
-    if (name == "mnist" && fs::exists(root / "mnist" / "train-images-idx3-ubyte")) return root / "mnist";
-    if (name == "fashion-mnist") {
-        for (const fs::path& p : {root / "fashion-mnist", fs::path("/usr/share/datasets/fashion-mnist")})
-            if (fs::exists(p / "train-images-idx3-ubyte.gz") || fs::exists(p / "train-images-idx3-ubyte")) return p;
+    const auto candidates = packaged_data_candidates();
+    for (const fs::path& root : candidates) {
+        if (name == "mnist" && fs::exists(root / "mnist" / "train-images-idx3-ubyte"))
+            return root / "mnist";
+        if (name == "fashion-mnist" &&
+            (fs::exists(root / "fashion-mnist" / "train-images-idx3-ubyte.gz") ||
+             fs::exists(root / "fashion-mnist" / "train-images-idx3-ubyte")))
+            return root / "fashion-mnist";
+        if (name == "digits" && fs::exists(root / "digits" / "digits.csv.gz"))
+            return root / "digits" / "digits.csv.gz";
     }
-    if (name == "digits" && fs::exists(root / "digits" / "digits.csv.gz")) return root / "digits" / "digits.csv.gz";
-    detail::fail("packaged dataset '", name, "' not found under ", root.string(),
-                 " (run scripts/fetch-data.sh, or set SMILE_DATA)");
+    if (name == "fashion-mnist" &&
+        fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+        return "/usr/share/datasets/fashion-mnist";
+    std::string looked;
+    for (const auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c.string();
+    detail::fail("packaged dataset '", name, "' not found (looked in ", looked,
+                 "; run scripts/fetch-data.sh, or set SMILE_DATA)");
 }
 
 }  // namespace smile::data

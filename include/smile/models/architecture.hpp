@@ -12,16 +12,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
-#include <string>
-#include <string_view>
-#include <variant>
-
 #include <smile/io/weights.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/models/efficientnet.hpp>
 #include <smile/models/mobilenet_v2.hpp>
 #include <smile/models/resnet.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
 
 namespace smile {
 
@@ -50,6 +50,11 @@ struct architecture {
     void set_in_channels(std::int64_t channels) {
         std::visit([&](auto& c) { c.in_channels = channels; }, config);
     }
+    /// A ResNet with the 3x3 stride-1 stem of small images (CIFAR, MNIST).
+    [[nodiscard]] bool has_small_stem() const {
+        const auto* r = std::get_if<resnet_config>(&config);
+        return r != nullptr && r->stem == stem_kind::small;
+    }
 };
 
 /// Every name `architecture_by_name` accepts, for help texts and error messages.
@@ -69,7 +74,20 @@ struct architecture {
 struct declared_architecture {
     std::string name;
     std::string because;  ///< "whose metadata names the architecture", ... (for messages)
+    std::optional<std::int64_t> in_channels;  ///< metadata "in_channels", when written
+    std::optional<bool> small_stem;           ///< metadata "small_stem", when written
 };
+
+/// The metadata smile writes beside a network's weights so that a reader needs no flags: the
+/// architecture, its input channels and (ResNets) its stem.
+[[nodiscard]] inline std::map<std::string, std::string> architecture_metadata(
+    const architecture& a) {
+    std::map<std::string, std::string> m{{"arch", a.name()},
+                                         {"in_channels", std::to_string(a.in_channels())}};
+    if (std::holds_alternative<resnet_config>(a.config))
+        m["small_stem"] = a.has_small_stem() ? "true" : "false";
+    return m;
+}
 
 /// The architecture the weight file at `path` declares, if it does:
 /// - its metadata's "arch" (as smile writes it); "padding": "tf_same" beside torchvision's
@@ -82,7 +100,22 @@ struct declared_architecture {
         std::string name = it->second;
         if (auto pad = m.find("padding"); pad != m.end() && pad->second == "tf_same" && name.rfind("efficientnet_b", 0) == 0)
             name = "tf_" + name;
-        return declared_architecture{name, "whose metadata names the architecture"};
+        declared_architecture declared{name, "whose metadata names the architecture", std::nullopt,
+                                       std::nullopt};
+        if (auto c = m.find("in_channels"); c != m.end()) {
+            std::int64_t channels = 0;
+            if (!detail::parse_index(c->second, channels) || channels < 1 || channels > 4096)
+                detail::fail(path.string(), ": metadata in_channels '", c->second,
+                             "' is not a channel count");
+            declared.in_channels = channels;
+        }
+        if (auto stem = m.find("small_stem"); stem != m.end()) {
+            if (stem->second != "true" && stem->second != "false")
+                detail::fail(path.string(), ": metadata small_stem '", stem->second,
+                             "' is neither true nor false");
+            declared.small_stem = stem->second == "true";
+        }
+        return declared;
     }
     const io::detail_weights::weight_source source(path);
     const auto naming = detect_naming(efficientnet_weight_namings(efficientnet_config{}),
@@ -100,7 +133,9 @@ struct declared_architecture {
         std::int64_t total = 0;
         for (std::int64_t d : efficientnet_depths(c)) total += d;
         if (total == blocks && 4 * efficientnet_channels(c, efficientnet_b0_stages[6].out) == head)
-            return declared_architecture{name, "whose efficientnet_pytorch tensor names make it the architecture"};
+            return declared_architecture{
+                name, "whose efficientnet_pytorch tensor names make it the architecture",
+                std::nullopt, std::nullopt};
     }
     detail::fail(path.string(), ": its tensor names are efficientnet_pytorch's, but ", blocks, " blocks and a head of ", head,
                  " channels match none of efficientnet-b0 … efficientnet-b4");
