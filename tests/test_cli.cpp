@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <smile/data/codec.hpp>
 #include <smile/factory_instances.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
@@ -415,6 +416,24 @@ TEST_CASE(
          {"config.json", "log.jsonl", "checkpoint-last.safetensors", "checkpoint-best.safetensors",
           "weights-last.safetensors", "weights-best.safetensors", "summary.json"})
         CHECK_MESSAGE(fs::exists(fs::path(run) / file), file);
+    // The training curves: a PNG that decodes, of 2 x 2 panels, mostly white with drawn pixels
+    // (not blank), and an SVG.
+    {
+        const auto picture = smile::data::read_image(run + "/curves.png");
+        CHECK(picture.width == 1280);
+        CHECK(picture.height == 880);
+        std::int64_t drawn = 0;
+        for (std::size_t k = 0; k < picture.pixels.size(); ++k) drawn += picture.pixels[k] < 200;
+        const double fraction = double(drawn) / double(picture.pixels.size());
+        INFO("drawn fraction ", fraction);
+        CHECK(fraction > 0.01);
+        CHECK(fraction < 0.5);
+        std::ifstream svg(run + "/curves.svg");
+        const std::string text((std::istreambuf_iterator<char>(svg)), {});
+        CHECK(text.find("<svg") != std::string::npos);
+        CHECK(text.find("viewBox=\"0 0 1280 880\"") != std::string::npos);
+        CHECK(text.find("<path") != std::string::npos);  // cairo draws text as glyph paths too
+    }
     const auto config = read_json(run + "/config.json");
     CHECK(config["command"] == "finetune");
     CHECK(config["smile_version"].is_string());

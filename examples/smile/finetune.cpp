@@ -10,6 +10,7 @@
 #include "smile/config_file.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
+#include "smile/plots.hpp"
 #include "smile/run_finetune.hpp"
 #include "smile/run_folder.hpp"
 
@@ -216,6 +217,7 @@ command add_finetune(CLI::App& app) {
             if (r.test_best) summary["test_of_best"] = evaluation_json(*r.test_best);
         }
         run_folder::write_json(folder.summary(), summary);
+        draw_curves(trainer.log_path, folder);
         std::printf("%s: test top-1 %.2f%%, top-5 %.2f%% after %lld iterations, %.3f s/step",
                     o->method.c_str(), 100 * r.test_last.top1, 100 * r.test_last.top5,
                     static_cast<long long>(r.stopped_early_at > 0 ? r.stopped_early_at

@@ -14,6 +14,7 @@
 #include "smile/config_file.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
+#include "smile/plots.hpp"
 #include "smile/run_folder.hpp"
 #include "smile/training_options.hpp"
 
@@ -112,6 +113,7 @@ command add_pretrain(CLI::App& app) {
              {"iterations", o->training.iterations},
              {"weights", out},
              {"test", {{"top1", e.top1}, {"top5", e.top5}, {"images", e.images}}}});
+        draw_curves(trainer.log_path, folder);
         std::printf("pretrained %s on %s: test top-1 %.2f%%, saved to %s\nrun folder: %s\n",
                     o->model.arch.c_str(), d->format.c_str(), 100 * e.top1, out.c_str(),
                     folder.dir.c_str());

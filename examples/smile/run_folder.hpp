@@ -70,6 +70,10 @@ struct run_folder {
     }
 };
 
+/// The training curves of a finished run into its folder. The run's results are on disk by now,
+/// so a picture that cannot be drawn is a warning, not a failure.
+void draw_curves(const std::filesystem::path& log, const run_folder& folder);
+
 /// The common part of config.json: what was given, smile's version, the command.
 inline nlohmann::json config_record(const std::string& subcommand, const nlohmann::json& given,
                                     const nlohmann::json& resolved) {

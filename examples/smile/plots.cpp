@@ -1,0 +1,239 @@
+// PLplot line charts (see plots.hpp). PLplot keeps global state, so each picture is one
+// plinit ... plend pass; its errors would end the process, so plsexit turns them into an
+// exception-free failure flag that draw_panels reports.
+#include "smile/plots.hpp"
+
+#include <plplot/plplot.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <smile/core/error.hpp>
+
+#include "smile/run_folder.hpp"
+
+namespace smile::cli {
+
+namespace {
+
+bool plplot_failed = false;
+std::string plplot_message;
+
+int on_plplot_error(PLCHAR_VECTOR message) {
+    plplot_failed = true;
+    plplot_message = message != nullptr ? message : "";
+    return 0;  // do not exit: draw_panels reports it
+}
+
+// cmap0 after the background (index 0, white): black for axes and text, then distinguishable
+// line colours (the Okabe-Ito palette).
+constexpr int palette[][3] = {{0, 0, 0},       {0, 114, 178}, {213, 94, 0},   {0, 158, 115},
+                              {204, 121, 167}, {230, 159, 0}, {86, 180, 233}, {240, 228, 66}};
+constexpr int palette_size = int(sizeof palette / sizeof palette[0]);
+
+struct range {
+    double low = std::numeric_limits<double>::infinity();
+    double high = -std::numeric_limits<double>::infinity();
+    void add(double v) {
+        if (!std::isfinite(v)) return;
+        low = std::min(low, v);
+        high = std::max(high, v);
+    }
+    [[nodiscard]] bool empty() const { return !(low <= high); }
+    /// Widened a little (and made non-degenerate) so lines do not sit on the frame.
+    [[nodiscard]] range padded(double fraction) const {
+        range r = *this;
+        if (r.empty()) return {0.0, 1.0};
+        double span = r.high - r.low;
+        if (span <= 0) span = std::max(std::abs(r.high), 1.0) * 0.1;
+        r.low -= fraction * span;
+        r.high += fraction * span;
+        return r;
+    }
+};
+
+void draw_panel(const plot_panel& p) {
+    bool log_y = p.log_y;
+    for (const auto& s : p.series)
+        for (double v : s.y) log_y = log_y && v > 0;
+    auto y_of = [&](double v) { return log_y ? std::log10(v) : v; };
+    range xs, ys;
+    for (const auto& s : p.series) {
+        for (double v : s.x) xs.add(v);
+        for (double v : s.y) ys.add(y_of(v));
+    }
+    const range x = xs.padded(0.0), y = ys.padded(0.05);
+    plcol0(1);
+    plenv(x.low, x.high, y.low, y.high, 0,
+          log_y ? 20 : 2);  // 20: log y axis; 2: linear with a grid
+    pllab(p.x_label.c_str(), p.y_label.c_str(), p.title.c_str());
+    std::vector<std::string> names;
+    std::vector<PLINT> options, colours, styles, symbol_numbers;
+    std::vector<PLFLT> widths, symbol_scales;
+    std::vector<const char*> symbols;
+    for (std::size_t k = 0; k < p.series.size(); ++k) {
+        const auto& s = p.series[k];
+        const PLINT colour = PLINT(2 + k % std::size_t(palette_size - 1));
+        std::vector<PLFLT> px(s.x.begin(), s.x.end()), py;
+        for (double v : s.y) py.push_back(y_of(v));
+        plcol0(colour);
+        plwidth(2.0);
+        if (px.size() > 1) plline(PLINT(px.size()), px.data(), py.data());
+        if (s.points || px.size() == 1) plstring(PLINT(px.size()), px.data(), py.data(), "#(728)");
+        plwidth(1.0);
+        names.push_back(s.name);
+        options.push_back(PL_LEGEND_LINE | (s.points ? PL_LEGEND_SYMBOL : 0));
+        colours.push_back(colour);
+        styles.push_back(1);
+        widths.push_back(2.0);
+        symbol_numbers.push_back(1);
+        symbol_scales.push_back(1.0);
+        symbols.push_back("#(728)");
+    }
+    if (names.empty()) return;
+    std::vector<const char*> texts;
+    for (const auto& n : names) texts.push_back(n.c_str());
+    PLFLT width = 0, height = 0;
+    plcol0(1);
+    pllegend(&width, &height, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, 1, 1, 0,
+             0, PLINT(names.size()), options.data(), 0.8, 0.7, 1.6, 0.0, colours.data(),
+             texts.data(), nullptr, nullptr, nullptr, nullptr, colours.data(), styles.data(),
+             widths.data(), colours.data(), symbol_scales.data(), symbol_numbers.data(),
+             symbols.data());
+}
+
+/// The running mean over `window` values (centred, shorter at the ends): per-step values are
+/// noisy, a curve of their trend is what a reader wants.
+std::vector<double> smoothed(const std::vector<double>& v, std::size_t window) {
+    if (window <= 1) return v;
+    std::vector<double> out(v.size());
+    const std::size_t half = window / 2;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::size_t from = i >= half ? i - half : 0, to = std::min(v.size(), i + half + 1);
+        double sum = 0;
+        for (std::size_t j = from; j < to; ++j) sum += v[j];
+        out[i] = sum / double(to - from);
+    }
+    return out;
+}
+
+}  // namespace
+
+void draw_panels(const std::vector<plot_panel>& panels, int columns,
+                 const std::filesystem::path& file) {
+    const std::string extension = file.extension().string();
+    const char* device = extension == ".png"   ? "pngcairo"
+                         : extension == ".svg" ? "svgcairo"
+                                               : nullptr;
+    if (device == nullptr) detail::fail(file.string(), ": pictures are written as .png or .svg");
+    if (panels.empty()) detail::fail(file.string(), ": nothing to draw");
+    const int rows = (int(panels.size()) + columns - 1) / columns;
+    plplot_failed = false;
+    plsexit(on_plplot_error);
+    plsdev(device);
+    plsfnam(file.c_str());
+    plspage(0, 0, 640 * columns, 440 * rows, 0, 0);
+    plscol0(0, 255, 255, 255);  // white background
+    for (int k = 0; k < palette_size; ++k)
+        plscol0(k + 1, palette[k][0], palette[k][1], palette[k][2]);
+    plssub(columns, rows);
+    plinit();
+    for (const auto& p : panels) draw_panel(p);  // plenv advances to the next subpage
+    plend();
+    if (plplot_failed || !std::filesystem::exists(file))
+        detail::fail("cannot draw ", file.string(), " with PLplot",
+                     plplot_message.empty() ? "" : ": " + plplot_message);
+}
+
+std::vector<std::filesystem::path> draw_training_curves(const std::filesystem::path& log,
+                                                        const std::filesystem::path& folder) {
+    std::ifstream in(log);
+    if (!in) detail::fail("cannot read the log ", log.string());
+    std::map<std::string, plot_series> terms;  // loss and each loss term, per step
+    plot_series lr{"learning rate", {}, {}, false}, train{"train (batch)", {}, {}, false},
+        step{"step", {}, {}, false}, data{"data wait", {}, {}, false};
+    std::map<std::string, plot_series> evaluations;  // per split
+    std::string line;
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+            detail::fail(log.string(), ":", number, ": not a JSON object");
+        if (!j.contains("iter") || !j.at("iter").is_number()) continue;  // the config line
+        const double x = j.at("iter").get<double>() + 1;
+        if (j.contains("eval_top1")) {
+            const std::string split = j.value("eval_split", std::string("test"));
+            auto& e = evaluations[split];
+            e.name = split;
+            e.points = true;
+            e.x.push_back(x);
+            e.y.push_back(100 * j.at("eval_top1").get<double>());
+            continue;
+        }
+        if (!j.contains("loss")) continue;
+        for (const auto& [key, value] : j.items()) {
+            if (!value.is_number()) continue;
+            if (key == "iter" || key == "lr" || key == "train_top1" || key == "step_seconds" ||
+                key == "data_seconds" || key == "lambda")
+                continue;
+            auto& s = terms[key];
+            s.name = key;
+            s.x.push_back(x);
+            s.y.push_back(value.get<double>());
+        }
+        auto add = [&](plot_series& s, const char* key, double scale) {
+            if (j.contains(key) && j.at(key).is_number()) {
+                s.x.push_back(x);
+                s.y.push_back(scale * j.at(key).get<double>());
+            }
+        };
+        add(lr, "lr", 1);
+        add(train, "train_top1", 100);
+        add(step, "step_seconds", 1);
+        add(data, "data_seconds", 1);
+    }
+    if (terms.empty()) detail::fail(log.string(), ": no training steps to draw");
+    const std::size_t steps = terms.begin()->second.x.size();
+    const std::size_t window = std::max<std::size_t>(1, steps / 50);
+    const std::string smoothing =
+        window > 1 ? " (running mean of " + std::to_string(window) + " steps)" : "";
+    plot_panel losses{"loss terms" + smoothing, "iteration", "value", {}, true};
+    for (auto& [name, s] : terms) {
+        s.y = smoothed(s.y, window);
+        losses.series.push_back(s);
+    }
+    plot_panel rate{"learning rate", "iteration", "lr", {lr}, false};
+    train.y = smoothed(train.y, window);
+    plot_panel accuracy{"top-1 accuracy" + smoothing, "iteration", "%", {}, false};
+    if (!train.x.empty()) accuracy.series.push_back(train);
+    for (auto& [split, s] : evaluations) accuracy.series.push_back(s);
+    step.y = smoothed(step.y, window);
+    data.y = smoothed(data.y, window);
+    plot_panel timing{"seconds per step" + smoothing, "iteration", "s", {}, false};
+    for (auto* s : {&step, &data})
+        if (!s->x.empty()) timing.series.push_back(*s);
+    std::vector<plot_panel> panels{losses, rate};
+    if (!accuracy.series.empty()) panels.push_back(accuracy);
+    if (!timing.series.empty()) panels.push_back(timing);
+    std::vector<std::filesystem::path> written;
+    for (const char* extension : {"png", "svg"}) {
+        const auto file = folder / (std::string("curves.") + extension);
+        draw_panels(panels, 2, file);
+        written.push_back(file);
+    }
+    return written;
+}
+
+void draw_curves(const std::filesystem::path& log, const run_folder& folder) {
+    try {
+        draw_training_curves(log, folder.dir);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "smile: warning: no training curves: %s\n", e.what());
+    }
+}
+
+}  // namespace smile::cli
