@@ -116,13 +116,7 @@ command add_analyze(CLI::App& app) {
         const architecture arch = o->model.config(o->weights);
         const std::int64_t classes = o->model.classes_for(o->weights, arch);
         auto model = make_classifier<B>(s, gen, arch, {classes, 0});
-        const auto report = io::load_weights<B>(model, o->weights, {false, std::nullopt, ""});
-        SMILE_CHECK(report.missing.empty() && report.skipped.empty(), "--weights ", o->weights,
-                    ": not a complete ", o->model.arch, " with a ", classes,
-                    "-class head: ", report.summary());
-        for (const auto& n : report.unexpected)  // a fine-tuned file's source head is expected; nothing else
-            SMILE_CHECK(n.rfind("source_fc.", 0) == 0, "--weights ", o->weights, ": tensor '", n, "' is not part of ",
-                        o->model.arch, ": ", report.summary());
+        load_complete_network<B>(model, o->weights, arch, classes, false);
 
         o->il.distance = analysis::parse_interpolation_distance(o->distance);
         o->il.workers = o->paths.workers = o->workers;

@@ -144,15 +144,7 @@ command add_evaluate(CLI::App& app) {
             detail::fail("--weights ", weights, ": a ", classes, "-class head, but ", d->format,
                          " has ", d->num_classes(), " classes");
         auto model = make_classifier<B>(s, gen, arch, {classes, 0});
-        const auto report =
-            io::load_weights<B>(model, weights, {false, std::nullopt, "", o->allow_nonfinite});
-        SMILE_CHECK(report.missing.empty() && report.skipped.empty(), "--weights ", weights,
-                    ": not a complete ", arch.name(), " with a ", classes,
-                    "-class head: ", report.summary());
-        for (const auto& n :
-             report.unexpected)  // a fine-tuned file's source head is expected; nothing else
-            SMILE_CHECK(n.rfind("source_fc.", 0) == 0, "--weights ", weights, ": tensor '", n,
-                        "' is not part of ", arch.name(), ": ", report.summary());
+        load_complete_network<B>(model, weights, arch, classes, o->allow_nonfinite);
 
         const evaluation e = evaluate(s, model, d, samples, pipe, o->batch_size, o->workers, true);
         nlohmann::json per_class = nlohmann::json::array();

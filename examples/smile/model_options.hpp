@@ -107,4 +107,20 @@ struct model_options {
     }
 };
 
+/// Loads a fine-tuned or pretrained network for inference (analyze, evaluate): every tensor of
+/// `model` must be in `weights`; the only extra tensors accepted are a source head (source_fc.*,
+/// written by SMILE and Co-Tuning runs). Errors name the file and the tensors.
+template <Backend B, class Model>
+void load_complete_network(Model& model, const std::string& weights, const architecture& arch,
+                           std::int64_t classes, bool allow_nonfinite) {
+    const auto report =
+        io::load_weights<B>(model, weights, {false, std::nullopt, "", allow_nonfinite});
+    SMILE_CHECK(report.missing.empty() && report.skipped.empty(), "--weights ", weights,
+                ": not a complete ", arch.name(), " with a ", classes,
+                "-class head: ", report.summary());
+    for (const auto& n : report.unexpected)
+        SMILE_CHECK(n.rfind("source_fc.", 0) == 0, "--weights ", weights, ": tensor '", n,
+                    "' is not part of ", arch.name(), ": ", report.summary());
+}
+
 }  // namespace smile::cli
