@@ -118,6 +118,14 @@ TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an imag
     while (std::getline(csv, line)) ++lines;
     CHECK(lines == 1 + 2 * 5);  // header, 2 pairs × 5 values of λ
     CHECK(fs::exists(dir / "a/feature_interpolation.gp"));
+    // Appendix C's picture: 2 pairs side by side, drawn (not blank), as PNG and SVG.
+    const auto picture = smile::data::read_image(dir / "a/feature_interpolation.png");
+    CHECK(picture.width == 1280);
+    CHECK(picture.height == 440);
+    std::int64_t drawn = 0;
+    for (const auto v : picture.pixels) drawn += v < 200;
+    CHECK(double(drawn) / double(picture.pixels.size()) > 0.01);
+    CHECK(fs::exists(dir / "a/feature_interpolation.svg"));
 
     // A model that does not fit the options is one clear line.
     const auto r = smile::test::run_smile(common + " --arch resnet20 --weights " + dir / "w.safetensors" + " --out " + dir / "c");

@@ -16,6 +16,7 @@
 #include "smile/commands.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
+#include "smile/plots.hpp"
 #include "smile/training_options.hpp"
 
 namespace smile::cli {
@@ -40,6 +41,31 @@ std::string paths_csv(const std::vector<analysis::interpolation_path>& paths) {
                 << image_name(p.second) << "\"\n";
     }
     return out.str();
+}
+
+/// Appendix C's picture: one panel per pair, the path of the mixed feature on the plane of its
+/// first two principal components, from λ = lowest to 1 (drawn with PLplot).
+std::vector<plot_panel> paths_panels(const std::vector<analysis::interpolation_path>& paths) {
+    std::vector<plot_panel> panels;
+    for (std::size_t k = 0; k < paths.size(); ++k) {
+        const auto& p = paths[k];
+        plot_series line{"path", {}, {}, true};
+        for (std::size_t i = 0; i < p.lambdas.size(); ++i) {
+            line.x.push_back(p.projection.at(std::int64_t(i), 0));
+            line.y.push_back(p.projection.at(std::int64_t(i), 1));
+        }
+        char lambdas[64];
+        std::snprintf(lambdas, sizeof lambdas, ", lambda %.2g to %.2g", p.lambdas.front(),
+                      p.lambdas.back());
+        panels.push_back({"pair " + std::to_string(k) + ": " + image_name(p.first) + " / " +
+                              image_name(p.second) + lambdas,
+                          "PC1",
+                          "PC2",
+                          {line},
+                          false,
+                          true});
+    }
+    return panels;
 }
 
 /// A gnuplot script that draws one panel per pair from the CSV (`gnuplot feature_interpolation.gp`
@@ -146,8 +172,16 @@ command add_analyze(CLI::App& app) {
         std::printf("  label IL on logits         %.4f ± %.4f\n", il.logits.mean(), il.logits.standard_error());
         std::printf("  label IL on probabilities  %.4f ± %.4f\n", il.probabilities.mean(), il.probabilities.standard_error());
         std::printf("  feature IL (pooled)        %.4f ± %.4f\n", il.features.mean(), il.features.standard_error());
-        std::printf("wrote %s, feature_interpolation.csv and feature_interpolation.gp (gnuplot draws the SVG)\n",
-                    (out / "interpolation.json").c_str());
+        if (!paths.empty()) {
+            const auto panels = paths_panels(paths);
+            const int columns = int(std::min<std::size_t>(panels.size(), 2));
+            draw_panels(panels, columns, out / "feature_interpolation.png");
+            draw_panels(panels, columns, out / "feature_interpolation.svg");
+        }
+        std::printf(
+            "wrote %s, feature_interpolation.csv, .png, .svg and .gp (a gnuplot script of the same "
+            "picture)\n",
+            (out / "interpolation.json").c_str());
     };
 }
 

@@ -66,7 +66,7 @@ void draw_panel(const plot_panel& p) {
         for (double v : s.x) xs.add(v);
         for (double v : s.y) ys.add(y_of(v));
     }
-    const range x = xs.padded(0.0), y = ys.padded(0.05);
+    const range x = xs.padded(p.pad_x ? 0.05 : 0.0), y = ys.padded(0.05);
     plcol0(1);
     plenv(x.low, x.high, y.low, y.high, 0,
           log_y ? 20 : 2);  // 20: log y axis; 2: linear with a grid
@@ -94,7 +94,7 @@ void draw_panel(const plot_panel& p) {
         symbol_scales.push_back(1.0);
         symbols.push_back("#(728)");
     }
-    if (names.empty()) return;
+    if (names.size() < 2) return;  // one series: the title says what it is
     std::vector<const char*> texts;
     for (const auto& n : names) texts.push_back(n.c_str());
     PLFLT width = 0, height = 0;

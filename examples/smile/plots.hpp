@@ -19,6 +19,7 @@ struct plot_panel {
     std::string title, x_label, y_label;
     std::vector<plot_series> series;
     bool log_y = false;  ///< logarithmic y axis (drawn only when every value is positive)
+    bool pad_x = false;  ///< a margin left and right (scatter-like data), not for a time axis
 };
 
 /// Draws `panels` on a grid of `columns` columns into `file`: PNG for ".png", SVG for ".svg".
