@@ -33,13 +33,10 @@ std::pair<std::vector<data::sample>, std::vector<data::sample>> hold_out(
     if (!list.empty()) {
         auto validation = data::read_subset_list(d, list);
         std::set<std::string> held;
-        for (const auto& s : validation)
-            held.insert(s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path);
+        for (const auto& s : validation) held.insert(data::list_key(s));
         std::vector<data::sample> rest;
         for (auto& s : train)
-            if (held.count(s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path) ==
-                0)
-                rest.push_back(std::move(s));
+            if (held.count(data::list_key(s)) == 0) rest.push_back(std::move(s));
         if (rest.empty())
             detail::fail("--val-list ", list, ": every training image of the run is in it");
         return {std::move(rest), std::move(validation)};
@@ -170,9 +167,7 @@ command add_finetune(CLI::App& app) {
                                     o->train_list.empty() ? rate_text.str() : "list",
                                     o->training.seed)
                 : run_folder{o->output_dir};
-        if (trainer.checkpoint_path.empty())
-            trainer.checkpoint_path = folder.last_checkpoint().string();
-        if (trainer.log_path.empty()) trainer.log_path = folder.log().string();
+        folder.route(trainer, o->dry_run);
         trainer.best_checkpoint_path = validating ? folder.best_checkpoint().string() : "";
         trainer.patience = o->patience;
         trainer.progress = o->progress == "bar"     ? progress_style::bar
@@ -183,10 +178,6 @@ command add_finetune(CLI::App& app) {
         job.save_best_weights = validating ? folder.best_weights() : std::filesystem::path{};
         job.training = o->training;
         job.run_info["output_dir"] = folder.dir.string();
-        if (!trainer.resume && !o->dry_run && std::filesystem::exists(trainer.checkpoint_path))
-            detail::fail(
-                trainer.checkpoint_path,
-                " holds a run already: --resume continues it, or choose another --output-dir");
         job.dry_run = o->dry_run;
         const nlohmann::json given = given_options(*o->sub);
         if (!o->dry_run) io::check_writable(folder.config(), "--output-dir");

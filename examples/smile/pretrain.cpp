@@ -92,13 +92,7 @@ command add_pretrain(CLI::App& app) {
             o->output_dir.empty() ? run_folder::fresh("pretrain", d->format, "", o->training.seed)
                                   : run_folder{o->output_dir};
         auto& trainer = o->training.trainer;
-        if (trainer.checkpoint_path.empty())
-            trainer.checkpoint_path = folder.last_checkpoint().string();
-        if (trainer.log_path.empty()) trainer.log_path = folder.log().string();
-        if (!trainer.resume && std::filesystem::exists(trainer.checkpoint_path))
-            detail::fail(
-                trainer.checkpoint_path,
-                " holds a run already: --resume continues it, or choose another --output-dir");
+        folder.route(trainer);
         const std::string out = o->out.empty() ? folder.last_weights().string() : o->out;
         io::check_writable(folder.config(), "--output-dir");
         const nlohmann::json given = given_options(*o->sub);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <smile/core/error.hpp>
 #include <smile/io/atomic_file.hpp>
+#include <smile/train/trainer.hpp>
 #include <smile/version.hpp>
 #include <string>
 
@@ -62,6 +63,17 @@ struct run_folder {
         for (int k = 2; std::filesystem::exists(dir); ++k)
             dir = std::filesystem::path("runs") / (name + "-" + std::to_string(k));
         return {dir};
+    }
+
+    /// Sends the run's checkpoint and log here unless --checkpoint or --log said otherwise, and
+    /// refuses a folder that holds a run already (unless resuming it, or `dry_run`).
+    void route(trainer_options& t, bool dry_run = false) const {
+        if (t.checkpoint_path.empty()) t.checkpoint_path = last_checkpoint().string();
+        if (t.log_path.empty()) t.log_path = log().string();
+        if (!t.resume && !dry_run && std::filesystem::exists(t.checkpoint_path))
+            detail::fail(
+                t.checkpoint_path,
+                " holds a run already: --resume continues it, or choose another --output-dir");
     }
 
     /// Writes `value` to `file` in the folder atomically (a kill leaves the old file or the new).

@@ -106,12 +106,16 @@ struct sampling_options {
     return out;
 }
 
+/// A sample's name in list files: its path, or "#<index>" for in-memory images (MNIST, digits).
+[[nodiscard]] inline std::string list_key(const sample& s) {
+    return s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path;
+}
+
 /// Writes "relative/path label" lines (atomically); in-memory samples are written as
 /// "#<index> label".
 inline void write_list(const std::filesystem::path& path, const std::vector<sample>& samples) {
     std::string text;
-    for (const auto& s : samples)
-        text += (s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path) + " " + std::to_string(s.label) + "\n";
+    for (const auto& s : samples) text += list_key(s) + " " + std::to_string(s.label) + "\n";
     io::write_file_atomically(path, text);
 }
 
@@ -124,7 +128,7 @@ namespace smile::data {
 /// differs from the dataset's, is an error naming the file and line.
 [[nodiscard]] inline std::vector<sample> read_subset_list(const dataset& d, const std::filesystem::path& list) {
     std::map<std::string, const sample*> by_key;
-    for (const auto& s : d.train) by_key[s.memory_index >= 0 ? "#" + std::to_string(s.memory_index) : s.path] = &s;
+    for (const auto& s : d.train) by_key[list_key(s)] = &s;
     std::vector<sample> out;
     for (const auto& line : formats::read_lines(list)) {
         const auto [key, label] = formats::split_last(list, line);
