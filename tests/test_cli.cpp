@@ -6,12 +6,14 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <smile/data/codec.hpp>
 #include <smile/factory_instances.hpp>
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
+#include <sstream>
 
 #include "backends.hpp"
 #include "compare.hpp"
@@ -31,6 +33,28 @@ struct workdir {
     ~workdir() { fs::remove_all(path); }
     std::string operator/(const std::string& f) const { return (path / f).string(); }
 };
+
+/// A PNG picture that decodes, of `width` × `height` pixels, neither blank nor filled: the
+/// share of its samples darker than light grey lies between `at_least` and `at_most`.
+void check_picture(const std::string& png, std::int64_t width, std::int64_t height,
+                   double at_least = 0.01, double at_most = 0.6) {
+    INFO(png);
+    const auto picture = smile::data::read_image(png);
+    CHECK(picture.width == width);
+    CHECK(picture.height == height);
+    std::int64_t drawn = 0;
+    for (const auto v : picture.pixels) drawn += v < 200;
+    const double fraction = double(drawn) / double(std::max<std::size_t>(1, picture.pixels.size()));
+    INFO("drawn fraction ", fraction);
+    CHECK(fraction > at_least);
+    CHECK(fraction < at_most);
+    const std::string svg = png.substr(0, png.size() - 3) + "svg";
+    std::ifstream in(svg);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK(text.find("<svg") != std::string::npos);
+    CHECK(text.find("viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
+                    "\"") != std::string::npos);
+}
 }  // namespace
 
 TEST_CASE("smile predict: logits and features equal the library's evaluation forward") {
@@ -105,10 +129,13 @@ TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an imag
     };
     const auto first = run("a"), second = run("b");
     CHECK(first == second);  // one seed drives every choice
+    REQUIRE(first["models"].size() == 1);
+    const auto& only = first["models"][0];
+    CHECK(only["name"] == "w");
     for (const char* key : {"label_il_logits", "label_il_probabilities", "feature_il"}) {
         CAPTURE(key);
-        CHECK(first[key]["ratios"].get<std::int64_t>() == 12 * 2);
-        const double mean = first[key]["mean"].get<double>();
+        CHECK(only[key]["ratios"].get<std::int64_t>() == 12 * 2);
+        const double mean = only[key]["mean"].get<double>();
         CHECK(std::isfinite(mean));
         CHECK(mean > 0.0);
     }
@@ -118,21 +145,45 @@ TEST_CASE("smile analyze: interpolation loss and PCA paths of a model on an imag
     while (std::getline(csv, line)) ++lines;
     CHECK(lines == 1 + 2 * 5);  // header, 2 pairs × 5 values of λ
     CHECK(fs::exists(dir / "a/feature_interpolation.gp"));
-    // Appendix C's picture: 2 pairs side by side, drawn (not blank), as PNG and SVG.
-    const auto picture = smile::data::read_image(dir / "a/feature_interpolation.png");
-    CHECK(picture.width == 1280);
-    CHECK(picture.height == 440);
-    std::int64_t drawn = 0;
-    for (const auto v : picture.pixels) drawn += v < 200;
-    CHECK(double(drawn) / double(picture.pixels.size()) > 0.01);
-    CHECK(fs::exists(dir / "a/feature_interpolation.svg"));
+    // Appendix C's picture: 2 pairs side by side; Tables 4-5 as 3 panels of bars.
+    check_picture(dir / "a/feature_interpolation.png", 1280, 440);
+    check_picture(dir / "a/interpolation_loss.png", 3 * 640, 440);
+
+    // Several networks on the same images and draws: the same network twice measures the same
+    // losses; another network, other losses. A row of paths per network.
+    smile::rng other_gen(9);
+    auto other = smile::make_classifier<B>(s, other_gen, smile::cifar_resnet(8), {3, 0});
+    smile::io::save_weights<B>(other, dir / "other.safetensors");
+    const auto r =
+        smile::test::run_smile(common + " --arch resnet8 --weights " + dir / "w.safetensors" + " " +
+                               dir / "other.safetensors" + " " + dir / "w.safetensors" +
+                               " --names FT mixup again --out " + dir / "m");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    std::ifstream in(dir / "m/interpolation.json");
+    const auto three = nlohmann::json::parse(in)["models"];
+    REQUIRE(three.size() == 3);
+    CHECK(three[0]["name"] == "FT");
+    CHECK(three[1]["name"] == "mixup");
+    CHECK(three[0]["feature_il"] == only["feature_il"]);
+    CHECK(three[2]["feature_il"] == only["feature_il"]);
+    CHECK(three[1]["feature_il"]["mean"] != only["feature_il"]["mean"]);
+    check_picture(dir / "m/feature_interpolation.png", 2 * 640, 3 * 440);
+    check_picture(dir / "m/interpolation_loss.png", 3 * 640, 440);
+    const auto names =
+        smile::test::run_smile(common + " --weights " + dir / "w.safetensors" + " " +
+                               dir / "other.safetensors --names one --out " + dir / "n");
+    CHECK(names.status != 0);
+    CHECK(names.output.find("--names: 1 names for 2 --weights") != std::string::npos);
 
     // A model that does not fit the options is one clear line.
-    const auto r = smile::test::run_smile(common + " --arch resnet20 --weights " + dir / "w.safetensors" + " --out " + dir / "c");
-    INFO(r.output);
-    CHECK(r.status != 0);
-    CHECK(r.output.find("--weights " + dir / "w.safetensors" + ": not a complete resnet20") != std::string::npos);
-    CHECK(smile::test::line_count(r.output) == 1);
+    const auto bad = smile::test::run_smile(common + " --arch resnet20 --weights " +
+                                            dir / "w.safetensors" + " --out " + dir / "c");
+    INFO(bad.output);
+    CHECK(bad.status != 0);
+    CHECK(bad.output.find("--weights " + dir / "w.safetensors" + ": not a complete resnet20") !=
+          std::string::npos);
+    CHECK(smile::test::line_count(bad.output) == 1);
 }
 
 namespace {
@@ -424,24 +475,8 @@ TEST_CASE(
          {"config.json", "log.jsonl", "checkpoint-last.safetensors", "checkpoint-best.safetensors",
           "weights-last.safetensors", "weights-best.safetensors", "summary.json"})
         CHECK_MESSAGE(fs::exists(fs::path(run) / file), file);
-    // The training curves: a PNG that decodes, of 2 x 2 panels, mostly white with drawn pixels
-    // (not blank), and an SVG.
-    {
-        const auto picture = smile::data::read_image(run + "/curves.png");
-        CHECK(picture.width == 1280);
-        CHECK(picture.height == 880);
-        std::int64_t drawn = 0;
-        for (std::size_t k = 0; k < picture.pixels.size(); ++k) drawn += picture.pixels[k] < 200;
-        const double fraction = double(drawn) / double(picture.pixels.size());
-        INFO("drawn fraction ", fraction);
-        CHECK(fraction > 0.01);
-        CHECK(fraction < 0.5);
-        std::ifstream svg(run + "/curves.svg");
-        const std::string text((std::istreambuf_iterator<char>(svg)), {});
-        CHECK(text.find("<svg") != std::string::npos);
-        CHECK(text.find("viewBox=\"0 0 1280 880\"") != std::string::npos);
-        CHECK(text.find("<path") != std::string::npos);  // cairo draws text as glyph paths too
-    }
+    // The training curves: 2 x 2 panels.
+    check_picture(run + "/curves.png", 1280, 880, 0.01, 0.5);
     const auto config = read_json(run + "/config.json");
     CHECK(config["command"] == "finetune");
     CHECK(config["smile_version"].is_string());
@@ -490,6 +525,25 @@ TEST_CASE(
     }
     CHECK(counted == 18);
     CHECK(double(diagonal) / 18.0 == doctest::Approx(evaluation["top1"].get<double>()));
+    check_picture(run + "/evaluation-test/confusion.png", 560, 560);
+    // The same network from its checkpoint (no architecture flags: the checkpoint records them).
+    r = smile::test::run_smile(
+        "evaluate --checkpoint " + run +
+        "/checkpoint-best.safetensors --format imagefolder --root " + f.tree.root.string() +
+        " --image-size 16 --resize 16 --workers 0 --out " + f.dir / "from-checkpoint");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto from_checkpoint = read_json(f.dir / "from-checkpoint/evaluation.json");
+    CHECK(from_checkpoint["from"] == "checkpoint");
+    CHECK(from_checkpoint["arch"] == "resnet8");
+    CHECK(from_checkpoint["top1"] == evaluation["top1"]);
+    CHECK(from_checkpoint["per_class"] == evaluation["per_class"]);
+    r = smile::test::run_smile("evaluate --checkpoint " + f.weights +
+                               " --format imagefolder --root " + f.tree.root.string() +
+                               " --image-size 16 --resize 16 --workers 0 --out " + f.dir / "not");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("--checkpoint " + f.weights + ": not a smile checkpoint") !=
+          std::string::npos);
 
     // --dry-run prints the resolved configuration and trains nothing; --config takes a run
     // folder's options, and the command line wins.
@@ -571,4 +625,44 @@ TEST_CASE(
     CHECK(elsewhere.status == 0);
     CHECK(elsewhere.output.find("\"training_images\"") != std::string::npos);
     CHECK_FALSE(fs::exists(dir.path / "runs"));  // a dry run makes no folder
+}
+
+TEST_CASE(
+    "smile compare: the table's mean and standard deviation are its runs', and it is drawn as "
+    "bars") {
+    workdir dir;
+    const auto r = smile::test::run_smile(
+        "compare --methods finetune,mixup --seeds 2 --iters 2 --pretrain-iters 2 --workers 0 "
+        "--cache " +
+        dir / "cache" + " --out " + dir / "cmp");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    // compare.csv: a row per (method, target, seed).
+    std::ifstream csv(dir / "cmp/compare.csv");
+    std::string line;
+    std::getline(csv, line);
+    CHECK(line == "method,target,seed,top1,seconds_per_step");
+    std::map<std::string, std::vector<double>> top1;  // "method|target" -> per seed
+    while (std::getline(csv, line)) {
+        std::stringstream cells(line);
+        std::string method, target, seed, value;
+        std::getline(cells, method, ',');
+        std::getline(cells, target, ',');
+        std::getline(cells, seed, ',');
+        std::getline(cells, value, ',');
+        top1[method + "|" + target].push_back(std::stod(value));
+    }
+    REQUIRE(top1.size() == 4);
+    // compare.md's cell for mixup on the digits: mean ± sample standard deviation, in percent.
+    const auto& v = top1.at("mixup|UCI digits 10%");
+    REQUIRE(v.size() == 2);
+    const double mean = (v[0] + v[1]) / 2, sd = std::abs(v[0] - v[1]) / std::sqrt(2.0);
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%.2f ± %.2f", 100 * mean, 100 * sd);
+    std::ifstream md(dir / "cmp/compare.md");
+    const std::string table((std::istreambuf_iterator<char>(md)), {});
+    std::string mixup_row = table.substr(table.find("| mixup |"));
+    mixup_row = mixup_row.substr(0, mixup_row.find('\n'));
+    CHECK(mixup_row.find(cell) != std::string::npos);
+    check_picture(dir / "cmp/compare.png", 2 * 640, 440);
 }

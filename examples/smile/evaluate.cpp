@@ -1,10 +1,11 @@
 // smile evaluate: the accuracy of a network on a dataset split: top-1, top-5, mean class
-// accuracy, per-class accuracy and the confusion matrix (JSON and CSV), from a weight file or
-// from a run folder (its best network when it has one, else its last).
+// accuracy, per-class accuracy and the confusion matrix (JSON, CSV and a picture), from a weight
+// file, a checkpoint, or a run folder (its best network when it has one, else its last).
 #include <cstdio>
 #include <smile/default_backend.hpp>
 #include <smile/factory_instances.hpp>
 #include <smile/io/atomic_file.hpp>
+#include <smile/io/checkpoint.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/train/evaluate.hpp>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "smile/commands.hpp"
 #include "smile/dataset_options.hpp"
 #include "smile/model_options.hpp"
+#include "smile/plots.hpp"
 #include "smile/run_folder.hpp"
 #include "smile/training_options.hpp"
 
@@ -54,13 +56,39 @@ std::string confusion_csv(const evaluation& e, const std::vector<std::string>& c
     return out.str();
 }
 
+/// The network of a checkpoint: its "model." tensors (smile's layout; the optimizer, a teacher
+/// and other method state are not read). Every tensor of `model` must be there.
+template <Backend B, class Model>
+void load_checkpoint_network(session<B>& s, Model& model, const std::string& checkpoint) {
+    io::checkpoint_content<B> content;
+    content.add_model("model", model);
+    rng unused(0);
+    (void)content.load(s, checkpoint, unused);
+}
+
+/// The head's classes of a checkpoint's network: --num-classes when given, else the rows of its
+/// "model.<head>.weight".
+std::int64_t checkpoint_classes(const model_options& m, const std::string& checkpoint,
+                                const architecture& a) {
+    if (m.num_classes_option != nullptr && m.num_classes_option->count() > 0) return m.num_classes;
+    const io::safetensors_reader file(checkpoint);
+    if (file.metadata().count("smile.checkpoint") == 0)
+        detail::fail("--checkpoint ", checkpoint,
+                     ": not a smile checkpoint (give a network as --weights)");
+    const std::string head = "model." + a.head_name() + ".weight";
+    if (!file.contains(head))
+        detail::fail("--checkpoint ", checkpoint, ": no ", head, ": not a checkpoint of a ",
+                     a.name(), " classifier (give --arch)");
+    return file.entry(head).shape.at(0);
+}
+
 }  // namespace
 
 command add_evaluate(CLI::App& app) {
     struct options {
         model_options model;
         dataset_options data;
-        std::string weights, run, split = "test", list, out, transform;
+        std::string weights, checkpoint, run, split = "test", list, out, transform;
         std::int64_t image_size = 0, resize_to = 256, batch_size = 256;
         std::size_t workers = 2;
         bool allow_nonfinite = false;
@@ -74,10 +102,16 @@ command add_evaluate(CLI::App& app) {
     auto* weights_option =
         sub->add_option("--weights", o->weights,
                         "the network (.safetensors, e.g. a run folder's weights-best.safetensors)");
+    auto* checkpoint_option =
+        sub->add_option("--checkpoint", o->checkpoint,
+                        "the network of a checkpoint (checkpoint-last.safetensors, an "
+                        "interrupted run's)")
+            ->excludes(weights_option);
     sub->add_option("--run", o->run,
-                    "a run folder of smile finetune: its weights-best.safetensors, else "
-                    "weights-last.safetensors")
-        ->excludes(weights_option);
+                    "a run folder of smile finetune or pretrain: its best network, else its last "
+                    "(weights, else checkpoint)")
+        ->excludes(weights_option)
+        ->excludes(checkpoint_option);
     sub->add_option("--split", o->split, "test, train (the whole training set) or list (--list)")
         ->check(CLI::IsMember({"test", "train", "list"}))
         ->capture_default_str();
@@ -99,21 +133,31 @@ command add_evaluate(CLI::App& app) {
     sub->add_option("--workers", o->workers, "data-loading threads")
         ->capture_default_str()
         ->check(integer_in(0, 256));
-    sub->add_flag("--allow-nonfinite", o->allow_nonfinite, "accept NaN/Inf values in the weights");
+    sub->add_flag("--allow-nonfinite", o->allow_nonfinite,
+                  "accept NaN/Inf values in --weights (a checkpoint's never are)");
     return [o] {
         using B = default_backend;
-        if (o->weights.empty() && o->run.empty())
-            detail::fail("give the network: --weights FILE or --run FOLDER");
-        std::string weights = o->weights;
+        if (o->weights.empty() && o->checkpoint.empty() && o->run.empty())
+            detail::fail("give the network: --weights FILE, --checkpoint FILE or --run FOLDER");
+        // The network's file, and whether it is a checkpoint.
+        std::string weights = !o->weights.empty() ? o->weights : o->checkpoint;
+        bool from_checkpoint = !o->checkpoint.empty();
         if (!o->run.empty()) {
             const run_folder folder{o->run};
-            weights = std::filesystem::exists(folder.best_weights())
-                          ? folder.best_weights().string()
-                          : folder.last_weights().string();
-            if (!std::filesystem::exists(weights))
+            // An interrupted run has checkpoints but no weights yet.
+            for (const auto& [file, is_checkpoint] :
+                 {std::pair{folder.best_weights(), false}, std::pair{folder.last_weights(), false},
+                  std::pair{folder.best_checkpoint(), true},
+                  std::pair{folder.last_checkpoint(), true}})
+                if (std::filesystem::exists(file)) {
+                    weights = file.string();
+                    from_checkpoint = is_checkpoint;
+                    break;
+                }
+            if (weights.empty())
                 detail::fail("--run ", o->run,
-                             ": no weights-best.safetensors or weights-last.safetensors in it (not "
-                             "a finished run folder)");
+                             ": no weights-best, weights-last, checkpoint-best or checkpoint-last "
+                             ".safetensors in it (not a run folder of smile finetune or pretrain)");
         }
         if (o->split == "list" && o->list.empty()) detail::fail("--split list needs --list FILE");
         if (o->split != "list" && !o->list.empty())
@@ -139,12 +183,16 @@ command add_evaluate(CLI::App& app) {
         session<B> s;
         rng gen(0);
         const architecture arch = o->model.config(weights);
-        const std::int64_t classes = o->model.classes_for(weights, arch);
+        const std::int64_t classes = from_checkpoint ? checkpoint_classes(o->model, weights, arch)
+                                                     : o->model.classes_for(weights, arch);
         if (classes != d->num_classes())
-            detail::fail("--weights ", weights, ": a ", classes, "-class head, but ", d->format,
-                         " has ", d->num_classes(), " classes");
+            detail::fail(from_checkpoint ? "--checkpoint " : "--weights ", weights, ": a ", classes,
+                         "-class head, but ", d->format, " has ", d->num_classes(), " classes");
         auto model = make_classifier<B>(s, gen, arch, {classes, 0});
-        load_complete_network<B>(model, weights, arch, classes, o->allow_nonfinite);
+        if (from_checkpoint)
+            load_checkpoint_network<B>(s, model, weights);
+        else
+            load_complete_network<B>(model, weights, arch, classes, o->allow_nonfinite);
 
         const evaluation e = evaluate(s, model, d, samples, pipe, o->batch_size, o->workers, true);
         nlohmann::json per_class = nlohmann::json::array();
@@ -154,22 +202,35 @@ command add_evaluate(CLI::App& app) {
                  {"name", c < d->classes.size() ? d->classes[c] : std::to_string(c)},
                  {"images", e.class_images[c]},
                  {"accuracy", e.class_accuracy(c)}});
-        const nlohmann::json result{
-            {"weights", weights},    {"arch", arch.name()},
-            {"dataset", d->format},  {"split", o->split},
-            {"images", e.images},    {"top1", e.top1},
-            {"top5", e.top5},        {"mean_class_accuracy", e.mean_class_accuracy()},
-            {"per_class", per_class}};
+        const nlohmann::json result{{"weights", weights},
+                                    {"from", from_checkpoint ? "checkpoint" : "weights"},
+                                    {"arch", arch.name()},
+                                    {"dataset", d->format},
+                                    {"split", o->split},
+                                    {"images", e.images},
+                                    {"top1", e.top1},
+                                    {"top5", e.top5},
+                                    {"mean_class_accuracy", e.mean_class_accuracy()},
+                                    {"per_class", per_class}};
         std::filesystem::create_directories(out);
         io::write_file_atomically(out / "evaluation.json", result.dump(2) + "\n");
         io::write_file_atomically(out / "per_class.csv", per_class_csv(e, d->classes));
         io::write_file_atomically(out / "confusion.csv", confusion_csv(e, d->classes));
+        std::vector<std::string> names = d->classes;
+        for (std::size_t c = names.size(); c < e.class_images.size(); ++c)
+            names.push_back(std::to_string(c));
+        char title[96];
+        std::snprintf(title, sizeof title, ": top-1 %.2f%%", 100 * e.top1);
+        const std::string heading = std::filesystem::path(weights).filename().string() + " on " +
+                                    d->format + " " + o->split + title;
+        for (const char* picture : {"confusion.png", "confusion.svg"})
+            draw_confusion_matrix(e.confusion, names, heading, out / picture);
         std::printf(
             "%s on the %s split of %s (%lld images): top-1 %.2f%%, top-5 %.2f%%, mean class "
             "accuracy %.2f%%\n",
             weights.c_str(), o->split.c_str(), d->format.c_str(), static_cast<long long>(e.images),
             100 * e.top1, 100 * e.top5, 100 * e.mean_class_accuracy());
-        std::printf("wrote %s, per_class.csv and confusion.csv\n",
+        std::printf("wrote %s, per_class.csv, confusion.csv, .png and .svg\n",
                     (out / "evaluation.json").c_str());
     };
 }

@@ -1,6 +1,4 @@
-// PLplot line charts (see plots.hpp). PLplot keeps global state, so each picture is one
-// plinit ... plend pass; its errors would end the process, so plsexit turns them into an
-// exception-free failure flag that draw_panels reports.
+// PLplot line charts (see plots.hpp) and a run's training curves.
 #include "smile/plots.hpp"
 
 #include <plplot/plplot.h>
@@ -14,47 +12,14 @@
 #include <nlohmann/json.hpp>
 #include <smile/core/error.hpp>
 
+#include "smile/plot_page.hpp"
 #include "smile/run_folder.hpp"
 
 namespace smile::cli {
 
 namespace {
 
-bool plplot_failed = false;
-std::string plplot_message;
-
-int on_plplot_error(PLCHAR_VECTOR message) {
-    plplot_failed = true;
-    plplot_message = message != nullptr ? message : "";
-    return 0;  // do not exit: draw_panels reports it
-}
-
-// cmap0 after the background (index 0, white): black for axes and text, then distinguishable
-// line colours (the Okabe-Ito palette).
-constexpr int palette[][3] = {{0, 0, 0},       {0, 114, 178}, {213, 94, 0},   {0, 158, 115},
-                              {204, 121, 167}, {230, 159, 0}, {86, 180, 233}, {240, 228, 66}};
-constexpr int palette_size = int(sizeof palette / sizeof palette[0]);
-
-struct range {
-    double low = std::numeric_limits<double>::infinity();
-    double high = -std::numeric_limits<double>::infinity();
-    void add(double v) {
-        if (!std::isfinite(v)) return;
-        low = std::min(low, v);
-        high = std::max(high, v);
-    }
-    [[nodiscard]] bool empty() const { return !(low <= high); }
-    /// Widened a little (and made non-degenerate) so lines do not sit on the frame.
-    [[nodiscard]] range padded(double fraction) const {
-        range r = *this;
-        if (r.empty()) return {0.0, 1.0};
-        double span = r.high - r.low;
-        if (span <= 0) span = std::max(std::abs(r.high), 1.0) * 0.1;
-        r.low -= fraction * span;
-        r.high += fraction * span;
-        return r;
-    }
-};
+using plot_detail::range;
 
 void draw_panel(const plot_panel& p) {
     bool log_y = p.log_y;
@@ -70,14 +35,17 @@ void draw_panel(const plot_panel& p) {
     plcol0(1);
     plenv(x.low, x.high, y.low, y.high, 0,
           log_y ? 20 : 2);  // 20: log y axis; 2: linear with a grid
-    pllab(p.x_label.c_str(), p.y_label.c_str(), p.title.c_str());
+    pllab(p.x_label.c_str(), p.y_label.c_str(), "");
+    plschr(0.0, plot_detail::title_scale(p.title.size()));
+    plmtex("t", 2.0, 0.5, 0.5, p.title.c_str());
+    plschr(0.0, 1.0);
     std::vector<std::string> names;
     std::vector<PLINT> options, colours, styles, symbol_numbers;
     std::vector<PLFLT> widths, symbol_scales;
     std::vector<const char*> symbols;
     for (std::size_t k = 0; k < p.series.size(); ++k) {
         const auto& s = p.series[k];
-        const PLINT colour = PLINT(2 + k % std::size_t(palette_size - 1));
+        const PLINT colour = plot_detail::colour(k);
         std::vector<PLFLT> px(s.x.begin(), s.x.end()), py;
         for (double v : s.y) py.push_back(y_of(v));
         plcol0(colour);
@@ -126,28 +94,9 @@ std::vector<double> smoothed(const std::vector<double>& v, std::size_t window) {
 
 void draw_panels(const std::vector<plot_panel>& panels, int columns,
                  const std::filesystem::path& file) {
-    const std::string extension = file.extension().string();
-    const char* device = extension == ".png"   ? "pngcairo"
-                         : extension == ".svg" ? "svgcairo"
-                                               : nullptr;
-    if (device == nullptr) detail::fail(file.string(), ": pictures are written as .png or .svg");
-    if (panels.empty()) detail::fail(file.string(), ": nothing to draw");
-    const int rows = (int(panels.size()) + columns - 1) / columns;
-    plplot_failed = false;
-    plsexit(on_plplot_error);
-    plsdev(device);
-    plsfnam(file.c_str());
-    plspage(0, 0, 640 * columns, 440 * rows, 0, 0);
-    plscol0(0, 255, 255, 255);  // white background
-    for (int k = 0; k < palette_size; ++k)
-        plscol0(k + 1, palette[k][0], palette[k][1], palette[k][2]);
-    plssub(columns, rows);
-    plinit();
-    for (const auto& p : panels) draw_panel(p);  // plenv advances to the next subpage
-    plend();
-    if (plplot_failed || !std::filesystem::exists(file))
-        detail::fail("cannot draw ", file.string(), " with PLplot",
-                     plplot_message.empty() ? "" : ": " + plplot_message);
+    // plenv in draw_panel advances to the next subpage
+    plot_detail::draw_pages(panels.size(), columns, 640, 440, file,
+                            [&](std::size_t k) { draw_panel(panels[k]); });
 }
 
 std::vector<std::filesystem::path> draw_training_curves(const std::filesystem::path& log,

@@ -42,6 +42,7 @@ evaluation pretrain(const architecture& arch, const std::shared_ptr<const data::
     o.config = t.describe();
     o.config["method"] = "pretrain";
     o.config["arch"] = arch.name();
+    o.checkpoint_info = architecture_metadata(arch);  // evaluate --checkpoint needs no flags
     o.config["dataset"] = d->format;
     o.config["out"] = out;
     o.save_outputs = [&] {

@@ -69,6 +69,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     o.config = t.describe();
     for (const auto& [k, v] : job.run_info.items()) o.config[k] = v;
     o.config["arch"] = job.arch.name();
+    o.checkpoint_info = architecture_metadata(job.arch);  // evaluate --checkpoint needs no flags
     o.config["weights"] = job.pretrained.string();
     o.config["dataset"] = job.data->format;
     o.config["training_images"] = train_subset.size();

@@ -90,12 +90,20 @@ struct declared_architecture {
 }
 
 /// The architecture the weight file at `path` declares, if it does:
-/// - its metadata's "arch" (as smile writes it); "padding": "tf_same" beside torchvision's
+/// - its metadata's "arch" (as smile writes it; in a checkpoint, "info.arch"); "padding": "tf_same"
+/// beside torchvision's
 ///   efficientnet_bN makes it timm's tf_efficientnet_bN;
 /// - without one, efficientnet_pytorch's tensor names (`_conv_stem.weight`), which only its
 ///   EfficientNets use: efficientnet-bN, N found from the block count and the head's width.
 [[nodiscard]] inline std::optional<declared_architecture> architecture_declared_by(const std::filesystem::path& path) {
-    const auto m = io::metadata_of(path);
+    auto m = io::metadata_of(path);
+    if (m.count("smile.checkpoint") > 0) {
+        // A checkpoint carries the same entries among its run information ("info.arch", ...).
+        std::map<std::string, std::string> info;
+        for (const auto& [k, v] : m)
+            if (k.rfind("info.", 0) == 0) info[k.substr(5)] = v;
+        m = std::move(info);
+    }
     if (auto it = m.find("arch"); it != m.end()) {
         std::string name = it->second;
         if (auto pad = m.find("padding"); pad != m.end() && pad->second == "tf_same" && name.rfind("efficientnet_b", 0) == 0)

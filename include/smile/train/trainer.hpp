@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -58,6 +59,9 @@ struct trainer_options {
     /// Early stopping: end the run after this many evaluations in a row without a new best
     /// (0: never).
     std::int64_t patience = 0;
+    /// More entries of every checkpoint's run information (the program records the network's
+    /// architecture there, so that a checkpoint can be evaluated without architecture flags).
+    std::map<std::string, std::string> checkpoint_info;
 };
 
 struct run_result {
@@ -189,6 +193,7 @@ run_result train(method<B>& m,
             next_iteration,
             {{"method", m.name()}, {"settings", settings.dump()}, {"best", best.dump()}}};
         if (stopped_early) state.info["stopped_early"] = std::to_string(next_iteration);
+        for (const auto& [key, value] : o.checkpoint_info) state.info.emplace(key, value);
         c.save(path, generator, state);
     };
     auto checkpoint = [&](std::int64_t next_iteration) {
