@@ -570,6 +570,14 @@ TEST_CASE(
     r = smile::test::run_smile("finetune --config " + run + "/config.json --resume");
     CHECK(r.status == 0);
     CHECK(r.output.find("is finished (iteration 6 of 6): nothing to train") != std::string::npos);
+    // The summary still describes the whole run: its 6 steps and their time, now two sessions.
+    const auto resumed = read_json(run + "/summary.json");
+    CHECK(resumed["iterations_run"] == 6);
+    CHECK(resumed["seconds_per_step"].get<double>() ==
+          doctest::Approx(summary["seconds_per_step"].get<double>()));
+    CHECK(resumed["seconds"].get<double>() >= summary["seconds"].get<double>());
+    CHECK(resumed["sessions"] == 2);
+    CHECK(resumed["test_of_best"]["top1"] == summary["test_of_best"]["top1"]);
 }
 
 TEST_CASE("smile finetune: model selection never looks at the test split") {

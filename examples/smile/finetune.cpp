@@ -200,6 +200,25 @@ command add_finetune(CLI::App& app) {
                                {"evaluation_seconds", r.evaluation_seconds},
                                {"test", evaluation_json(r.test_last)},
                                {"skipped", r.skipped}};
+        // A resumed run's steps and seconds add to the earlier sessions' (resuming a finished
+        // run adds none): the summary describes the run, not the last session.
+        if (trainer.resume) {
+            std::ifstream earlier_file(folder.summary());
+            const auto earlier = nlohmann::json::parse(earlier_file, nullptr, false);
+            if (!earlier.is_discarded() && earlier.is_object() &&
+                earlier.value("iterations_run", 0) > 0 && earlier.value("seconds", 0.0) >= 0) {
+                const std::int64_t steps =
+                    earlier.at("iterations_run").get<std::int64_t>() + r.iterations;
+                const double training_seconds =
+                    earlier.value("seconds_per_step", 0.0) *
+                        double(earlier.at("iterations_run").get<std::int64_t>()) +
+                    r.seconds_per_step * double(r.iterations);
+                summary["iterations_run"] = steps;
+                summary["seconds"] = earlier.value("seconds", 0.0) + r.seconds;
+                summary["seconds_per_step"] = training_seconds / double(steps);
+                summary["sessions"] = earlier.value("sessions", 1) + 1;
+            }
+        }
         if (r.stopped_early_at > 0) summary["stopped_early_at"] = r.stopped_early_at;
         if (validating) {
             summary["validation"] = {{"final_top1", r.final_top1},
