@@ -2,6 +2,8 @@
 // bad-input case.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include <smile/data/read_dataset.hpp>
 #include <smile/data/sampling.hpp>
 
@@ -82,7 +84,7 @@ TEST_CASE("stanford cars: devkit .mat files through libmatio, with boxes") {
         write_image(t.root / "cars_test" / f, 41, 29, 3, i % 2, i);
         test.push_back({1, 1, 41, 29, (i + 1) % 2 + 1, f});
     }
-    smile::test::mat_writer(t.root / "devkit" / "cars_train_annos.mat").write_annotations(train);
+    smile::test::mat_writer(t.root / "devkit" / "cars_train_annos.mat", true).write_annotations(train);  // compressed, as MATLAB saves
     smile::test::mat_writer(t.root / "cars_test_annos_withlabels.mat").write_annotations(test);
     read_options boxes;
     boxes.crop_to_box = true;
@@ -97,6 +99,51 @@ TEST_CASE("stanford cars: devkit .mat files through libmatio, with boxes") {
     CHECK(d.load(d.test[0]).width == 41);  // the box covers the whole image
     smile::test::mat_writer(t.root / "cars_test_annos_withlabels.mat").write_annotations({{1, 1, 5, 5, 9, "00001.jpg"}});
     CHECK_THROWS_WITH_AS(read_dataset("cars", t.root), doctest::Contains("annotations(1).class 9 is outside 1..2"), smile::error);
+}
+
+namespace {
+/// `file` with the 4 bytes at `offset` replaced by the little-endian `value`.
+void patch_u32(const fs::path& file, std::size_t offset, std::uint32_t value) {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::streamoff(offset));
+    f.write(reinterpret_cast<const char*>(&value), 4);
+}
+}  // namespace
+
+TEST_CASE("MAT-files: every size a file claims is backed by its bytes before libmatio reads it") {
+    using smile::data::formats::detail_mat::check_mat_structure;
+    using smile::data::formats::detail_mat::mat_limits;
+    temp_tree t("mat");
+    const auto cell = t.root / "cell.mat", packed = t.root / "packed.mat", row = t.root / "row.mat";
+    smile::test::mat_writer(cell).write_cell("class_names", {"AM General Hummer SUV 2000", "Acura RL Sedan 2012"});
+    smile::test::mat_writer(packed, true).write_annotations({{1, 2, 30, 20, 1, "00001.jpg"}, {3, 4, 20, 10, 2, "00002.jpg"}});
+    smile::test::mat_writer(row).write_row("values", {1, 2, 3});
+    for (const auto& f : {cell, packed, row}) CHECK_NOTHROW(check_mat_structure(f));
+
+    // Level 5 layout: 128-byte header; the variable's tag (8 bytes); array flags (8 + 8); the
+    // dimensions' tag at 152 and the two dimensions at 160 and 164.
+    patch_u32(cell, 164, 100000000);  // a 1 x 10^8 cell in a file of ~250 bytes
+    CHECK_THROWS_WITH_AS(check_mat_structure(cell), doctest::Contains("a cell array claims 100000000 elements where"),
+                         smile::error);
+    CHECK_THROWS_WITH_AS(smile::data::formats::detail_mat::mat_file{cell}, doctest::Contains("cell.mat: byte"), smile::error);
+    patch_u32(row, 164, 1000);  // 1000 doubles in 24 bytes
+    CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("dimensions claim 1000 values where the data holds 24 bytes"),
+                         smile::error);
+    patch_u32(row, 164, 3);
+    CHECK_NOTHROW(check_mat_structure(row));
+    patch_u32(row, 132, 1u << 30);  // the variable's byte count beyond the file
+    CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("byte 128: an element claims 1073741824 bytes where"),
+                         smile::error);
+    // A compressed variable inflates within a budget (a zlib bomb is refused, not inflated).
+    CHECK_THROWS_WITH_AS(check_mat_structure(packed, mat_limits{1 << 20, 100, 16}),
+                         doctest::Contains("inflate to more than 100 bytes"), smile::error);
+    CHECK_THROWS_WITH_AS(check_mat_structure(packed, mat_limits{1 << 20, 1 << 20, 0}),
+                         doctest::Contains("nested more than 0 deep"), smile::error);
+    // Other MAT levels are named.
+    patch_u32(row, 124, 0x4d490200);  // version 0x0200 ("IM" kept)
+    CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("version 7.3 (HDF5)"), smile::error);
+    patch_u32(row, 0, 0);
+    CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("level 4 files are not read"), smile::error);
 }
 
 TEST_CASE("fgvc-aircraft: variant names with spaces, trainval, banner crop") {

@@ -114,6 +114,12 @@ int main(int argc, char** argv) {
     const std::string mat_sep = "\nSMILE-MAT-SPLIT\n";
     seed(root, "fuzz_cars_mat", "devkit.mat",
          read_all(tmp / "meta.mat") + mat_sep + read_all(tmp / "train.mat") + mat_sep + read_all(tmp / "test.mat"));
+    // The same compressed, as MATLAB's -v7 save writes (the devkit's files).
+    smile::test::mat_writer(tmp / "meta7.mat", true).write_cell("class_names", {"AM General Hummer SUV 2000", "Acura RL Sedan 2012"});
+    smile::test::mat_writer(tmp / "train7.mat", true).write_annotations({{1, 2, 30, 20, 1, "00001.jpg"}, {3, 4, 20, 10, 2, "00002.jpg"}});
+    smile::test::mat_writer(tmp / "test7.mat", true).write_annotations({{1, 1, 5, 5, 2, "00001.jpg"}});
+    seed(root, "fuzz_cars_mat", "devkit-v7.mat",
+         read_all(tmp / "meta7.mat") + mat_sep + read_all(tmp / "train7.mat") + mat_sep + read_all(tmp / "test7.mat"));
     fs::remove_all(tmp);
     std::printf("seeds written to %s\n", root.c_str());
     return 0;

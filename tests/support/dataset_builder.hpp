@@ -10,6 +10,8 @@
 #include <string>
 
 #include <matio.h>
+#include <cstring>
+#include <vector>
 #include <zlib.h>
 
 #include <smile/data/codec.hpp>
@@ -72,8 +74,15 @@ inline void write_small_image_folder(const fs::path& root) {
 /// MAT-file writer helpers (libmatio) for the Stanford Cars devkit.
 class mat_writer {
 public:
-    explicit mat_writer(const fs::path& p) : mat_(Mat_CreateVer(p.c_str(), nullptr, MAT_FT_MAT5)) {}
-    ~mat_writer() { Mat_Close(mat_); }
+    /// `compressed`: each variable zlib-compressed, as MATLAB's default (-v7) save writes it.
+    /// (Compressed here, after libmatio wrote the file: libmatio 1.5.23's own compressed writer
+    /// overstates character arrays' byte counts and cannot read back such a struct.)
+    explicit mat_writer(const fs::path& p, bool compressed = false)
+        : path_(p), mat_(Mat_CreateVer(p.c_str(), nullptr, MAT_FT_MAT5)), compressed_(compressed) {}
+    ~mat_writer() {
+        Mat_Close(mat_);
+        if (compressed_) compress_variables(path_);
+    }
     mat_writer(const mat_writer&) = delete;
     mat_writer& operator=(const mat_writer&) = delete;
 
@@ -113,8 +122,40 @@ public:
         Mat_VarFree(s);
     }
 
+    /// A numeric row vector (a variable a Cars file does not have; for structure tests).
+    void write_row(const char* name, std::vector<double> values) {
+        std::size_t dims[2] = {1, values.size()};
+        matvar_t* v = Mat_VarCreate(name, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, values.data(), 0);
+        Mat_VarWrite(mat_, v, MAT_COMPRESSION_NONE);
+        Mat_VarFree(v);
+    }
+
+    /// Replaces each top-level element of a level-5 MAT-file (after its 128-byte header) by a
+    /// miCOMPRESSED element holding it, as MATLAB writes -v7 files.
+    static void compress_variables(const fs::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), {});
+        in.close();
+        std::vector<unsigned char> out(bytes.begin(), bytes.begin() + 128);
+        for (std::size_t at = 128; at + 8 <= bytes.size();) {
+            std::uint32_t length = 0;
+            std::memcpy(&length, bytes.data() + at + 4, 4);
+            const std::size_t element = std::min(bytes.size() - at, 8 + (std::size_t(length) + 7) / 8 * 8);
+            uLongf packed_size = compressBound(uLong(element));
+            std::vector<unsigned char> packed(packed_size);
+            compress2(packed.data(), &packed_size, bytes.data() + at, uLong(element), Z_BEST_COMPRESSION);
+            const std::uint32_t tag[2] = {15, std::uint32_t(packed_size)};  // miCOMPRESSED
+            out.insert(out.end(), reinterpret_cast<const unsigned char*>(tag), reinterpret_cast<const unsigned char*>(tag) + 8);
+            out.insert(out.end(), packed.begin(), packed.begin() + std::ptrdiff_t(packed_size));
+            at += element;
+        }
+        std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
+    }
+
 private:
+    fs::path path_;
     mat_t* mat_;
+    bool compressed_;
 };
 
 }  // namespace smile::test

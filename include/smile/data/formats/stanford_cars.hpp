@@ -12,6 +12,7 @@
 #include <matio.h>
 
 #include <smile/data/dataset.hpp>
+#include <smile/data/formats/mat_structure.hpp>
 #include <smile/data/formats/text_lines.hpp>
 
 namespace smile::data::formats {
@@ -21,7 +22,7 @@ namespace detail_mat {
 /// RAII for an open MAT file and a variable read from it.
 class mat_file {
 public:
-    explicit mat_file(const std::filesystem::path& path) : path_(path), mat_(Mat_Open(path.c_str(), MAT_ACC_RDONLY)) {
+    explicit mat_file(const std::filesystem::path& path) : path_(path), mat_(open_checked(path)) {
         if (mat_ == nullptr) detail::fail("cannot open ", path.string(), " as a MAT file");
     }
     ~mat_file() {
@@ -51,6 +52,13 @@ public:
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
 private:
+    /// libmatio opens the file only after its structure is checked (mat_structure.hpp): matio
+    /// allocates whatever sizes the file claims.
+    static mat_t* open_checked(const std::filesystem::path& path) {
+        check_mat_structure(path);
+        return Mat_Open(path.c_str(), MAT_ACC_RDONLY);
+    }
+
     std::filesystem::path path_;
     mat_t* mat_;
     std::vector<matvar_t*> vars_;
