@@ -99,6 +99,13 @@ TEST_CASE("stanford cars: devkit .mat files through libmatio, with boxes") {
     CHECK(d.load(d.test[0]).width == 41);  // the box covers the whole image
     smile::test::mat_writer(t.root / "cars_test_annos_withlabels.mat").write_annotations({{1, 1, 5, 5, 9, "00001.jpg"}});
     CHECK_THROWS_WITH_AS(read_dataset("cars", t.root), doctest::Contains("annotations(1).class 9 is outside 1..2"), smile::error);
+    smile::test::mat_writer(t.root / "cars_test_annos_withlabels.mat")
+        .write_annotations({{1, 0, 5, 5, 1, "00001.jpg"}});
+    CHECK_THROWS_WITH_AS(
+        read_dataset("cars", t.root, boxes),
+        doctest::Contains(
+            "annotations(1).bbox_y1 0 is not a pixel coordinate (a whole number in 1..1000000)"),
+        smile::error);
 }
 
 namespace {

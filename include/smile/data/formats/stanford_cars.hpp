@@ -180,10 +180,19 @@ inline dataset read_stanford_cars(const std::filesystem::path& root, const cars_
                 detail::fail(f.path().string(), ": ", where, "class ", cls, " is outside 1..", d.classes.size());
             sample s{std::string(folder) + "/" + fname, static_cast<std::int32_t>(cls) - 1, std::nullopt, -1, 0};
             if (o.crop_to_box) {
-                const auto x1 = std::int64_t(as_number(f, field("bbox_x1"), where + "bbox_x1"));
-                const auto y1 = std::int64_t(as_number(f, field("bbox_y1"), where + "bbox_y1"));
-                const auto x2 = std::int64_t(as_number(f, field("bbox_x2"), where + "bbox_x2"));
-                const auto y2 = std::int64_t(as_number(f, field("bbox_y2"), where + "bbox_y2"));
+                // A whole number in 1..10^6 before it becomes an integer: a crafted 1e300 or NaN
+                // would make the conversion undefined (found by fuzz_cars_mat).
+                auto coordinate = [&](const char* name) {
+                    const double v = as_number(f, field(name), where + name);
+                    if (!(v >= 1 && v <= 1e6) || v != std::floor(v))
+                        detail::fail(f.path().string(), ": ", where, name, " ", v,
+                                     " is not a pixel coordinate (a whole number in 1..1000000)");
+                    return static_cast<std::int64_t>(v);
+                };
+                const auto x1 = coordinate("bbox_x1");
+                const auto y1 = coordinate("bbox_y1");
+                const auto x2 = coordinate("bbox_x2");
+                const auto y2 = coordinate("bbox_y2");
                 if (x2 < x1 || y2 < y1) detail::fail(f.path().string(), ": ", where, "bbox is empty");
                 s.box = crop_box{y1 - 1, x1 - 1, y2 - y1 + 1, x2 - x1 + 1};  // 1-based inclusive → 0-based
             }
