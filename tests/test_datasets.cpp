@@ -138,6 +138,17 @@ TEST_CASE("MAT-files: every size a file claims is backed by its bytes before lib
                          smile::error);
     patch_u32(row, 164, 3);
     CHECK_NOTHROW(check_mat_structure(row));
+    patch_u32(row, 184, 14);  // the values' data element typed as an array
+    CHECK_THROWS_WITH_AS(
+        check_mat_structure(row),
+        doctest::Contains("byte 192: data of type 14 where numbers or text belong"), smile::error);
+    patch_u32(row, 184, 9);
+    patch_u32(row, 144, 5);  // a sparse array (libmatio was made to allocate 2.5 GB by one)
+    CHECK_THROWS_WITH_AS(check_mat_structure(row),
+                         doctest::Contains("array class 5 (not numeric, text, cell or struct)"),
+                         smile::error);
+    patch_u32(row, 144, 6);
+    CHECK_NOTHROW(check_mat_structure(row));
     patch_u32(row, 132, 1u << 30);  // the variable's byte count beyond the file
     CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("byte 128: an element claims 1073741824 bytes where"),
                          smile::error);

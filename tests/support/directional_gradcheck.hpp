@@ -11,6 +11,12 @@
 /// within 10% (one CHECK each: a wrong gradient fails it), and at least half of each
 /// parameter's compared directions within the float32 noise floor (one CHECK per parameter:
 /// a gradient off by a few percent fails it, one direction through a kink does not).
+///
+/// The noise floor: L is computed in float32, so each value carries rounding noise of about
+/// 4e-7·|L|, and a difference quotient at ε = 1e-3 about 4e-4·|L| (measured: 5e-4 to 1e-3 for
+/// |L| ≈ 1.2 on the test networks, at 1 and at 2 threads, whose kernels sum in other orders).
+/// Both the kink test and the comparisons allow it, with |L| taken at the starting point (or
+/// the caller's `loss_scale` when larger).
 
 #include <doctest/doctest.h>
 
@@ -39,6 +45,8 @@ directional_result check_directional_gradients_against(Model& model, const std::
                                                        Value&& value, std::uint64_t seed, int per_parameter,
                                                        double loss_scale = 0.0) {
     auto loss = [&](bool) { return value(); };
+    const double noise =
+        4e-4 * std::max({loss_scale, std::abs(double(value())), 1.0});  // see the file comment
     rng dir(seed);
     directional_result r;
     for (auto& [name, p] : parameters_of<B>(model)) {
@@ -60,11 +68,15 @@ directional_result check_directional_gradients_against(Model& model, const std::
             };
             const double eps = 1e-3, full = (at(eps) - at(-eps)) / (2 * eps), halved = (at(eps / 2) - at(-eps / 2)) / eps;
             p->value.copy_from_host(origin);
-            if (std::abs(full - halved) > 2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2})) continue;  // a kink
+            // A kink: the two quotients differ by more than curvature and their noise (the
+            // halved one's is twice the full one's) explain.
+            if (std::abs(full - halved) >
+                2e-3 * std::max({std::abs(full), std::abs(halved), 1e-2}) + 3 * noise)
+                continue;
             INFO(name, " direction ", d, ": numeric ", full, " analytic ", along);
             const double error = std::abs(full - along);
-            CHECK(error <= 0.1 * std::abs(full) + 1e-3 + 4e-4 * loss_scale);
-            within_noise += error <= 5e-3 * std::abs(full) + 1e-4 + 4e-4 * loss_scale;  // float32 noise floor
+            CHECK(error <= 0.1 * std::abs(full) + 1e-3 + noise);
+            within_noise += error <= 5e-3 * std::abs(full) + 1e-4 + noise;  // float32 noise floor
             ++compared;
             ++r.compared;
         }
