@@ -149,6 +149,14 @@ TEST_CASE("MAT-files: every size a file claims is backed by its bytes before lib
                          smile::error);
     patch_u32(row, 144, 6);
     CHECK_NOTHROW(check_mat_structure(row));
+    patch_u32(row, 132, 0);  // an empty variable: libmatio would read what follows as one
+    CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("byte 128: an empty variable"),
+                         smile::error);
+    patch_u32(row, 128, 6);  // not a variable at all
+    CHECK_THROWS_WITH_AS(
+        check_mat_structure(row),
+        doctest::Contains("byte 128: a top-level element of type 6, not a variable"), smile::error);
+    patch_u32(row, 128, 14);
     patch_u32(row, 132, 1u << 30);  // the variable's byte count beyond the file
     CHECK_THROWS_WITH_AS(check_mat_structure(row), doctest::Contains("byte 128: an element claims 1073741824 bytes where"),
                          smile::error);

@@ -14,7 +14,8 @@
 /// - a numeric or character array has at most as many elements as bytes in its data;
 /// - numbers and text are of a numeric or text data type, in whole values (libmatio reads an
 ///   element of another type by a size of its own reckoning);
-/// - sparse arrays and objects (not in a Cars file) are refused;
+/// - sparse arrays and objects (not in a Cars file) are refused, and so is anything at the top
+///   level but non-empty variables (compressed or not);
 /// - compressed variables inflate to at most `mat_limits::max_inflated` bytes in total, and
 ///   nesting is at most `mat_limits::max_depth` deep.
 /// Then every allocation libmatio makes is proportional to the bytes of the (inflated) file.
@@ -188,6 +189,7 @@ private:
             }
             // Compressed elements are not padded; MATLAB writes nothing after them but the next.
             const bool compressed = rest.size() >= 8 && u32(rest.data()) == mi_compressed;
+            const std::size_t tag_at = offset;
             const element e = next(rest, offset, !compressed);
             if (e.type == mi_compressed) {
                 if (in_compressed_) fail_at(e.offset, "a compressed element inside another");
@@ -195,10 +197,17 @@ private:
                 in_compressed_ = true;
                 elements(inflated, 0, depth, false);
                 in_compressed_ = false;
-            } else if (e.type == mi_matrix) {
+            } else if (e.type == mi_matrix && !e.data.empty()) {
                 (void)matrix(e.data, e.offset, e.data.size(), depth);
+            } else {
+                // libmatio reads an empty variable's tag and then the bytes after it as the
+                // variable (a crafted file made it calloc 67 GB, found by fuzz_cars_mat), so
+                // nothing but non-empty variables may stand at the top level.
+                fail_at(tag_at, e.type == mi_matrix
+                                    ? std::string("an empty variable")
+                                    : "a top-level element of type " + std::to_string(e.type) +
+                                          ", not a variable");
             }
-            // Other top-level data is not a variable; libmatio skips it too.
         }
     }
 
