@@ -248,6 +248,12 @@ TEST_CASE("imagefolder and list files") {
     const auto l = read_dataset("list", t.root, o);
     CHECK(l.classes == std::vector<std::string>{"0", "1"});
     CHECK(l.train[0].label == 1);
+    write_text(t.root / "lists" / "test.txt",
+               "test/dog/dog1.png 2147483647\n");  // classes by number: bounded
+    CHECK_THROWS_WITH_AS(read_dataset("list", t.root, o),
+                         doctest::Contains("test.txt: test/dog/dog1.png has label 2147483647, "
+                                           "which makes more than 1000000 classes"),
+                         smile::error);
     write_text(t.root / "lists" / "test.txt", "test/dog/dog1.png x\n");
     CHECK_THROWS_WITH_AS(read_dataset("list", t.root, o), doctest::Contains("test.txt:1: label 'x' is not an integer"), smile::error);
     fs::remove_all(t.root / "test");

@@ -80,9 +80,20 @@ inline dataset read_list_dataset(const std::filesystem::path& root, const std::f
     d.train = read_list_file(train_list, known);
     d.test = read_list_file(test_list, known);
     if (d.classes.empty()) {
+        // Classes named by number up to the largest label: bounded, so that one mistyped label
+        // cannot ask for billions of names (found by fuzz_datasets: 2 GB for a label of 2^31 - 1).
+        constexpr std::int32_t max_numbered_classes = 1000000;
         std::int32_t top = -1;
-        for (const auto* split : {&d.train, &d.test})
-            for (const auto& s : *split) top = std::max(top, s.label);
+        for (const auto& [split, list] :
+             {std::pair{&d.train, &train_list}, std::pair{&d.test, &test_list}})
+            for (const auto& s : *split) {
+                if (s.label >= max_numbered_classes)
+                    detail::fail(
+                        list->string(), ": ", s.path, " has label ", s.label,
+                        ", which makes more than ", max_numbered_classes,
+                        " classes; name them in a classes file (one per line) if they are real");
+                top = std::max(top, s.label);
+            }
         for (std::int32_t c = 0; c <= top; ++c) d.classes.push_back(std::to_string(c));
     }
     d.validate();
