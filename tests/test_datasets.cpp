@@ -56,6 +56,11 @@ TEST_CASE("cub200: counts, labels, class names, splits and boxes") {
     CHECK(img.height == 8);
     const auto uncropped = read_dataset("cub200", t.root);
     CHECK(uncropped.load(uncropped.train[0]).width == 31);
+    write_text(t.root / "bounding_boxes.txt", "1 2.0 3.0 10.0 8.0\n2 1e128 3.0 10.0 8.0\n");
+    CHECK_THROWS_WITH_AS(
+        read_dataset("cub200", t.root, boxes),
+        doctest::Contains("bounding_boxes.txt:2: x 1e128 is not a pixel position (0..1000000)"),
+        smile::error);
 }
 
 TEST_CASE("cub200: bad metadata is reported with file and line") {

@@ -68,8 +68,8 @@ inline dataset read_cub200(const std::filesystem::path& root, const cub200_optio
             std::string id, x, y, w, h, extra;
             if (!(in >> id >> x >> y >> w >> h) || (in >> extra)) fail_at(path, line, "expected <id> <x> <y> <width> <height>");
             boxes[parse_integer(path, line, id, "image id")] = {
-                std::int64_t(parse_number(path, line, y, "y")), std::int64_t(parse_number(path, line, x, "x")),
-                std::int64_t(parse_number(path, line, h, "height")), std::int64_t(parse_number(path, line, w, "width"))};
+                parse_pixels(path, line, y, "y"), parse_pixels(path, line, x, "x"),
+                parse_pixels(path, line, h, "height"), parse_pixels(path, line, w, "width")};
         }
     }
     for (const auto& [id, path] : paths) {

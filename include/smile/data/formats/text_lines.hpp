@@ -81,6 +81,17 @@ inline double parse_number(const std::filesystem::path& path, const text_line& l
     return v;
 }
 
+/// A pixel coordinate or extent: a decimal number in 0..10^6, truncated to an integer (the
+/// range is checked first: converting 1e128 or NaN to an integer is undefined, found by
+/// fuzz_datasets), or an error naming file and line.
+inline std::int64_t parse_pixels(const std::filesystem::path& path, const text_line& line,
+                                 const std::string& field, const char* what) {
+    const double v = parse_number(path, line, field, what);
+    if (!(v >= 0 && v <= 1e6))
+        fail_at(path, line, what, " ", field, " is not a pixel position (0..1000000)");
+    return static_cast<std::int64_t>(v);
+}
+
 /// Requires `path` to exist, naming what it is for.
 inline void require_file(const std::filesystem::path& path, const char* layout) {
     std::error_code ec;
