@@ -10,6 +10,7 @@ packages=(
   xtensor-dev nlohmann-json3-dev                     # host arrays and .npy, JSON
   libjpeg62-turbo-dev libpng-dev zlib1g-dev         # image codecs, gzip
   libmatio-dev                                       # Stanford Cars .mat annotations
+  libicu-dev                                         # Unicode for the BERT tokenizer
   libcli11-dev                                       # the smile program's command line
   libplplot-dev plplot-driver-cairo                  # the smile program's pictures (PNG, SVG)
   doctest-dev libbenchmark-dev                       # tests and benchmarks

@@ -120,6 +120,23 @@ int main(int argc, char** argv) {
     smile::test::mat_writer(tmp / "test7.mat", true).write_annotations({{1, 1, 5, 5, 2, "00001.jpg"}});
     seed(root, "fuzz_cars_mat", "devkit-v7.mat",
          read_all(tmp / "meta7.mat") + mat_sep + read_all(tmp / "train7.mat") + mat_sep + read_all(tmp / "test7.mat"));
+    // BERT's tokenizer: a vocab.txt and a tokenizer.json, each with texts in several scripts.
+    {
+        const std::string vocab =
+            "un\n##aff\n##able\na\nfine\nfilm\n.\n,\nhello\nworld\n!\ncafe\n我\n好\n##s\ns";
+        const std::string text_sep = "\nSMILE-TEXT-SPLIT\n";
+        seed(root, "fuzz_wordpiece", "latin.txt",
+             vocab + text_sep + "Hello, World! A fine film: unaffable cafés.");
+        seed(root, "fuzz_wordpiece", "mixed.txt",
+             vocab + text_sep +
+                 "Héllo ΣΊΣΥΦΟΣ 我好 カタカナ 한국어 \t\u00a0zero\u200bwidth [CLS]x[SEP] \xff\xfe "
+                 "bad utf-8");
+        std::string json =
+            R"({"model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##",)"
+            R"("max_input_chars_per_word":100,"vocab":{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"un":4,"##aff":5,"##able":6}},)"
+            R"("normalizer":{"type":"BertNormalizer","lowercase":true,"handle_chinese_chars":true,"strip_accents":null}})";
+        seed(root, "fuzz_wordpiece", "tokenizer.json", json + text_sep + "Unaffable, UNAFFABLE!");
+    }
     fs::remove_all(tmp);
     std::printf("seeds written to %s\n", root.c_str());
     return 0;

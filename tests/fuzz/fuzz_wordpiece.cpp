@@ -1,0 +1,50 @@
+// Fuzz target: BERT's tokenizer. The input is split at "\nSMILE-TEXT-SPLIT\n" into a vocabulary
+// (a vocab.txt, or a tokenizer.json when it starts with '{') and a text (any bytes, UTF-8 or
+// not), which is tokenized uncased and cased and encoded alone and as a pair.
+#include <smile/text/wordpiece.hpp>
+
+#include "fuzz_input.hpp"
+
+namespace {
+
+void check(const smile::text::wordpiece_tokenizer& t, std::string_view text) {
+    for (const auto& token : t.tokenize(text))
+        (void)t.id(token);  // every token is in the vocabulary
+    for (const std::size_t length : {std::size_t(3), std::size_t(64)}) {
+        const auto e = t.encode(text, length, true, text.substr(text.size() / 2));
+        if (e.ids.size() != length || e.token_types.size() != length ||
+            e.attention_mask.size() != length)
+            __builtin_trap();
+        for (const auto id : e.ids)
+            if (id < 0 || std::size_t(id) >= t.size()) __builtin_trap();
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const auto pieces =
+        smile::fuzz::split(smile::fuzz::as_view(data, size), "\nSMILE-TEXT-SPLIT\n");
+    const std::string_view vocabulary = pieces[0], text = pieces.size() > 1 ? pieces[1] : pieces[0];
+    try {
+        for (const bool lower : {true, false}) {
+            smile::text::wordpiece_options o;
+            o.lower_case = lower;
+            if (!vocabulary.empty() && vocabulary.front() == '{') {
+                const auto path = smile::fuzz::scratch() / "tokenizer.json";
+                smile::fuzz::write_bytes(path, vocabulary);
+                check(smile::text::wordpiece_tokenizer::from_tokenizer_json(path, o), text);
+            } else {
+                // Always with the special tokens, so that the text, not the vocabulary, is what
+                // is mostly explored.
+                std::vector<std::string> tokens{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+                for (const auto line : smile::fuzz::split(vocabulary, "\n"))
+                    tokens.emplace_back(line);
+                check(smile::text::wordpiece_tokenizer(std::move(tokens), o, "vocab.txt"), text);
+            }
+        }
+    } catch (const smile::error& e) {
+        smile::fuzz::refused(e);
+    }
+    return 0;
+}
