@@ -14,7 +14,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SMILE_FUZZ_BUILD:-$here/build-fuzz}"
-targets_all=(fuzz_safetensors fuzz_checkpoint fuzz_npy fuzz_idx fuzz_image fuzz_datasets fuzz_cars_mat fuzz_wordpiece)
+targets_all=(fuzz_safetensors fuzz_checkpoint fuzz_npy fuzz_idx fuzz_image fuzz_datasets fuzz_cars_mat fuzz_text)
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 jobs="${SMILE_FUZZ_JOBS:-$(nproc)}"
 # The targets write each input to a scratch file (the readers take paths): in memory when /dev/shm

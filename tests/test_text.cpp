@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <smile/text/sst.hpp>
 #include <smile/text/wordpiece.hpp>
 
 #include "dataset_builder.hpp"
@@ -133,5 +134,60 @@ TEST_CASE(
                          doctest::Contains("token '[UNK]' has id 999999"), smile::error);
     CHECK_THROWS_WITH_AS(wordpiece_tokenizer({"a", "b"}, {}, "tiny.txt"),
                          doctest::Contains("tiny.txt: no unknown token '[UNK]' in the vocabulary"),
+                         smile::error);
+}
+
+TEST_CASE("sst: PTB trees give the root's label and the leaves with the escapes undone, JSON lines their fields") {
+    smile::test::temp_tree t("sst");
+    fs::create_directories(t.root / "trees");
+    const auto trees = t.root / "trees" / "dev.txt";
+    std::ofstream(trees) << "(3 (2 It) (4 (4 (2 's) (4 (3 (2 a) (4 (3 lot) (2 (2 of) (2 fun)))))) (2 .)))\n"
+                         << "\n"
+                         << "(1 (2 (2 -LRB-) (2 sic) (2 -RRB-)) (1 (2 -LSB-) (1 dull) (2 -RSB-)) (2 -LCB-x-RCB-))\r\n"
+                         << "(4 great)\n";
+    const auto d = smile::text::read_ptb_trees(trees);
+    REQUIRE(d.size() == 3);
+    CHECK(d[0].label == 3);
+    CHECK(d[0].text == "It 's a lot of fun .");
+    CHECK(d[1].label == 1);
+    CHECK(d[1].text == "( sic ) [ dull ] -LCB-x-RCB-");  // only whole leaves are escapes
+    CHECK(d[2].text == "great");
+    CHECK(smile::text::sst5_classes().at(std::size_t(d[2].label)) == "very positive");
+    struct bad {
+        std::string line, message;
+    };
+    for (const auto& [line, message] : {bad{"(3 (2 It) (4 fun)", "dev.txt:1: unbalanced parentheses (1 not closed)"},
+                                        bad{"(7 (2 It))", "dev.txt:1: label 7 is outside 0..4"},
+                                        bad{"(x It)", "dev.txt:1: a node without a numeric label"},
+                                        bad{"(2 It)) x", "dev.txt:1: ')' without '('"},
+                                        bad{"(2 It) (3 too)", "dev.txt:1: more than one tree on the line"},
+                                        bad{"It", "dev.txt:1: a tree must start with '('"},
+                                        bad{"(2 (3 ))", "dev.txt:1: a tree without words"}}) {
+        std::ofstream(trees) << line << "\n";
+        CHECK_THROWS_WITH_AS(smile::text::read_ptb_trees(trees), doctest::Contains(message.c_str()), smile::error);
+    }
+    {
+        std::ofstream deep(trees);  // 100,000 nested nodes: read without recursion
+        for (int k = 0; k < 100000; ++k) deep << "(2 ";
+        deep << "deep" << std::string(100000, ')') << "\n";
+    }
+    CHECK(smile::text::read_ptb_trees(trees).at(0).text == "deep");
+
+    const auto lines = t.root / "train.jsonl";
+    std::ofstream(lines) << R"({"text": "a gorgeous, witty film", "label": 4, "label_text": "very positive"})" << "\n\n"
+                         << R"({"label": 0, "text": "tedious"})" << "\n";
+    const auto j = smile::text::read_json_lines(lines, 5);
+    REQUIRE(j.size() == 2);
+    CHECK(j[0].text == "a gorgeous, witty film");
+    CHECK(j[0].label == 4);
+    CHECK(j[1].label == 0);
+    std::ofstream(lines) << R"({"text": "x", "label": 5})" << "\n";
+    CHECK_THROWS_WITH_AS(smile::text::read_json_lines(lines, 5), doctest::Contains("train.jsonl:1: label 5 is outside 0..4"),
+                         smile::error);
+    std::ofstream(lines) << R"({"text": "x", "label": "4"})" << "\n";
+    CHECK_THROWS_WITH_AS(smile::text::read_json_lines(lines, 5), doctest::Contains("train.jsonl:1: no integer \"label\""),
+                         smile::error);
+    std::ofstream(lines) << "{not json\n";
+    CHECK_THROWS_WITH_AS(smile::text::read_json_lines(lines, 5), doctest::Contains("train.jsonl:1: not a JSON object"),
                          smile::error);
 }

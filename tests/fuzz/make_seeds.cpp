@@ -125,9 +125,9 @@ int main(int argc, char** argv) {
         const std::string vocab =
             "un\n##aff\n##able\na\nfine\nfilm\n.\n,\nhello\nworld\n!\ncafe\n我\n好\n##s\ns";
         const std::string text_sep = "\nSMILE-TEXT-SPLIT\n";
-        seed(root, "fuzz_wordpiece", "latin.txt",
+        seed(root, "fuzz_text", "latin.txt",
              vocab + text_sep + "Hello, World! A fine film: unaffable cafés.");
-        seed(root, "fuzz_wordpiece", "mixed.txt",
+        seed(root, "fuzz_text", "mixed.txt",
              vocab + text_sep +
                  "Héllo ΣΊΣΥΦΟΣ 我好 カタカナ 한국어 \t\u00a0zero\u200bwidth [CLS]x[SEP] \xff\xfe "
                  "bad utf-8");
@@ -135,7 +135,11 @@ int main(int argc, char** argv) {
             R"({"model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##",)"
             R"("max_input_chars_per_word":100,"vocab":{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"un":4,"##aff":5,"##able":6}},)"
             R"("normalizer":{"type":"BertNormalizer","lowercase":true,"handle_chinese_chars":true,"strip_accents":null}})";
-        seed(root, "fuzz_wordpiece", "tokenizer.json", json + text_sep + "Unaffable, UNAFFABLE!");
+        seed(root, "fuzz_text", "tokenizer.json", json + text_sep + "Unaffable, UNAFFABLE!");
+        seed(root, "fuzz_text", "trees.txt",
+             vocab + text_sep + "(3 (2 It) (4 (2 's) (3 (2 a) (4 fun))))\n(1 (2 -LRB-) (1 dull) (2 -RRB-))\n");
+        seed(root, "fuzz_text", "lines.jsonl",
+             vocab + text_sep + "{\"text\": \"a witty film\", \"label\": 4}\n{\"label\": 0, \"text\": \"dull\"}\n");
     }
     fs::remove_all(tmp);
     std::printf("seeds written to %s\n", root.c_str());

@@ -1,6 +1,8 @@
-// Fuzz target: BERT's tokenizer. The input is split at "\nSMILE-TEXT-SPLIT\n" into a vocabulary
-// (a vocab.txt, or a tokenizer.json when it starts with '{') and a text (any bytes, UTF-8 or
-// not), which is tokenized uncased and cased and encoded alone and as a pair.
+// Fuzz target: the text path's parsers. The input is split at "\nSMILE-TEXT-SPLIT\n" into a
+// vocabulary (a vocab.txt, or a tokenizer.json when it starts with '{') and a text (any bytes,
+// UTF-8 or not), which is tokenized uncased and cased and encoded alone and as a pair, and read
+// as an SST tree file and as a JSON-lines file.
+#include <smile/text/sst.hpp>
 #include <smile/text/wordpiece.hpp>
 
 #include "fuzz_input.hpp"
@@ -45,6 +47,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     } catch (const smile::error& e) {
         smile::fuzz::refused(e);
+    }
+    const auto file = smile::fuzz::scratch() / "examples.txt";
+    smile::fuzz::write_bytes(file, text);
+    for (const bool trees : {true, false}) {
+        try {
+            const auto examples = trees ? smile::text::read_ptb_trees(file) : smile::text::read_json_lines(file, 5);
+            for (const auto& e : examples)
+                if (e.label < 0 || e.label >= 5) __builtin_trap();
+        } catch (const smile::error& e) {
+            smile::fuzz::refused(e);
+        }
     }
     return 0;
 }
