@@ -127,7 +127,18 @@ TEST_CASE(
     std::ofstream(path) << j.dump();
     CHECK_THROWS_WITH_AS(wordpiece_tokenizer::from_tokenizer_json(path),
                          doctest::Contains("model type 'BPE', not WordPiece"), smile::error);
+    j["model"]["type"] =
+        5;  // a field of the wrong type is named, not an exception of the JSON library
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS(wordpiece_tokenizer::from_tokenizer_json(path),
+                         doctest::Contains("model.type is not a string"), smile::error);
     j["model"]["type"] = "WordPiece";
+    j["normalizer"]["lowercase"] = "yes";
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS(wordpiece_tokenizer::from_tokenizer_json(path),
+                         doctest::Contains("normalizer.lowercase is not true or false"),
+                         smile::error);
+    j["normalizer"]["lowercase"] = true;
     j["model"]["vocab"]["[UNK]"] = 999999;
     std::ofstream(path) << j.dump();
     CHECK_THROWS_WITH_AS(wordpiece_tokenizer::from_tokenizer_json(path),

@@ -81,20 +81,44 @@ public:
         std::ifstream in(path, std::ios::binary);
         if (!in) detail::fail("cannot open ", path.string());
         const auto j = nlohmann::json::parse(in, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) detail::fail(path.string(), ": not JSON");
-        const auto& model = j.value("model", nlohmann::json::object());
-        if (model.value("type", std::string()) != "WordPiece")
-            detail::fail(path.string(), ": model type '",
-                         model.value("type", std::string("(none)")),
+        if (j.is_discarded() || !j.is_object()) detail::fail(path.string(), ": not a JSON object");
+        // Typed lookups: a field of the wrong type is an error naming it (nlohmann's own
+        // exceptions would name neither the file nor the field).
+        auto object_at = [&](const nlohmann::json& parent, const char* key,
+                             const char* where) -> const nlohmann::json* {
+            if (!parent.contains(key) || parent.at(key).is_null()) return nullptr;
+            if (!parent.at(key).is_object())
+                detail::fail(path.string(), ": ", where, " is not an object");
+            return &parent.at(key);
+        };
+        auto string_at = [&](const nlohmann::json& parent, const char* key, const char* where,
+                             std::string fallback) {
+            if (!parent.contains(key) || parent.at(key).is_null()) return fallback;
+            if (!parent.at(key).is_string())
+                detail::fail(path.string(), ": ", where, " is not a string");
+            return parent.at(key).get<std::string>();
+        };
+        auto bool_at = [&](const nlohmann::json& parent, const char* key, const char* where,
+                           bool fallback) {
+            if (!parent.contains(key) || parent.at(key).is_null()) return fallback;
+            if (!parent.at(key).is_boolean())
+                detail::fail(path.string(), ": ", where, " is not true or false");
+            return parent.at(key).get<bool>();
+        };
+        const nlohmann::json* model = object_at(j, "model", "model");
+        const std::string type =
+            model == nullptr ? "(none)" : string_at(*model, "type", "model.type", "(none)");
+        if (type != "WordPiece")
+            detail::fail(path.string(), ": model type '", type,
                          "', not WordPiece (a BERT tokenizer)");
-        const auto& vocab = model.value("vocab", nlohmann::json::object());
-        if (!vocab.is_object() || vocab.empty())
+        const nlohmann::json* vocab = object_at(*model, "vocab", "model.vocab");
+        if (vocab == nullptr || vocab->empty())
             detail::fail(path.string(), ": model.vocab is not a token -> id map");
-        if (vocab.size() > std::size_t(INT32_MAX))
+        if (vocab->size() > std::size_t(INT32_MAX))
             detail::fail(path.string(), ": more than 2^31 tokens");
-        std::vector<std::string> tokens(vocab.size());
-        std::vector<bool> seen(vocab.size(), false);
-        for (const auto& [token, id] : vocab.items()) {
+        std::vector<std::string> tokens(vocab->size());
+        std::vector<bool> seen(vocab->size(), false);
+        for (const auto& [token, id] : vocab->items()) {
             if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
                 id.get<std::int64_t>() >= std::int64_t(tokens.size()))
                 detail::fail(path.string(), ": token '", token, "' has id ", id.dump(),
@@ -104,21 +128,25 @@ public:
             seen[k] = true;
             tokens[k] = token;
         }
-        options.unknown = model.value("unk_token", options.unknown);
-        options.continuation = model.value("continuing_subword_prefix", options.continuation);
-        if (model.contains("max_input_chars_per_word") &&
-            model.at("max_input_chars_per_word").is_number_unsigned())
-            options.max_word_characters = model.at("max_input_chars_per_word").get<std::size_t>();
-        const auto& normalizer = j.value("normalizer", nlohmann::json());
-        if (!normalizer.is_null()) {
-            if (normalizer.value("type", std::string()) != "BertNormalizer")
-                detail::fail(path.string(), ": normalizer type '",
-                             normalizer.value("type", std::string("(none)")),
-                             "', not BertNormalizer");
-            options.lower_case = normalizer.value("lowercase", true);
-            options.split_chinese_chars = normalizer.value("handle_chinese_chars", true);
-            if (normalizer.contains("strip_accents") && normalizer.at("strip_accents").is_boolean())
-                options.strip_accents = normalizer.at("strip_accents").get<bool>();
+        options.unknown = string_at(*model, "unk_token", "model.unk_token", options.unknown);
+        options.continuation = string_at(*model, "continuing_subword_prefix",
+                                         "model.continuing_subword_prefix", options.continuation);
+        if (model->contains("max_input_chars_per_word") &&
+            !model->at("max_input_chars_per_word").is_null()) {
+            if (!model->at("max_input_chars_per_word").is_number_unsigned())
+                detail::fail(path.string(), ": model.max_input_chars_per_word is not a count");
+            options.max_word_characters = model->at("max_input_chars_per_word").get<std::size_t>();
+        }
+        if (const nlohmann::json* normalizer = object_at(j, "normalizer", "normalizer")) {
+            const std::string kind = string_at(*normalizer, "type", "normalizer.type", "(none)");
+            if (kind != "BertNormalizer")
+                detail::fail(path.string(), ": normalizer type '", kind, "', not BertNormalizer");
+            options.lower_case = bool_at(*normalizer, "lowercase", "normalizer.lowercase", true);
+            options.split_chinese_chars = bool_at(*normalizer, "handle_chinese_chars",
+                                                  "normalizer.handle_chinese_chars", true);
+            if (normalizer->contains("strip_accents") && !normalizer->at("strip_accents").is_null())
+                options.strip_accents =
+                    bool_at(*normalizer, "strip_accents", "normalizer.strip_accents", true);
             options.nfc_before_split = false;  // BertNormalizer does not compose
         }
         return {std::move(tokens), std::move(options), path.string()};
