@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <smile/core/error.hpp>
+#include <smile/data/formats/text_lines.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,33 +94,32 @@ inline text_example parse_tree(std::string_view s, const std::filesystem::path& 
     return out;
 }
 
+/// The non-blank lines of `path`, which must have one at least (`what` they hold, for the error).
+inline std::vector<data::formats::text_line> example_lines(const std::filesystem::path& path,
+                                                           const char* what) {
+    auto lines = data::formats::read_lines(path);
+    if (lines.empty()) detail::fail(path.string(), ": no ", what);
+    return lines;
+}
+
 }  // namespace detail_sst
 
 /// Every tree of a PTB-tree file (SST's `trees/*.txt`); blank lines are skipped.
-[[nodiscard]] inline std::vector<text_example> read_ptb_trees(const std::filesystem::path& path, std::int32_t classes = 5) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) detail::fail("cannot open ", path.string());
+[[nodiscard]] inline std::vector<text_example> read_ptb_trees(const std::filesystem::path& path,
+                                                              std::int32_t classes = 5) {
     std::vector<text_example> out;
-    std::string text;
-    for (std::size_t line = 1; std::getline(in, text); ++line) {
-        if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-        out.push_back(detail_sst::parse_tree(text, path, line, classes));
-    }
-    if (out.empty()) detail::fail(path.string(), ": no trees");
+    for (const auto& line : detail_sst::example_lines(path, "trees"))
+        out.push_back(detail_sst::parse_tree(line.text, path, line.number, classes));
     return out;
 }
 
 /// Every line of a JSON-lines file: an object with a string `text_key` and an integer
 /// `label_key` in 0..classes-1; blank lines are skipped.
-[[nodiscard]] inline std::vector<text_example> read_json_lines(const std::filesystem::path& path, std::int32_t classes,
-                                                               const std::string& text_key = "text",
-                                                               const std::string& label_key = "label") {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) detail::fail("cannot open ", path.string());
+[[nodiscard]] inline std::vector<text_example> read_json_lines(
+    const std::filesystem::path& path, std::int32_t classes, const std::string& text_key = "text",
+    const std::string& label_key = "label") {
     std::vector<text_example> out;
-    std::string text;
-    for (std::size_t line = 1; std::getline(in, text); ++line) {
-        if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    for (const auto& [line, text] : detail_sst::example_lines(path, "examples")) {
         const auto j = nlohmann::json::parse(text, nullptr, false);
         if (j.is_discarded() || !j.is_object()) detail_sst::fail_at(path, line, "not a JSON object");
         if (!j.contains(text_key) || !j.at(text_key).is_string())
@@ -131,7 +131,6 @@ inline text_example parse_tree(std::string_view s, const std::filesystem::path& 
             detail_sst::fail_at(path, line, "label " + std::to_string(label) + " is outside 0.." + std::to_string(classes - 1));
         out.push_back({j.at(text_key).get<std::string>(), std::int32_t(label)});
     }
-    if (out.empty()) detail::fail(path.string(), ": no examples");
     return out;
 }
 
