@@ -70,16 +70,16 @@ void load_checkpoint_network(session<B>& s, Model& model, const std::string& che
 /// "model.<head>.weight".
 std::int64_t checkpoint_classes(const model_options& m, const std::string& checkpoint,
                                 const architecture& a) {
-    if (m.num_classes_option != nullptr && m.num_classes_option->count() > 0) return m.num_classes;
-    const io::safetensors_reader file(checkpoint);
-    if (file.metadata().count("smile.checkpoint") == 0)
+    if (m.num_classes_given()) return m.num_classes;
+    if (io::safetensors_reader(checkpoint).metadata().count("smile.checkpoint") == 0)
         detail::fail("--checkpoint ", checkpoint,
                      ": not a smile checkpoint (give a network as --weights)");
     const std::string head = "model." + a.head_name() + ".weight";
-    if (!file.contains(head))
+    const auto rows = model_options::head_rows(checkpoint, {head});
+    if (!rows)
         detail::fail("--checkpoint ", checkpoint, ": no ", head, ": not a checkpoint of a ",
                      a.name(), " classifier (give --arch)");
-    return file.entry(head).shape.at(0);
+    return *rows;
 }
 
 }  // namespace

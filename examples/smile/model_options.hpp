@@ -2,15 +2,14 @@
 // Options shared by the subcommands that build a classifier: the architecture (from --arch or
 // from the weight file's metadata), its head and its input.
 
-#include <optional>
-#include <string>
-
 #include <CLI/CLI.hpp>
-
-#include "smile/validators.hpp"
-
+#include <optional>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
+#include <string>
+#include <vector>
+
+#include "smile/validators.hpp"
 
 namespace smile::cli {
 
@@ -93,17 +92,28 @@ struct model_options {
     /// The head's classes for a run that reads `weights` as architecture `a`: --num-classes when
     /// given, else the rows of the file's head (fc.weight, classifier.1.weight, ...), else 1000.
     std::int64_t classes_for(const std::string& weights, const architecture& a) {
-        if ((num_classes_option != nullptr && num_classes_option->count() > 0) || weights.empty())
-            return num_classes;
-        const io::detail_weights::weight_source source(weights);
-        for (const std::string& head :
-             {a.head_name() + ".weight", std::string("_fc.weight"), std::string("head.fc.weight")})
+        if (num_classes_given() || weights.empty()) return num_classes;
+        if (const auto rows =
+                head_rows(weights, {a.head_name() + ".weight", "_fc.weight", "head.fc.weight"}))
+            num_classes = *rows;
+        return num_classes;
+    }
+
+    [[nodiscard]] bool num_classes_given() const {
+        return num_classes_option != nullptr && num_classes_option->count() > 0;
+    }
+
+    /// The rows of the first of `heads` that `file` holds (a head's classes), if any holds one.
+    static std::optional<std::int64_t> head_rows(const std::string& file,
+                                                 const std::vector<std::string>& heads) {
+        const io::detail_weights::weight_source source(file);
+        for (const std::string& head : heads)
             if (source.contains(head)) {
                 const auto shape = source.shape(head);
-                if (!shape.empty()) num_classes = shape[0];
-                break;
+                if (shape.empty()) return std::nullopt;
+                return shape[0];
             }
-        return num_classes;
+        return std::nullopt;
     }
 };
 
