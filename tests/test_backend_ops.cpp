@@ -560,6 +560,258 @@ TEST_CASE(
             1e-4);
 }
 
+constexpr op_list batched_gemm_ops{"batched_gemm"};
+const bool batched_gemm_ops_listed = covers(batched_gemm_ops);
+
+TEST_CASE("ops: batched gemm of three products with every transpose combination, alpha and beta") {
+    if constexpr (!has_all<device>(batched_gemm_ops)) {
+        skipped(batched_gemm_ops);
+    } else {
+        for (auto ta : {smile::transpose::no, smile::transpose::yes})
+            for (auto tb : {smile::transpose::no, smile::transpose::yes})
+                check_op("batched_gemm", [&](auto& s) {
+                    using B = BACKEND_OF(s);
+                    const std::int64_t count = 3, m = 4, k = 6, n = 5;
+                    const auto no = smile::transpose::no;
+                    auto a = random_tensor(s,
+                                           ta == no ? smile::matrix_shape(count * m, k)
+                                                    : smile::matrix_shape(count * k, m),
+                                           80);
+                    auto b = random_tensor(s,
+                                           tb == no ? smile::matrix_shape(count * k, n)
+                                                    : smile::matrix_shape(count * n, k),
+                                           81);
+                    auto c = random_tensor(s, smile::matrix_shape(count * m, n), 82);
+                    smile::ops<B>::batched_gemm(s.context(), count, ta, tb, 0.8f, a.view(),
+                                                b.view(), 0.5f, c.view());
+                    return c.to_host();
+                });
+        // By hand: two 1x2 · 2x1 products.
+        smile::session<device> s;
+        auto a = smile::tensor<device>::from_host(s, smile::matrix_shape(2, 2),
+                                                  std::vector<float>{1, 2, 3, 4});
+        auto b = smile::tensor<device>::from_host(s, smile::matrix_shape(4, 1),
+                                                  std::vector<float>{5, 6, 7, 8});
+        smile::tensor<device> c(s, smile::matrix_shape(2, 1));
+        smile::ops<device>::batched_gemm(s.context(), 2, smile::transpose::no, smile::transpose::no,
+                                         1.0f, a.view(), b.view(), 0.0f, c.view());
+        CHECK(c.to_host() == std::vector<float>{17, 53});  // 1·5 + 2·6, 3·7 + 4·8
+        CHECK_THROWS_WITH_AS(smile::ops<device>::batched_gemm(s.context(), 3, smile::transpose::no,
+                                                              smile::transpose::no, 1.0f, a.view(),
+                                                              b.view(), 0.0f, c.view()),
+                             doctest::Contains("batched_gemm: 3 products do not divide"),
+                             smile::error);
+    }
+}
+
+constexpr op_list head_ops{"split_heads", "merge_heads"};
+const bool head_ops_listed = covers(head_ops);
+
+TEST_CASE(
+    "ops: split_heads and merge_heads move the head columns of each token to per-head rows and "
+    "back") {
+    if constexpr (!has_all<device>(head_ops)) {
+        skipped(head_ops);
+    } else {
+        const smile::head_split hs{4, 3};
+        check_op("heads", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            auto tokens = random_tensor(s, smile::matrix_shape(2 * 3, 4 * 5), 83);
+            smile::tensor<B> heads(s, smile::matrix_shape(2 * 4 * 3, 5)), back(s, tokens.shape());
+            smile::ops<B>::split_heads(s.context(), hs, tokens.view(), heads.view());
+            smile::ops<B>::merge_heads(s.context(), hs, heads.view(), back.view());
+            return concat({heads.to_host(), back.to_host()});
+        });
+        // By hand: one sequence of 2 tokens [a0 a1 | b0 b1] with 2 heads of 2.
+        smile::session<device> s;
+        auto tokens = smile::tensor<device>::from_host(s, smile::matrix_shape(2, 4),
+                                                       std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8});
+        smile::tensor<device> heads(s, smile::matrix_shape(4, 2));
+        smile::ops<device>::split_heads(s.context(), {2, 2}, tokens.view(), heads.view());
+        CHECK(heads.to_host() == std::vector<float>{1, 2, 5, 6, 3, 4, 7, 8});
+        CHECK_THROWS_WITH_AS(
+            smile::ops<device>::split_heads(s.context(), {3, 2}, tokens.view(), heads.view()),
+            doctest::Contains("split_heads: 2 token rows of width 4 do not split"), smile::error);
+    }
+}
+
+constexpr op_list masked_softmax_ops{"masked_softmax_forward", "masked_softmax_backward"};
+const bool masked_softmax_ops_listed = covers(masked_softmax_ops);
+
+TEST_CASE(
+    "ops: masked softmax with a padding mask per sample, without a mask, and its backward in "
+    "place") {
+    if constexpr (!has_all<device>(masked_softmax_ops)) {
+        skipped(masked_softmax_ops);
+    } else {
+        check_op("masked_softmax", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const auto sh =
+                smile::matrix_shape(2 * 2 * 3, 5);  // 2 samples × 2 heads × 3 queries, 5 keys
+            auto x = random_tensor(s, sh, 84, -4, 4), dy = random_tensor(s, sh, 85);
+            auto mask = smile::tensor<B>::from_host(
+                s, smile::matrix_shape(2, 5), std::vector<float>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1});
+            smile::tensor<B> y(s, sh), plain(s, sh), dx(s, sh);
+            smile::ops<B>::masked_softmax_forward(s.context(), 0.5f, x.view(), mask.view(),
+                                                  y.view());
+            smile::ops<B>::masked_softmax_forward(s.context(), 1.0f, x.view(), {}, plain.view());
+            smile::ops<B>::masked_softmax_backward(s.context(), 0.5f, y.view(), dy.view(),
+                                                   dx.view());
+            smile::ops<B>::masked_softmax_backward(s.context(), 1.0f, plain.view(), dy.view(),
+                                                   dy.view());
+            return concat({y.to_host(), plain.to_host(), dx.to_host(), dy.to_host()});
+        });
+        // By hand: equal scores over three keys of which the last is masked; a fully masked row.
+        smile::session<device> s;
+        auto x = smile::tensor<device>::from_host(s, smile::matrix_shape(2, 3),
+                                                  std::vector<float>{2, 2, 9, 1, 2, 3});
+        auto mask = smile::tensor<device>::from_host(s, smile::matrix_shape(2, 3),
+                                                     std::vector<float>{1, 1, 0, 0, 0, 0});
+        smile::tensor<device> y(s, x.shape());
+        smile::ops<device>::masked_softmax_forward(s.context(), 1.0f, x.view(), mask.view(),
+                                                   y.view());
+        CHECK(y.to_host() == std::vector<float>{0.5f, 0.5f, 0, 0, 0, 0});
+        // Backward by hand: y = (0.5, 0.5, 0), dy = (1, 0, 5): Σ y·dy = 0.5, dx = (0.25, −0.25, 0).
+        auto dy = smile::tensor<device>::from_host(s, smile::matrix_shape(2, 3),
+                                                   std::vector<float>{1, 0, 5, 1, 1, 1});
+        smile::ops<device>::masked_softmax_backward(s.context(), 1.0f, y.view(), dy.view(),
+                                                    dy.view());
+        CHECK(dy.to_host() == std::vector<float>{0.25f, -0.25f, 0, 0, 0, 0});
+    }
+}
+
+constexpr op_list layer_norm_ops{"layer_norm_forward", "layer_norm_backward"};
+const bool layer_norm_ops_listed = covers(layer_norm_ops);
+
+TEST_CASE("ops: layer norm forward with and without statistics, and backward") {
+    if constexpr (!has_all<device>(layer_norm_ops)) {
+        skipped(layer_norm_ops);
+    } else {
+        check_op(
+            "layer_norm",
+            [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const auto sh =
+                    smile::matrix_shape(37, 13);  // more rows than one block of the CPU reduction
+                auto x = random_tensor(s, sh, 86, -3, 5), dy = random_tensor(s, sh, 87);
+                auto gamma = random_tensor(s, smile::vector_shape(13), 88, 0.5, 1.5);
+                auto beta = random_tensor(s, smile::vector_shape(13), 89);
+                smile::tensor<B> y(s, sh), y_eval(s, sh), mean(s, smile::vector_shape(37)),
+                    rstd(s, smile::vector_shape(37)), dx(s, sh), dgamma(s, smile::vector_shape(13)),
+                    dbeta(s, smile::vector_shape(13));
+                smile::ops<B>::layer_norm_forward(s.context(), 1e-5f, x.view(), gamma.view(),
+                                                  beta.view(), y.view(), mean.view(), rstd.view());
+                smile::ops<B>::layer_norm_forward(s.context(), 1e-5f, x.view(), gamma.view(),
+                                                  beta.view(), y_eval.view(), {}, {});
+                smile::ops<B>::layer_norm_backward(s.context(), x.view(), dy.view(), gamma.view(),
+                                                   mean.view(), rstd.view(), dx.view(),
+                                                   dgamma.view(), dbeta.view());
+                return concat({y.to_host(), y_eval.to_host(), mean.to_host(), rstd.to_host(),
+                               dx.to_host(), dgamma.to_host(), dbeta.to_host()});
+            },
+            2e-5);
+        // By hand: x = (1, 2, 3): μ = 2, σ² = 2/3, y = (x − 2)·√(3/2) (ε = 1e-12).
+        smile::session<device> s;
+        auto x = smile::tensor<device>::from_host(s, smile::matrix_shape(1, 3),
+                                                  std::vector<float>{1, 2, 3});
+        auto ones = smile::tensor<device>::filled(s, smile::vector_shape(3), 1.0f);
+        auto zeros = smile::tensor<device>::zeros(s, smile::vector_shape(3));
+        smile::tensor<device> y(s, x.shape());
+        smile::ops<device>::layer_norm_forward(s.context(), 1e-12f, x.view(), ones.view(),
+                                               zeros.view(), y.view(), {}, {});
+        const auto got = y.to_host();
+        CHECK(got[0] == doctest::Approx(-std::sqrt(1.5)).epsilon(1e-6));
+        CHECK(got[1] == doctest::Approx(0.0).epsilon(1e-6));
+        CHECK(got[2] == doctest::Approx(std::sqrt(1.5)).epsilon(1e-6));
+    }
+}
+
+constexpr op_list gather_ops{"gather_rows", "gather_rows_backward"};
+const bool gather_ops_listed = covers(gather_ops);
+
+TEST_CASE(
+    "ops: gather rows and its backward, which sums the rows of repeated ids and zeroes the rest") {
+    if constexpr (!has_all<device>(gather_ops)) {
+        skipped(gather_ops);
+    } else {
+        const std::vector<std::int64_t> ids{3, 0, 3, 5, 3, 1};
+        check_op("gather_rows", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            auto table = random_tensor(s, smile::matrix_shape(7, 9), 90);
+            auto dy = random_tensor(s, smile::matrix_shape(6, 9), 91);
+            smile::tensor<B> y(s, smile::matrix_shape(6, 9));
+            auto dtable =
+                random_tensor(s, smile::matrix_shape(7, 9), 92);  // overwritten, not accumulated
+            smile::ops<B>::gather_rows(s.context(), table.view(), ids, y.view());
+            smile::ops<B>::gather_rows_backward(s.context(), ids, dy.view(), dtable.view());
+            return concat({y.to_host(), dtable.to_host()});
+        });
+        smile::session<device> s;
+        auto table = smile::tensor<device>::from_host(s, smile::matrix_shape(3, 2),
+                                                      std::vector<float>{1, 2, 3, 4, 5, 6});
+        const std::vector<std::int64_t> picks{2, 2, 0};
+        smile::tensor<device> y(s, smile::matrix_shape(3, 2)), dtable(s, table.shape());
+        smile::ops<device>::gather_rows(s.context(), table.view(), picks, y.view());
+        CHECK(y.to_host() == std::vector<float>{5, 6, 5, 6, 1, 2});
+        auto dy = smile::tensor<device>::from_host(s, smile::matrix_shape(3, 2),
+                                                   std::vector<float>{1, 2, 10, 20, 7, 8});
+        smile::ops<device>::gather_rows_backward(s.context(), picks, dy.view(), dtable.view());
+        CHECK(dtable.to_host() == std::vector<float>{7, 8, 0, 0, 11, 22});
+        const std::vector<std::int64_t> outside{0, 3, 1};
+        CHECK_THROWS_WITH_AS(
+            smile::ops<device>::gather_rows(s.context(), table.view(), outside, y.view()),
+            doctest::Contains("gather_rows: id 3 at position 1 is outside the table's 3 rows"),
+            smile::error);
+    }
+}
+
+constexpr op_list dropout_ops{"dropout_forward", "dropout_backward"};
+const bool dropout_ops_listed = covers(dropout_ops);
+
+TEST_CASE("ops: dropout draws the same counter-based mask on every backend, forward and backward") {
+    // The generator is splitmix64: its published first outputs for state 0 are
+    // 0xe220a8397b1dcdaf and 0x6e789e6aa1b965f4, whose top 24 bits are the draws below.
+    static_assert(smile::dropout_desc::draw(0, 0) == 0xe220a8);
+    static_assert(smile::dropout_desc::draw(0, 1) == 0x6e789e);
+    static_assert(smile::dropout_desc{0.5f, 0}.threshold() == 8388608);
+    if constexpr (!has_all<device>(dropout_ops)) {
+        skipped(dropout_ops);
+    } else {
+        const smile::dropout_desc d{0.25f, 12345};
+        check_op("dropout", [&](auto& s) {
+            using B = BACKEND_OF(s);
+            const auto sh = smile::matrix_shape(8, 33);
+            auto x = random_tensor(s, sh, 93), dy = random_tensor(s, sh, 94);
+            smile::tensor<B> y(s, sh), dx(s, sh);
+            smile::ops<B>::dropout_forward(s.context(), d, x.view(), y.view());
+            smile::ops<B>::dropout_backward(s.context(), d, dy.view(), dx.view());
+            smile::ops<B>::dropout_forward(s.context(), d, x.view(), x.view());  // in place
+            return concat({y.to_host(), dx.to_host(), x.to_host()});
+        });
+        smile::session<device> s;
+        const auto sh = smile::matrix_shape(100, 1000);
+        auto ones = smile::tensor<device>::filled(s, sh, 1.0f);
+        smile::tensor<device> y(s, sh), other(s, sh);
+        smile::ops<device>::dropout_forward(s.context(), d, ones.view(), y.view());
+        smile::ops<device>::dropout_forward(s.context(), {0.25f, 12346}, ones.view(), other.view());
+        const auto a = y.to_host(), b = other.to_host();
+        std::size_t kept = 0, both = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            CHECK((a[i] == 0.0f || a[i] == doctest::Approx(4.0 / 3.0)));
+            kept += a[i] != 0.0f;
+            both += a[i] != 0.0f && b[i] != 0.0f;
+        }
+        // 100,000 Bernoulli(0.75) draws: 75,000 ± 137 (one standard deviation); two seeds
+        // independent.
+        CHECK(kept > 74300);
+        CHECK(kept < 75700);
+        CHECK(std::abs(double(both) / 1e5 - 0.5625) < 0.008);
+        CHECK_THROWS_WITH_AS(
+            smile::ops<device>::dropout_forward(s.context(), {1.0f, 0}, ones.view(), y.view()),
+            doctest::Contains("dropout_forward: probability must be in [0, 1)"), smile::error);
+    }
+}
+
 TEST_CASE(
     "ops: every operation of the op table has a conformance case, and every case names table "
     "operations") {

@@ -577,9 +577,138 @@ struct backend {
             w.data[i] = static_cast<float>(wi - double(u.step_size) * a / (std::sqrt(b) / u.bias_root + u.epsilon));
         }
     }
+
+    // Sequence operations, from their definitions in double.
+    static void batched_gemm(context& ctx, std::int64_t count, transpose ta, transpose tb,
+                             float alpha, cview a, cview b, float beta, view c) {
+        const shape4 as = matrix_shape(a.shape.n / count, a.shape.c),
+                     bs = matrix_shape(b.shape.n / count, b.shape.c),
+                     cs = matrix_shape(c.shape.n / count, c.shape.c);
+        for (std::int64_t i = 0; i < count; ++i)
+            gemm(ctx, ta, tb, alpha, cview{a.data + i * as.size(), as},
+                 cview{b.data + i * bs.size(), bs}, beta, view{c.data + i * cs.size(), cs});
+    }
+    static void split_heads(context&, const head_split& hs, cview x, view y) {
+        const std::int64_t batch = x.shape.n / hs.length, size = x.shape.c / hs.heads;
+        for (std::int64_t b = 0; b < batch; ++b)
+            for (std::int64_t h = 0; h < hs.heads; ++h)
+                for (std::int64_t t = 0; t < hs.length; ++t)
+                    for (std::int64_t j = 0; j < size; ++j)
+                        y.data[((b * hs.heads + h) * hs.length + t) * size + j] =
+                            x.data[(b * hs.length + t) * x.shape.c + h * size + j];
+    }
+    static void merge_heads(context&, const head_split& hs, cview y, view x) {
+        const std::int64_t batch = x.shape.n / hs.length, size = x.shape.c / hs.heads;
+        for (std::int64_t b = 0; b < batch; ++b)
+            for (std::int64_t h = 0; h < hs.heads; ++h)
+                for (std::int64_t t = 0; t < hs.length; ++t)
+                    for (std::int64_t j = 0; j < size; ++j)
+                        x.data[(b * hs.length + t) * x.shape.c + h * size + j] =
+                            y.data[((b * hs.heads + h) * hs.length + t) * size + j];
+    }
+    static void masked_softmax_forward(context&, float scale, cview x, cview mask, view y) {
+        const std::int64_t k = x.shape.c,
+                           per_mask = mask.empty() ? x.shape.n : x.shape.n / mask.shape.n;
+        for (std::int64_t r = 0; r < x.shape.n; ++r) {
+            const float* keep = mask.empty() ? nullptr : mask.data + (r / per_mask) * k;
+            double top = -std::numeric_limits<double>::infinity(), total = 0.0;
+            for (std::int64_t j = 0; j < k; ++j)
+                if (keep == nullptr || keep[j] != 0.0f)
+                    top = std::max(top, double(scale) * x.data[r * k + j]);
+            for (std::int64_t j = 0; j < k; ++j)
+                if (keep == nullptr || keep[j] != 0.0f)
+                    total += std::exp(double(scale) * x.data[r * k + j] - top);
+            for (std::int64_t j = 0; j < k; ++j)
+                y.data[r * k + j] =
+                    keep != nullptr && keep[j] == 0.0f
+                        ? 0.0f
+                        : static_cast<float>(std::exp(double(scale) * x.data[r * k + j] - top) /
+                                             total);
+        }
+    }
+    static void masked_softmax_backward(context&, float scale, cview y, cview dy, view dx) {
+        const std::int64_t k = y.shape.c;
+        for (std::int64_t r = 0; r < y.shape.n; ++r) {
+            double inner = 0.0;
+            for (std::int64_t j = 0; j < k; ++j)
+                inner += double(y.data[r * k + j]) * dy.data[r * k + j];
+            for (std::int64_t j = 0; j < k; ++j)
+                dx.data[r * k + j] = static_cast<float>(double(scale) * y.data[r * k + j] *
+                                                        (dy.data[r * k + j] - inner));
+        }
+    }
+    static void layer_norm_forward(context&, float eps, cview x, cview gamma, cview beta, view y,
+                                   view mean, view rstd) {
+        const std::int64_t k = x.shape.c;
+        for (std::int64_t r = 0; r < x.shape.n; ++r) {
+            double mu = 0.0, var = 0.0;
+            for (std::int64_t j = 0; j < k; ++j) mu += x.data[r * k + j];
+            mu /= double(k);
+            for (std::int64_t j = 0; j < k; ++j)
+                var += (x.data[r * k + j] - mu) * (x.data[r * k + j] - mu);
+            const double inv = 1.0 / std::sqrt(var / double(k) + eps);
+            for (std::int64_t j = 0; j < k; ++j)
+                y.data[r * k + j] = static_cast<float>(
+                    gamma.data[j] * (x.data[r * k + j] - mu) * inv + beta.data[j]);
+            if (!mean.empty()) {
+                mean.data[r] = static_cast<float>(mu);
+                rstd.data[r] = static_cast<float>(inv);
+            }
+        }
+    }
+    static void layer_norm_backward(context&, cview x, cview dy, cview gamma, cview mean,
+                                    cview rstd, view dx, view dgamma, view dbeta) {
+        const std::int64_t k = x.shape.c;
+        std::vector<double> dg(static_cast<std::size_t>(k), 0.0),
+            db(static_cast<std::size_t>(k), 0.0);
+        for (std::int64_t r = 0; r < x.shape.n; ++r) {
+            const double mu = mean.data[r], inv = rstd.data[r];
+            double mean_g = 0.0, mean_gx = 0.0;
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double xhat = (x.data[r * k + j] - mu) * inv,
+                             g = double(gamma.data[j]) * dy.data[r * k + j];
+                mean_g += g / double(k);
+                mean_gx += g * xhat / double(k);
+                dg[std::size_t(j)] += double(dy.data[r * k + j]) * xhat;
+                db[std::size_t(j)] += dy.data[r * k + j];
+            }
+            for (std::int64_t j = 0; j < k; ++j) {
+                const double xhat = (x.data[r * k + j] - mu) * inv,
+                             g = double(gamma.data[j]) * dy.data[r * k + j];
+                dx.data[r * k + j] = static_cast<float>(inv * (g - mean_g - xhat * mean_gx));
+            }
+        }
+        for (std::int64_t j = 0; j < k; ++j) {
+            dgamma.data[j] = static_cast<float>(dg[std::size_t(j)]);
+            dbeta.data[j] = static_cast<float>(db[std::size_t(j)]);
+        }
+    }
+    static void gather_rows(context&, cview table, std::span<const std::int64_t> ids, view y) {
+        const std::int64_t k = table.shape.c;
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            for (std::int64_t j = 0; j < k; ++j)
+                y.data[std::int64_t(i) * k + j] = table.data[ids[i] * k + j];
+    }
+    static void gather_rows_backward(context&, std::span<const std::int64_t> ids, cview dy,
+                                     view dtable) {
+        const std::int64_t k = dtable.shape.c;
+        std::vector<double> acc(dtable.size(), 0.0);
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            for (std::int64_t j = 0; j < k; ++j)
+                acc[std::size_t(ids[i] * k + j)] += dy.data[std::int64_t(i) * k + j];
+        for (std::size_t i = 0; i < acc.size(); ++i) dtable.data[i] = static_cast<float>(acc[i]);
+    }
+    static void dropout_forward(context&, const dropout_desc& d, cview x, view y) {
+        for (std::size_t i = 0; i < x.size(); ++i)
+            y.data[i] = d.keeps(i) ? x.data[i] * d.scale() : 0.0f;
+    }
+    static void dropout_backward(context& ctx, const dropout_desc& d, cview dy, view dx) {
+        dropout_forward(ctx, d, dy, dx);
+    }
 };
 
 static_assert(Backend<backend>);
 static_assert(BackendActivations<backend>);
+static_assert(BackendSequence<backend>);
 
 }  // namespace smile::reference

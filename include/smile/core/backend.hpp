@@ -325,6 +325,83 @@ concept BackendBroadcast = requires(typename B::context& ctx, tensor_view<B> v, 
     { B::scale_broadcast_backward(ctx, cv, cv, cv, v, v) };   // (x, s, dy) → dx, ds
 };
 
+/// Sequence tensors (text models). A tensor [batch, length, hidden] is the row-major matrix
+/// [batch·length, hidden, 1, 1], one token per row (row b·length + t): every backend lays
+/// matrices out alike, so no image layout is involved. Attention's per-head tensors
+/// [batch, heads, length, head_size] are the matrix [batch·heads·length, head_size, 1, 1].
+/// `head_split` says how the hidden columns of a token split into heads.
+struct head_split {
+    std::int64_t heads = 1;   ///< hidden = heads·head_size
+    std::int64_t length = 1;  ///< tokens per sequence (rows per sample)
+    friend constexpr bool operator==(const head_split&, const head_split&) = default;
+};
+
+/// Dropout of one call: element i (the row-major index of a matrix) is kept when
+///   u_i = ⌊h(seed, i)/2⁴⁰⌋ ≥ threshold,  threshold = round(p·2²⁴),
+/// with h the splitmix64 output at position i + 1 of the stream started at `seed`, and a kept
+/// element is scaled by 1/(1 − p). The mask is a pure function of (seed, i): every backend,
+/// thread count and process draws the same one, backward recomputes it instead of storing it,
+/// and the seed comes from the run's one rng (core/random.hpp), so runs reproduce.
+struct dropout_desc {
+    float probability = 0.1f;
+    std::uint64_t seed = 0;
+
+    [[nodiscard]] constexpr std::uint32_t threshold() const noexcept {
+        return static_cast<std::uint32_t>(double(probability) * 16777216.0 + 0.5);
+    }
+    /// 1/(1 − p), rounded to float once.
+    [[nodiscard]] constexpr float scale() const noexcept {
+        return probability >= 1.0f ? 0.0f : static_cast<float>(1.0 / (1.0 - double(probability)));
+    }
+    [[nodiscard]] static constexpr std::uint32_t draw(std::uint64_t seed,
+                                                      std::uint64_t i) noexcept {
+        std::uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        return static_cast<std::uint32_t>(z >> 40);
+    }
+    [[nodiscard]] constexpr bool keeps(std::uint64_t i) const noexcept {
+        return draw(seed, i) >= threshold();
+    }
+    friend constexpr bool operator==(const dropout_desc&, const dropout_desc&) = default;
+};
+
+/// Optional: the sequence operations of transformer models (BERT). Every operand is a matrix
+/// (see head_split); `ids` are host integers, as mix_rows' permutation.
+template <class B>
+concept BackendSequence = requires(typename B::context& ctx, tensor_view<B> v,
+                                   const_tensor_view<B> cv, std::int64_t count, float a,
+                                   const head_split& hs, const dropout_desc& dd,
+                                   std::span<const std::int64_t> ids) {
+    // C_i = α·op(A_i)·op(B_i) + β·C_i for i < count, where X_i is the i-th of `count` equal
+    // blocks of consecutive rows of X (attention's scores and context, per sample and head).
+    {B::batched_gemm(ctx, count, transpose::no, transpose::yes, a, cv, cv, a, v)};
+    // [b·length + t, h·size + j] → [(b·heads + h)·length + t, j], and back.
+    {B::split_heads(ctx, hs, cv, v)};
+    {B::merge_heads(ctx, hs, cv, v)};
+    // y = softmax(a·x) row-wise over keys, keys with mask[b, j] = 0 excluded (probability 0);
+    // rows are split into mask.rows equal blocks, block b using mask row b; an empty mask keeps
+    // every key; a row whose keys are all masked is zero. Backward (y, dy) → dx =
+    // a·y ⊙ (dy − Σ_j y_j·dy_j), dx may alias dy.
+    {B::masked_softmax_forward(ctx, a, cv, cv, v)};
+    {B::masked_softmax_backward(ctx, a, cv, cv, v)};
+    // Row-wise layer norm with ε = a: y = γ ⊙ (x − μ)·r + β, r = 1/√(σ² + ε) (biased σ²); μ and r
+    // go to the two [rows] vectors when they are not empty (training). Backward (x, dy, γ, μ, r)
+    // → dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) with ĝ = γ ⊙ dy, x̂ = (x − μ)·r; dγ = Σ_rows dy ⊙ x̂,
+    // dβ = Σ_rows dy (both summed in double in row order).
+    {B::layer_norm_forward(ctx, a, cv, cv, cv, v, v, v)};
+    {B::layer_norm_backward(ctx, cv, cv, cv, cv, cv, v, v, v)};
+    // y[i] = table[ids[i]] (embeddings, the [CLS] rows); backward: dtable = 0, then
+    // dtable[ids[i]] += dy[i] in order of i.
+    {B::gather_rows(ctx, cv, ids, v)};
+    {B::gather_rows_backward(ctx, ids, cv, v)};
+    // y = x ⊙ keep/(1 − p) with dropout_desc's mask; backward dx = dy ⊙ keep/(1 − p). Both may
+    // alias.
+    {B::dropout_forward(ctx, dd, cv, v)};
+    {B::dropout_backward(ctx, dd, cv, v)};
+};
+
 /// A complete backend.
 template <class B>
 concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B> && BackendLinalg<B>;

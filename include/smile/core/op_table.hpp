@@ -28,7 +28,8 @@ enum class backend_part : std::uint8_t {
     optimizer,
     linalg,
     activations,
-    broadcast
+    broadcast,
+    sequence
 };
 
 [[nodiscard]] constexpr std::string_view part_name(backend_part p) noexcept {
@@ -47,13 +48,16 @@ enum class backend_part : std::uint8_t {
             return "BackendActivations";
         case backend_part::broadcast:
             return "BackendBroadcast";
+        case backend_part::sequence:
+            return "BackendSequence";
     }
     return "?";
 }
 
 /// True for the parts every backend must have (the `Backend` concept).
 [[nodiscard]] constexpr bool is_required(backend_part p) noexcept {
-    return p != backend_part::activations && p != backend_part::broadcast;
+    return p != backend_part::activations && p != backend_part::broadcast &&
+           p != backend_part::sequence;
 }
 
 /// Whether backend B has part `p`, decided at compile time from the concept.
@@ -74,6 +78,8 @@ template <class B>
             return BackendActivations<B>;
         case backend_part::broadcast:
             return BackendBroadcast<B>;
+        case backend_part::sequence:
+            return BackendSequence<B>;
     }
     return false;
 }
@@ -131,6 +137,18 @@ inline constexpr std::array op_table{
     // Optional: broadcast scales.
     op_entry{"scale_broadcast", backend_part::broadcast},
     op_entry{"scale_broadcast_backward", backend_part::broadcast},
+    // Optional: sequence operations (transformers).
+    op_entry{"batched_gemm", backend_part::sequence},
+    op_entry{"split_heads", backend_part::sequence},
+    op_entry{"merge_heads", backend_part::sequence},
+    op_entry{"masked_softmax_forward", backend_part::sequence},
+    op_entry{"masked_softmax_backward", backend_part::sequence},
+    op_entry{"layer_norm_forward", backend_part::sequence},
+    op_entry{"layer_norm_backward", backend_part::sequence},
+    op_entry{"gather_rows", backend_part::sequence},
+    op_entry{"gather_rows_backward", backend_part::sequence},
+    op_entry{"dropout_forward", backend_part::sequence},
+    op_entry{"dropout_backward", backend_part::sequence},
 };
 
 /// The row of the operation named `name`, or op_table.size() when the table has none.

@@ -82,6 +82,52 @@ inline void gemm(transpose ta, transpose tb, const shape4& a, const shape4& b, c
                 "x", c.c);
 }
 
+/// The dimensions of one product of a batched gemm: `count` blocks of rows in each operand.
+[[nodiscard]] constexpr gemm_dims batched_gemm_dimensions(std::int64_t count, transpose ta,
+                                                          const shape4& a, transpose tb,
+                                                          const shape4& b) noexcept {
+    return gemm_dimensions(ta, matrix_shape(a.n / count, a.c), tb, matrix_shape(b.n / count, b.c));
+}
+inline void batched_gemm(std::int64_t count, transpose ta, transpose tb, const shape4& a,
+                         const shape4& b, const shape4& c) {
+    matrix("batched_gemm", "A", a);
+    matrix("batched_gemm", "B", b);
+    matrix("batched_gemm", "C", c);
+    SMILE_CHECK(count > 0 && a.n % count == 0 && b.n % count == 0 && c.n % count == 0,
+                "batched_gemm: ", count, " products do not divide the rows of A ", a, ", B ", b,
+                " and C ", c);
+    const auto [m, n, k] = batched_gemm_dimensions(count, ta, a, tb, b);
+    const std::int64_t kb = tb == transpose::yes ? b.c : b.n / count;
+    SMILE_CHECK(k == kb && c.n / count == m && c.c == n, "batched_gemm: op(A_i) is ", m, "x", k,
+                ", op(B_i) is ", kb, "x", n, ", C_i is ", c.n / count, "x", c.c);
+}
+
+/// Splitting the tokens [batch·length, heads·size] of x into per-head rows
+/// [batch·heads·length, size] (`split` = true), or merging them back.
+inline void head_layout(const char* op, const head_split& hs, const shape4& tokens,
+                        const shape4& per_head) {
+    matrix(op, "token matrix", tokens);
+    SMILE_CHECK(
+        hs.heads > 0 && hs.length > 0 && tokens.n % hs.length == 0 && tokens.c % hs.heads == 0, op,
+        ": ", tokens.n, " token rows of width ", tokens.c, " do not split into sequences of ",
+        hs.length, " tokens and ", hs.heads, " heads");
+    expect(op, "per-head matrix", matrix_shape(tokens.n * hs.heads, tokens.c / hs.heads), per_head);
+}
+
+/// Host ids of a row gather from a table of `rows` rows.
+inline void row_ids(const char* op, std::span<const std::int64_t> ids, std::int64_t rows) {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        SMILE_CHECK(0 <= ids[i] && ids[i] < rows, op, ": id ", ids[i], " at position ", i,
+                    " is outside the table's ", rows, " rows");
+}
+
+/// Dropout of a matrix with a probability in [0, 1).
+inline void dropout(const char* op, const dropout_desc& d, const shape4& x) {
+    matrix(op, "input", x);
+    SMILE_CHECK(d.probability >= 0.0f && d.probability < 1.0f, op,
+                ": probability must be in [0, 1), got ", d.probability);
+}
+
 /// A convolution of x by weights w [out, in/groups, kh, kw] with `d`.
 inline void conv2d(const char* op, const shape4& x, const shape4& w, const conv2d_desc& d) {
     SMILE_CHECK(d.groups >= 1 && x.c == w.c * d.groups && w.n % d.groups == 0, op, ": input ", x,

@@ -307,6 +307,118 @@ struct ops {
         if (!ds.empty()) operand_checks::expect(op, "scale gradient", s.shape, ds.shape);
         B::scale_broadcast_backward(ctx, x, s, dy, dx, ds);
     }
+
+    // Optional: sequence operations ---------------------------------------------------------
+    static void batched_gemm(context& ctx, std::int64_t count, transpose ta, transpose tb,
+                             float alpha, cview a, cview b, float beta,
+                             view c) requires BackendSequence<B> {
+        static_assert(detail::op_name("batched_gemm", backend_part::sequence) != nullptr);
+        operand_checks::batched_gemm(count, ta, tb, a.shape, b.shape, c.shape);
+        B::batched_gemm(ctx, count, ta, tb, alpha, a, b, beta, c);
+    }
+    static void split_heads(context& ctx, const head_split& hs, cview tokens,
+                            view per_head) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("split_heads", backend_part::sequence);
+        operand_checks::head_layout(op, hs, tokens.shape, per_head.shape);
+        operand_checks::distinct(op, tokens.data, per_head.data);
+        B::split_heads(ctx, hs, tokens, per_head);
+    }
+    static void merge_heads(context& ctx, const head_split& hs, cview per_head,
+                            view tokens) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("merge_heads", backend_part::sequence);
+        operand_checks::head_layout(op, hs, tokens.shape, per_head.shape);
+        operand_checks::distinct(op, per_head.data, tokens.data);
+        B::merge_heads(ctx, hs, per_head, tokens);
+    }
+    static void masked_softmax_forward(context& ctx, float scale, cview x, cview mask,
+                                       view y) requires BackendSequence<B> {
+        constexpr const char* op =
+            detail::op_name("masked_softmax_forward", backend_part::sequence);
+        operand_checks::matrix(op, "input", x.shape);
+        operand_checks::same(op, x.shape, y.shape);
+        if (!mask.empty()) {
+            operand_checks::matrix(op, "mask", mask.shape);
+            SMILE_CHECK(mask.shape.c == x.shape.c && x.shape.n % mask.shape.n == 0, op, ": mask ",
+                        mask.shape, " does not cover the keys of scores ", x.shape,
+                        " (one mask row per equal block of rows)");
+        }
+        B::masked_softmax_forward(ctx, scale, x, mask, y);
+    }
+    static void masked_softmax_backward(context& ctx, float scale, cview y, cview dy,
+                                        view dx) requires BackendSequence<B> {
+        constexpr const char* op =
+            detail::op_name("masked_softmax_backward", backend_part::sequence);
+        operand_checks::matrix(op, "output", y.shape);
+        operand_checks::same(op, y.shape, dy.shape);
+        operand_checks::same(op, y.shape, dx.shape);
+        B::masked_softmax_backward(ctx, scale, y, dy, dx);
+    }
+    static void layer_norm_forward(context& ctx, float epsilon, cview x, cview gamma, cview beta,
+                                   view y, view mean, view rstd) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("layer_norm_forward", backend_part::sequence);
+        operand_checks::matrix(op, "input", x.shape);
+        operand_checks::same(op, x.shape, y.shape);
+        operand_checks::channel_vector(op, "weight", x.shape.c, gamma.shape);
+        operand_checks::channel_vector(op, "bias", x.shape.c, beta.shape);
+        SMILE_CHECK(mean.empty() == rstd.empty(), op,
+                    ": the mean and the inverse deviation are kept together");
+        if (!mean.empty()) {
+            operand_checks::expect(op, "mean", vector_shape(x.shape.n), mean.shape);
+            operand_checks::expect(op, "inverse deviation", vector_shape(x.shape.n), rstd.shape);
+        }
+        SMILE_CHECK(epsilon > 0.0f, op, ": epsilon must be positive, got ", epsilon);
+        B::layer_norm_forward(ctx, epsilon, x, gamma, beta, y, mean, rstd);
+    }
+    static void layer_norm_backward(context& ctx, cview x, cview dy, cview gamma, cview mean,
+                                    cview rstd, view dx, view dgamma,
+                                    view dbeta) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("layer_norm_backward", backend_part::sequence);
+        operand_checks::matrix(op, "input", x.shape);
+        operand_checks::expect(op, "output gradient", x.shape, dy.shape);
+        operand_checks::expect(op, "input gradient", x.shape, dx.shape);
+        operand_checks::channel_vector(op, "weight", x.shape.c, gamma.shape);
+        operand_checks::expect(op, "mean", vector_shape(x.shape.n), mean.shape);
+        operand_checks::expect(op, "inverse deviation", vector_shape(x.shape.n), rstd.shape);
+        operand_checks::channel_vector(op, "weight gradient", x.shape.c, dgamma.shape);
+        operand_checks::channel_vector(op, "bias gradient", x.shape.c, dbeta.shape);
+        B::layer_norm_backward(ctx, x, dy, gamma, mean, rstd, dx, dgamma, dbeta);
+    }
+    static void gather_rows(context& ctx, cview table, std::span<const std::int64_t> ids,
+                            view y) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("gather_rows", backend_part::sequence);
+        operand_checks::matrix(op, "table", table.shape);
+        operand_checks::expect(op, "output",
+                               matrix_shape(static_cast<std::int64_t>(ids.size()), table.shape.c),
+                               y.shape);
+        operand_checks::distinct(op, table.data, y.data);
+        operand_checks::row_ids(op, ids, table.shape.n);
+        B::gather_rows(ctx, table, ids, y);
+    }
+    static void gather_rows_backward(context& ctx, std::span<const std::int64_t> ids, cview dy,
+                                     view dtable) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("gather_rows_backward", backend_part::sequence);
+        operand_checks::matrix(op, "table gradient", dtable.shape);
+        operand_checks::expect(op, "output gradient",
+                               matrix_shape(static_cast<std::int64_t>(ids.size()), dtable.shape.c),
+                               dy.shape);
+        operand_checks::distinct(op, dy.data, dtable.data);
+        operand_checks::row_ids(op, ids, dtable.shape.n);
+        B::gather_rows_backward(ctx, ids, dy, dtable);
+    }
+    static void dropout_forward(context& ctx, const dropout_desc& d, cview x,
+                                view y) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("dropout_forward", backend_part::sequence);
+        operand_checks::dropout(op, d, x.shape);
+        operand_checks::same(op, x.shape, y.shape);
+        B::dropout_forward(ctx, d, x, y);
+    }
+    static void dropout_backward(context& ctx, const dropout_desc& d, cview dy,
+                                 view dx) requires BackendSequence<B> {
+        constexpr const char* op = detail::op_name("dropout_backward", backend_part::sequence);
+        operand_checks::dropout(op, d, dy.shape);
+        operand_checks::same(op, dy.shape, dx.shape);
+        B::dropout_backward(ctx, d, dy, dx);
+    }
 };
 
 }  // namespace smile

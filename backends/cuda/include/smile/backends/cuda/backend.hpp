@@ -5,14 +5,14 @@
 /// caching allocator; every operation is issued on the context's one stream; only the calls the
 /// concept says wait (download, dot, softmax_cross_entropy, svd, synchronize) wait.
 
-#include <string_view>
-
 #include <smile/backends/cuda/batch_norm.hpp>
 #include <smile/backends/cuda/conv.hpp>
 #include <smile/backends/cuda/linalg.hpp>
 #include <smile/backends/cuda/math.hpp>
 #include <smile/backends/cuda/pooling.hpp>
+#include <smile/backends/cuda/sequence.hpp>
 #include <smile/core/backend.hpp>
+#include <string_view>
 
 namespace smile::cuda {
 
@@ -108,9 +108,49 @@ struct backend {
 
     // Linear algebra -----------------------------------------------------------------------
     static void svd(context& ctx, cview a, view u, view s, view vt) { detail::svd(ctx, a, u, s, vt); }
+
+    // Sequence operations ------------------------------------------------------------------
+    static void batched_gemm(context& ctx, std::int64_t count, transpose ta, transpose tb,
+                             float alpha, cview a, cview b, float beta, view c) {
+        detail::batched_gemm(ctx, count, ta, tb, alpha, a, b, beta, c);
+    }
+    static void split_heads(context& ctx, const head_split& hs, cview tokens, view per_head) {
+        detail::split_heads(ctx, hs, tokens, per_head);
+    }
+    static void merge_heads(context& ctx, const head_split& hs, cview per_head, view tokens) {
+        detail::merge_heads(ctx, hs, per_head, tokens);
+    }
+    static void masked_softmax_forward(context& ctx, float scale, cview x, cview mask, view y) {
+        detail::masked_softmax_forward(ctx, scale, x, mask, y);
+    }
+    static void masked_softmax_backward(context& ctx, float scale, cview y, cview dy, view dx) {
+        detail::masked_softmax_backward(ctx, scale, y, dy, dx);
+    }
+    static void layer_norm_forward(context& ctx, float eps, cview x, cview gamma, cview beta,
+                                   view y, view mean, view rstd) {
+        detail::layer_norm_forward(ctx, eps, x, gamma, beta, y, mean, rstd);
+    }
+    static void layer_norm_backward(context& ctx, cview x, cview dy, cview gamma, cview mean,
+                                    cview rstd, view dx, view dgamma, view dbeta) {
+        detail::layer_norm_backward(ctx, x, dy, gamma, mean, rstd, dx, dgamma, dbeta);
+    }
+    static void gather_rows(context& ctx, cview table, std::span<const std::int64_t> ids, view y) {
+        detail::gather_rows(ctx, table, ids, y);
+    }
+    static void gather_rows_backward(context& ctx, std::span<const std::int64_t> ids, cview dy,
+                                     view dtable) {
+        detail::gather_rows_backward(ctx, ids, dy, dtable);
+    }
+    static void dropout_forward(context& ctx, const dropout_desc& d, cview x, view y) {
+        detail::dropout_forward(ctx, d, x, y);
+    }
+    static void dropout_backward(context& ctx, const dropout_desc& d, cview dy, view dx) {
+        detail::dropout_backward(ctx, d, dy, dx);
+    }
 };
 
 static_assert(Backend<backend>, "smile::cuda::backend must satisfy smile::Backend");
 static_assert(BackendActivations<backend>, "smile::cuda::backend provides the activation family");
+static_assert(BackendSequence<backend>, "smile::cuda::backend provides the sequence operations");
 
 }  // namespace smile::cuda

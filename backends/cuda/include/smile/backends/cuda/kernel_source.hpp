@@ -324,6 +324,152 @@ extern "C" __global__ void smile_bn_fold(float* w_out, float* shift, const float
 extern "C" __global__ void smile_bias_activation(float* y, const float* shift, i64 n, i64 c, i64 hw, int kind) {
     SMILE_FOR(i, n) y[i] = activation_value(kind, y[i] + shift[(i / hw) % c]);
 }
+
+// Sequence operations (core/backend.hpp, BackendSequence). Matrices are row-major.
+
+// Token rows [b·length + t, h·size + j] ↔ per-head rows [(b·heads + h)·length + t, j]; `split`
+// selects the direction. One element per thread, indexed by the per-head matrix.
+extern "C" __global__ void smile_move_heads(float* to, const float* from, i64 n, i64 length, i64 heads, i64 size,
+                                           int split) {
+    SMILE_FOR(i, n) {
+        const i64 j = i % size;
+        i64 r = i / size;
+        const i64 t = r % length;
+        r /= length;
+        const i64 h = r % heads, b = r / heads;
+        const i64 token = (b * length + t) * heads * size + h * size + j;
+        if (split) to[i] = from[token];
+        else to[token] = from[i];
+    }
+}
+
+// One block per row: y = softmax(scale·x) over the keys mask[r / per_mask] keeps (mask may be 0:
+// all keys); a row with every key masked is zero.
+extern "C" __global__ void smile_masked_softmax_forward(float* y, const float* x, const float* mask, i64 k,
+                                                       i64 per_mask, float scale) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    const float* in = x + r * k;
+    const float* keep = mask != 0 ? mask + (r / per_mask) * k : 0;
+    float* out = y + r * k;
+    double top = -1.0e308;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x)
+        if (keep == 0 || keep[j] != 0.0f) top = fmax(top, (double)(scale * in[j]));
+    top = block_max(top, shared);
+    if (top == -1.0e308) {
+        for (i64 j = threadIdx.x; j < k; j += blockDim.x) out[j] = 0.0f;
+        return;
+    }
+    double total = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x)
+        if (keep == 0 || keep[j] != 0.0f) total += exp((double)(scale * in[j]) - top);
+    total = block_sum(total, shared);
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x)
+        out[j] = keep != 0 && keep[j] == 0.0f ? 0.0f : (float)(exp((double)(scale * in[j]) - top) / total);
+}
+
+// One block per row: dx = scale·y ⊙ (dy − Σ y·dy); dx may alias dy (each element is read before
+// its own write, and the sum is complete before any write).
+extern "C" __global__ void smile_masked_softmax_backward(float* dx, const float* y, const float* dy, i64 k,
+                                                        float scale) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    double inner = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) inner += (double)y[r * k + j] * (double)dy[r * k + j];
+    const float dot = (float)block_sum(inner, shared);
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) dx[r * k + j] = scale * y[r * k + j] * (dy[r * k + j] - dot);
+}
+
+// One block per row: y = γ ⊙ (x − μ)·r + β; μ and r stored when the pointers are not 0.
+extern "C" __global__ void smile_layer_norm_forward(float* y, float* mean, float* rstd, const float* x,
+                                                   const float* gamma, const float* beta, i64 k, float eps) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    const float* in = x + r * k;
+    double sum = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) sum += in[j];
+    const double mu = block_sum(sum, shared) / (double)k;
+    double sq = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) sq += ((double)in[j] - mu) * ((double)in[j] - mu);
+    const float inv = (float)(1.0 / sqrt(block_sum(sq, shared) / (double)k + (double)eps));
+    const float m = (float)mu;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) y[r * k + j] = gamma[j] * ((in[j] - m) * inv) + beta[j];
+    if (threadIdx.x == 0 && mean != 0) {
+        mean[r] = m;
+        rstd[r] = inv;
+    }
+}
+
+// One block per row: dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)), ĝ = γ ⊙ dy, x̂ = (x − μ)·r.
+extern "C" __global__ void smile_layer_norm_backward_data(float* dx, const float* x, const float* dy,
+                                                         const float* gamma, const float* mean, const float* rstd,
+                                                         i64 k) {
+    extern __shared__ double shared[];
+    const i64 r = blockIdx.x;
+    const float mu = mean[r], inv = rstd[r];
+    double sg = 0.0, sgx = 0.0;
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) {
+        const float gh = gamma[j] * dy[r * k + j];
+        sg += gh;
+        sgx += (double)gh * (double)((x[r * k + j] - mu) * inv);
+    }
+    const float mean_g = (float)(block_sum(sg, shared) / (double)k);
+    const float mean_gx = (float)(block_sum(sgx, shared) / (double)k);
+    for (i64 j = threadIdx.x; j < k; j += blockDim.x) {
+        const float xhat = (x[r * k + j] - mu) * inv;
+        dx[r * k + j] = inv * (gamma[j] * dy[r * k + j] - mean_g - xhat * mean_gx);
+    }
+}
+
+// One thread per column: dγ = Σ_rows dy ⊙ x̂, dβ = Σ_rows dy, in double, in row order.
+extern "C" __global__ void smile_layer_norm_backward_params(float* dgamma, float* dbeta, const float* x,
+                                                           const float* dy, const float* mean, const float* rstd,
+                                                           i64 rows, i64 k) {
+    SMILE_FOR(j, k) {
+        double sg = 0.0, sb = 0.0;
+        for (i64 r = 0; r < rows; ++r) {
+            const float g = dy[r * k + j];
+            sg += (double)g * (double)((x[r * k + j] - mean[r]) * rstd[r]);
+            sb += g;
+        }
+        dgamma[j] = (float)sg;
+        dbeta[j] = (float)sb;
+    }
+}
+
+// y[i, j] = table[ids[i], j]
+extern "C" __global__ void smile_gather_rows(float* y, const float* table, const i64* ids, i64 n, i64 k) {
+    SMILE_FOR(i, n * k) y[i] = table[ids[i / k] * k + i % k];
+}
+
+// dtable[id_g, j] = Σ over the positions p of group g (in order) of dy[p, j]; `groups` holds
+// order[count], starts[g + 1] and the group ids[g] one after the other. Rows of ids that occur in
+// no group are zeroed before (smile_fill).
+extern "C" __global__ void smile_gather_rows_backward(float* dtable, const float* dy, const i64* groups, i64 count,
+                                                     i64 g, i64 k) {
+    const i64* order = groups;
+    const i64* starts = groups + count;
+    const i64* ids = starts + g + 1;
+    SMILE_FOR(i, g * k) {
+        const i64 group = i / k, j = i % k;
+        float acc = 0.0f;
+        for (i64 p = starts[group]; p < starts[group + 1]; ++p) acc += dy[order[p] * k + j];
+        dtable[ids[group] * k + j] = acc;
+    }
+}
+
+// dropout_desc::draw: the top 24 bits of splitmix64 at position i + 1 of the stream at `seed`.
+__device__ unsigned int dropout_draw(unsigned long long seed, unsigned long long i) {
+    unsigned long long z = seed + (i + 1ULL) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (unsigned int)(z >> 40);
+}
+extern "C" __global__ void smile_dropout(float* y, const float* x, i64 n, unsigned long long seed,
+                                        unsigned int threshold, float scale) {
+    SMILE_FOR(i, n) y[i] = dropout_draw(seed, (unsigned long long)i) >= threshold ? x[i] * scale : 0.0f;
+}
 )CUDA";
 
 /// The kernels of kernel_source, in the order of `kernel`.
@@ -353,18 +499,52 @@ enum class kernel : int {
     bn_frozen_backward_data,
     bn_fold,
     bias_activation,
+    move_heads,
+    masked_softmax_forward,
+    masked_softmax_backward,
+    layer_norm_forward,
+    layer_norm_backward_data,
+    layer_norm_backward_params,
+    gather_rows,
+    gather_rows_backward,
+    dropout,
     count
 };
 
-inline constexpr const char* kernel_names[] = {
-    "smile_fill",          "smile_axpby",          "smile_multiply",
-    "smile_scale_channels", "smile_add_channel_bias", "smile_channel_sum",
-    "smile_mix_rows",      "smile_paste_box",      "smile_dot_partial",
-    "smile_sum_doubles",   "smile_relu_forward",   "smile_relu_backward",
-    "smile_activation_forward", "smile_activation_backward", "smile_scale_rows", "smile_row_dot",
-    "smile_softmax_cross_entropy", "smile_gap_forward", "smile_gap_backward",
-    "smile_sgd_step",      "smile_adam_step",      "smile_bn_frozen_backward_params", "smile_bn_frozen_backward_data",
-    "smile_bn_fold",       "smile_bias_activation"};
+inline constexpr const char* kernel_names[] = {"smile_fill",
+                                               "smile_axpby",
+                                               "smile_multiply",
+                                               "smile_scale_channels",
+                                               "smile_add_channel_bias",
+                                               "smile_channel_sum",
+                                               "smile_mix_rows",
+                                               "smile_paste_box",
+                                               "smile_dot_partial",
+                                               "smile_sum_doubles",
+                                               "smile_relu_forward",
+                                               "smile_relu_backward",
+                                               "smile_activation_forward",
+                                               "smile_activation_backward",
+                                               "smile_scale_rows",
+                                               "smile_row_dot",
+                                               "smile_softmax_cross_entropy",
+                                               "smile_gap_forward",
+                                               "smile_gap_backward",
+                                               "smile_sgd_step",
+                                               "smile_adam_step",
+                                               "smile_bn_frozen_backward_params",
+                                               "smile_bn_frozen_backward_data",
+                                               "smile_bn_fold",
+                                               "smile_bias_activation",
+                                               "smile_move_heads",
+                                               "smile_masked_softmax_forward",
+                                               "smile_masked_softmax_backward",
+                                               "smile_layer_norm_forward",
+                                               "smile_layer_norm_backward_data",
+                                               "smile_layer_norm_backward_params",
+                                               "smile_gather_rows",
+                                               "smile_gather_rows_backward",
+                                               "smile_dropout"};
 static_assert(sizeof(kernel_names) / sizeof(kernel_names[0]) == static_cast<int>(kernel::count),
               "one name per kernel");
 
