@@ -106,6 +106,28 @@ public:
         return out;
     }
 
+    /// The tensor's values as 64-bit integers, converted from I64/I32/U8 (token ids, labels).
+    [[nodiscard]] std::vector<std::int64_t> read_integers(const std::string& name) const {
+        const auto& e = entry(name);
+        if (e.dtype != "I64" && e.dtype != "I32" && e.dtype != "U8")
+            detail::fail(path_.string(), ": tensor '", name, "' has dtype ", e.dtype,
+                         ", not an integer type");
+        const std::byte* p = data_ + e.begin;
+        std::vector<std::int64_t> out(e.numel());
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            if (e.dtype == "I64") {
+                std::memcpy(&out[i], p + 8 * i, 8);
+            } else if (e.dtype == "I32") {
+                std::int32_t v;
+                std::memcpy(&v, p + 4 * i, 4);
+                out[i] = v;
+            } else {
+                out[i] = static_cast<std::int64_t>(static_cast<std::uint8_t>(p[i]));
+            }
+        }
+        return out;
+    }
+
 private:
     void map_file() {
         fd_ = ::open(path_.c_str(), O_RDONLY);

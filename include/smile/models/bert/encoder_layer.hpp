@@ -1,0 +1,159 @@
+#pragma once
+/// @file
+/// One BERT encoder layer, Hugging Face's BertLayer, with its module names:
+///   a = attention.output.LayerNorm(x + dropout(attention.output.dense(attention.self(x))))
+///   y = output.LayerNorm(a + dropout(output.dense(act(intermediate.dense(a)))))
+/// (post-norm, as BERT). `bert_attention` is BertAttention (`self` and `output`).
+
+#include <smile/layers/activation.hpp>
+#include <smile/layers/dropout.hpp>
+#include <smile/layers/layer_norm.hpp>
+#include <smile/layers/linear.hpp>
+#include <smile/models/bert/self_attention.hpp>
+#include <utility>
+
+namespace smile {
+
+/// y = LayerNorm(residual + dropout(dense(x))): BertSelfOutput and BertOutput.
+template <Backend B>
+requires BackendSequence<B>
+class bert_residual_output {
+public:
+    bert_residual_output(session<B>& s, rng& gen, std::int64_t in, const bert_config& c)
+        : dense_(s, gen, {in, c.hidden_size}),
+          dropout_(c.hidden_dropout_prob),
+          norm_(s, {c.hidden_size, c.layer_norm_eps}) {}
+
+    void forward(session<B>& s, const tensor<B>& x, const tensor<B>& residual, tensor<B>& y,
+                 mode m) {
+        dense_.forward(s, x, dense_out_, m);
+        dropped_ = m == mode::train && dropout_.probability() > 0.0f;
+        if (dropped_) dropout_.forward(s, dense_out_, dropped_out_, m);
+        sum_.bind(s.context());
+        sum_.resize(dense_out_.shape());
+        ops<B>::add(s.context(), 1.0f, (dropped_ ? dropped_out_ : dense_out_).view(), 1.0f,
+                    residual.view(), sum_.view());
+        norm_.forward(s, sum_, y, m);
+    }
+
+    /// d_sum = LayerNorm backward of dy; d_residual = d_sum; dx = dense backward of the dropout
+    /// backward of d_sum.
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>& d_residual, tensor<B>* dx) {
+        norm_.backward(s, dy, &d_residual);
+        const tensor<B>* d_dense = &d_residual;
+        if (dropped_) {
+            dropout_.backward(s, d_residual, &d_dropped_);
+            d_dense = &d_dropped_;
+        }
+        dense_.backward(s, *d_dense, dx);
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        dense_.visit_parameters(join_name(prefix, "dense"), f);
+        norm_.visit_parameters(join_name(prefix, "LayerNorm"), f);
+    }
+    void set_name(const std::string& name) {
+        dense_.set_name(join_name(name, "dense"));
+        dropout_.set_name(join_name(name, "dropout"));
+        norm_.set_name(join_name(name, "LayerNorm"));
+    }
+    void set_generator(rng* gen) noexcept { dropout_.set_generator(gen); }
+    void reset_parameters(rng& gen, double range) {
+        init::normal(dense_.weight().value, gen, range);
+        dense_.bias().value.fill(0.0f);
+        norm_.reset_parameters();
+    }
+
+private:
+    linear<B> dense_;
+    dropout<B> dropout_;
+    layer_norm<B> norm_;
+    bool dropped_ = false;
+    tensor<B> dense_out_, dropped_out_, sum_, d_dropped_;
+};
+
+template <Backend B>
+requires BackendSequence<B> && BackendActivations<B>
+class bert_layer : public layer_state<B> {
+public:
+    bert_layer(session<B>& s, rng& gen, const bert_config& c, const sequence_state<B>* sequence)
+        : self_(s, gen, c, sequence),
+          attention_output_(s, gen, c.hidden_size, c),
+          intermediate_(s, gen, {c.hidden_size, c.intermediate_size}),
+          act_(c.hidden_act),
+          output_(s, gen, c.intermediate_size, c),
+          hidden_(c.hidden_size) {}
+
+    void set_sequence(const sequence_state<B>* sequence) noexcept { self_.set_sequence(sequence); }
+    void set_generator(rng* gen) noexcept {
+        self_.set_generator(gen);
+        attention_output_.set_generator(gen);
+        output_.set_generator(gen);
+    }
+
+    [[nodiscard]] shape4 output_shape(const shape4& x) const { return self_.output_shape(x); }
+
+    void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        this->begin_forward(x, y, m);
+        y.bind(s.context());
+        this->end_forward(x);
+        self_.forward(s, x, context_, m);
+        attention_output_.forward(s, context_, x, attended_, m);
+        intermediate_.forward(s, attended_, inner_, m);
+        act_.forward(s, inner_, activated_, m);
+        output_.forward(s, activated_, attended_, y, m);
+    }
+
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
+        this->begin_backward(dy);
+        output_.backward(s, dy, d_attended_, &d_activated_);
+        act_.backward(s, d_activated_, &d_inner_);
+        intermediate_.backward(s, d_inner_, &d_attended_part_);
+        ops<B>::add(s.context(), 1.0f, d_attended_.view(), 1.0f, d_attended_part_.view(),
+                    d_attended_.view());
+        attention_output_.backward(s, d_attended_, d_residual_, &d_context_);
+        self_.backward(s, d_context_, dx);
+        if (dx != nullptr)
+            ops<B>::add(s.context(), 1.0f, dx->view(), 1.0f, d_residual_.view(), dx->view());
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        self_.visit_parameters(join_name(prefix, "attention.self"), f);
+        attention_output_.visit_parameters(join_name(prefix, "attention.output"), f);
+        intermediate_.visit_parameters(join_name(prefix, "intermediate.dense"), f);
+        output_.visit_parameters(join_name(prefix, "output"), f);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+
+    void set_name(std::string name) {
+        self_.set_name(join_name(name, "attention.self"));
+        attention_output_.set_name(join_name(name, "attention.output"));
+        intermediate_.set_name(join_name(name, "intermediate.dense"));
+        act_.set_name(join_name(name, "intermediate.act"));
+        output_.set_name(join_name(name, "output"));
+        layer_state<B>::set_name(std::move(name));
+    }
+
+    void reset_parameters(rng& gen, double range) {
+        self_.reset_parameters(gen, range);
+        attention_output_.reset_parameters(gen, range);
+        init::normal(intermediate_.weight().value, gen, range);
+        intermediate_.bias().value.fill(0.0f);
+        output_.reset_parameters(gen, range);
+    }
+
+private:
+    bert_self_attention<B> self_;
+    bert_residual_output<B> attention_output_;
+    linear<B> intermediate_;
+    activation<B> act_;
+    bert_residual_output<B> output_;
+    std::int64_t hidden_;
+    tensor<B> context_, attended_, inner_, activated_;
+    tensor<B> d_attended_, d_activated_, d_inner_, d_attended_part_, d_residual_, d_context_;
+};
+
+}  // namespace smile

@@ -1,0 +1,173 @@
+#pragma once
+/// @file
+/// `bert_self_attention<B>`: Hugging Face's BertSelfAttention (`query`, `key`, `value`, dropout
+/// on the probabilities), on the token matrix [batch·length, hidden, 1, 1]:
+///   Q, K, V = x·Wᵀ + b, split into heads [batch·heads·length, d]
+///   P = softmax(Q·Kᵀ/√d, keys masked per sample),  context = dropout(P)·V,  y = heads merged
+/// The sequence length and the attention mask of the current batch come from the model's
+/// `sequence_state`, set before each forward.
+
+#include <cmath>
+#include <smile/core/ops.hpp>
+#include <smile/layers/dropout.hpp>
+#include <smile/layers/linear.hpp>
+#include <smile/models/bert/config.hpp>
+#include <utility>
+
+namespace smile {
+
+/// What every attention layer of a model needs to know about the current batch.
+template <Backend B>
+struct sequence_state {
+    std::int64_t length = 0;
+    tensor<B> mask;  ///< [batch, length, 1, 1], 1 keep / 0 padding
+};
+
+template <Backend B>
+requires BackendSequence<B>
+class bert_self_attention : public layer_state<B> {
+public:
+    bert_self_attention(session<B>& s, rng& gen, const bert_config& c,
+                        const sequence_state<B>* sequence)
+        : query_(s, gen, {c.hidden_size, c.hidden_size}),
+          key_(s, gen, {c.hidden_size, c.hidden_size}),
+          value_(s, gen, {c.hidden_size, c.hidden_size}),
+          dropout_(c.attention_probs_dropout_prob),
+          heads_(c.num_attention_heads),
+          hidden_(c.hidden_size),
+          sequence_(sequence) {}
+
+    void set_sequence(const sequence_state<B>* sequence) noexcept { sequence_ = sequence; }
+    void set_generator(rng* gen) noexcept { dropout_.set_generator(gen); }
+
+    [[nodiscard]] shape4 output_shape(const shape4& x) const {
+        SMILE_CHECK(x.is_matrix() && x.c == hidden_, this->label(), ": input ", x,
+                    " is not a token matrix [tokens, ", hidden_, ", 1, 1]");
+        return x;
+    }
+
+    void forward(session<B>& s, const tensor<B>& x, tensor<B>& y, mode m) {
+        this->begin_forward(x, y, m);
+        y.resize(output_shape(x.shape()));
+        this->end_forward(y);
+        auto& ctx = s.context();
+        const head_split hs = split();
+        const std::int64_t rows = x.shape().n * heads_, size = hidden_ / heads_;
+        query_.forward(s, x, q_tokens_, m);
+        key_.forward(s, x, k_tokens_, m);
+        value_.forward(s, x, v_tokens_, m);
+        for (auto [from, to] : {std::pair{&q_tokens_, &q_}, {&k_tokens_, &k_}, {&v_tokens_, &v_}}) {
+            to->bind(ctx);
+            to->resize(matrix_shape(rows, size));
+            ops<B>::split_heads(ctx, hs, from->view(), to->view());
+        }
+        const std::int64_t count = rows / hs.length;
+        scores_.bind(ctx);
+        scores_.resize(matrix_shape(rows, hs.length));
+        probs_.bind(ctx);
+        probs_.resize(scores_.shape());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, q_.view(), k_.view(),
+                             0.0f, scores_.view());
+        const auto& mask = sequence_->mask;
+        ops<B>::masked_softmax_forward(ctx, scale(), scores_.view(),
+                                       mask.empty() ? const_tensor_view<B>{} : mask.view(),
+                                       probs_.view());
+        dropped_ = m == mode::train && dropout_.probability() > 0.0f;
+        if (dropped_) dropout_.forward(s, probs_, dropped_probs_, m);
+        context_.bind(ctx);
+        context_.resize(matrix_shape(rows, size));
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f, used_probs().view(),
+                             v_.view(), 0.0f, context_.view());
+        ops<B>::merge_heads(ctx, hs, context_.view(), y.view());
+    }
+
+    /// With G the gradient of the merged context split into heads: dP' = G·Vᵀ, dV = P'ᵀ·G (P' the
+    /// probabilities after dropout), dP = dropout backward of dP', dS = softmax backward (scaled by
+    /// 1/√d), dQ = dS·K, dK = dSᵀ·Q; the three merged gradients go through their linear layers and
+    /// dx = dx_Q + dx_K + dx_V.
+    void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
+        this->begin_backward(dy);
+        auto& ctx = s.context();
+        const head_split hs = split();
+        const std::int64_t count = q_.shape().n / hs.length;
+        for (auto* t : {&d_context_, &d_q_, &d_k_, &d_v_}) {
+            t->bind(ctx);
+            t->resize(q_.shape());
+        }
+        d_probs_.bind(ctx);
+        d_probs_.resize(probs_.shape());
+        ops<B>::split_heads(ctx, hs, dy.view(), d_context_.view());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, d_context_.view(),
+                             v_.view(), 0.0f, d_probs_.view());
+        ops<B>::batched_gemm(ctx, count, transpose::yes, transpose::no, 1.0f, used_probs().view(),
+                             d_context_.view(), 0.0f, d_v_.view());
+        tensor<B>* d_scores = &d_probs_;
+        if (dropped_) {
+            dropout_.backward(s, d_probs_, &d_dropped_);
+            d_scores = &d_dropped_;
+        }
+        ops<B>::masked_softmax_backward(ctx, scale(), probs_.view(), d_scores->view(),
+                                        d_scores->view());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f, d_scores->view(),
+                             k_.view(), 0.0f, d_q_.view());
+        ops<B>::batched_gemm(ctx, count, transpose::yes, transpose::no, 1.0f, d_scores->view(),
+                             q_.view(), 0.0f, d_k_.view());
+        d_tokens_.bind(ctx);
+        d_tokens_.resize(dy.shape());
+        ops<B>::merge_heads(ctx, hs, d_q_.view(), d_tokens_.view());
+        query_.backward(s, d_tokens_, dx);
+        auto part = s.borrow(dy.shape());
+        for (auto [grad, layer] : {std::pair{&d_k_, &key_}, {&d_v_, &value_}}) {
+            ops<B>::merge_heads(ctx, hs, grad->view(), d_tokens_.view());
+            layer->backward(s, d_tokens_, dx != nullptr ? &*part : nullptr);
+            if (dx != nullptr) ops<B>::add(ctx, 1.0f, dx->view(), 1.0f, part->view(), dx->view());
+        }
+    }
+
+    template <class F>
+    void visit_parameters(std::string_view prefix, F&& f) {
+        query_.visit_parameters(join_name(prefix, "query"), f);
+        key_.visit_parameters(join_name(prefix, "key"), f);
+        value_.visit_parameters(join_name(prefix, "value"), f);
+    }
+    template <class F>
+    void visit_buffers(std::string_view, F&&) {}
+
+    void set_name(std::string name) {
+        query_.set_name(join_name(name, "query"));
+        key_.set_name(join_name(name, "key"));
+        value_.set_name(join_name(name, "value"));
+        dropout_.set_name(join_name(name, "dropout"));
+        layer_state<B>::set_name(std::move(name));
+    }
+
+    /// HF's _init_weights: N(0, range²) weights, zero biases.
+    void reset_parameters(rng& gen, double range) {
+        for (auto* l : {&query_, &key_, &value_}) {
+            init::normal(l->weight().value, gen, range);
+            l->bias().value.fill(0.0f);
+        }
+    }
+
+private:
+    [[nodiscard]] head_split split() const {
+        SMILE_CHECK(sequence_ != nullptr && sequence_->length > 0, this->label(),
+                    ": no sequence length set (the model sets it before each forward)");
+        return {heads_, sequence_->length};
+    }
+    [[nodiscard]] float scale() const {
+        return static_cast<float>(1.0 / std::sqrt(double(hidden_ / heads_)));
+    }
+    [[nodiscard]] const tensor<B>& used_probs() const { return dropped_ ? dropped_probs_ : probs_; }
+
+    linear<B> query_, key_, value_;
+    dropout<B> dropout_;
+    std::int64_t heads_, hidden_;
+    const sequence_state<B>* sequence_;
+    bool dropped_ = false;
+    tensor<B> q_tokens_, k_tokens_, v_tokens_, q_, k_, v_, scores_, probs_, dropped_probs_,
+        context_;
+    tensor<B> d_context_, d_probs_, d_dropped_, d_q_, d_k_, d_v_, d_tokens_;
+};
+
+}  // namespace smile
