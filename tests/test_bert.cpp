@@ -150,6 +150,39 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "bert: a bare BertModel file (no bert. prefix, no classifier, a position_ids buffer) loads "
+    "non-strictly") {
+    const smile::io::safetensors_reader tiny(fixtures / "bert_tiny" / "model.safetensors");
+    std::vector<smile::io::safetensors_record> records;
+    for (const auto& [name, entry] : tiny.entries()) {
+        if (name.rfind("bert.", 0) != 0) continue;  // the classifier stays behind
+        records.push_back({name.substr(5), entry.shape, tiny.read_floats(name), false, 0});
+    }
+    records.push_back({"embeddings.position_ids", {}, {}, true, 0});
+    const auto bare = std::filesystem::temp_directory_path() / "smile-bert-bare.safetensors";
+    smile::io::write_safetensors(bare, records);
+    const auto config = smile::bert_config::from_json_file(fixtures / "bert_tiny" / "config.json");
+    smile::session<device> s;
+    smile::rng gen(6);
+    smile::bert_classifier<device> model(s, gen, config);
+    CHECK_THROWS_WITH_AS(smile::io::load_weights<device>(model, bare),
+                         doctest::Contains("fc.weight"), smile::error);
+    smile::io::load_options lenient;
+    lenient.strict = false;
+    const auto report = smile::io::load_weights<device>(model, bare, lenient);
+    CHECK(report.naming == "bert (no prefix)");
+    CHECK(report.loaded.size() == 39);
+    CHECK(report.missing == std::vector<std::string>{"fc.weight", "fc.bias"});
+    CHECK(report.unexpected.empty());
+    CHECK(report.ignored == 1);
+    const smile::io::safetensors_reader f(fixtures / "bert_tiny_parity.safetensors");
+    smile::tensor<device> logits;
+    model.forward(s, batch_of(f), logits, smile::mode::eval);
+    smile::test::check_fixture_close(f, "pooled", model.bert().pooled().to_host());
+    std::filesystem::remove(bare);
+}
+
+TEST_CASE(
     "bert: a sentence's logits do not change when it is batched with longer ones (padding "
     "invariance)") {
     auto config = smile::bert_config::from_json_file(fixtures / "bert_tiny" / "config.json");

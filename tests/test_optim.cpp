@@ -1,11 +1,13 @@
 // The optimizer seam: SGD, Adam and AdamW against torch.optim (fixtures made by
 // tests/fixtures/make_optimizer_fixtures.py), rules and skipping; learning-rate schedules.
 #include <doctest/doctest.h>
+#include <fnmatch.h>
 
 #include <map>
 #include <smile/factory_instances.hpp>
 #include <smile/io/safetensors.hpp>
 #include <smile/models/architecture.hpp>
+#include <smile/optim/clip_grad_norm.hpp>
 #include <smile/optim/lr_schedule.hpp>
 #include <smile/optim/make_optimizer.hpp>
 
@@ -32,8 +34,62 @@ TEST_CASE("lr schedules: step at two thirds, multistep, cosine, constant") {
     CHECK(cosine.at(50) == doctest::Approx(1.0));
     CHECK(cosine.at(100) == doctest::Approx(0.0));
     CHECK(smile::lr_schedule{smile::schedule_kind::constant, 0.3f, 5, 0.1f, {}}.at(4) == 0.3f);
-    CHECK_THROWS_WITH_AS(smile::parse_schedule("linear"), doctest::Contains("unknown learning-rate schedule 'linear'"),
-                         smile::error);
+    CHECK_THROWS_WITH_AS(smile::parse_schedule("noam"),
+                         doctest::Contains("unknown learning-rate schedule 'noam'"), smile::error);
+}
+
+TEST_CASE(
+    "lr schedules: linear warm-up then linear decay, as transformers' "
+    "get_linear_schedule_with_warmup") {
+    smile::lr_schedule s{smile::schedule_kind::linear, 2e-5f, 100, 0.1f, {}, 10};
+    CHECK(s.at(0) == 0.0f);  // transformers' first step has learning rate 0
+    CHECK(s.at(5) == doctest::Approx(1e-5));
+    CHECK(s.at(10) == doctest::Approx(2e-5));
+    CHECK(s.at(55) == doctest::Approx(1e-5));  // (100 − 55)/90 of the peak
+    CHECK(s.at(100) == 0.0f);
+    CHECK(s.at(120) == 0.0f);
+    smile::lr_schedule none{smile::schedule_kind::linear, 1.0f, 4, 0.1f, {}, 0};
+    CHECK(none.at(0) == 1.0f);
+    CHECK(none.at(3) == doctest::Approx(0.25));
+    CHECK(smile::parse_schedule("linear") == smile::schedule_kind::linear);
+}
+
+TEST_CASE(
+    "clip_grad_norm: the global norm over fresh gradients, scaled down to max_norm, as PyTorch") {
+    smile::session<B> s;
+    smile::parameter<B> a(s, smile::matrix_shape(1, 2), 2), b(s, smile::vector_shape(1), 1),
+        stale(s, smile::vector_shape(1), 1);
+    a.grad_for_write().copy_from_host(std::vector<float>{3, 0});
+    b.grad_for_write().copy_from_host(std::vector<float>{-4});
+    stale.grad_for_write().copy_from_host(std::vector<float>{100});
+    stale.consume_grad();  // no fresh gradient: neither counted nor scaled
+    const std::vector<std::pair<std::string, smile::parameter<B>*>> params{
+        {"a", &a}, {"b", &b}, {"stale", &stale}};
+    CHECK(smile::clip_grad_norm(s, params, 10.0) ==
+          doctest::Approx(5.0));  // below the limit: untouched
+    CHECK(a.grad.to_host() == std::vector<float>{3, 0});
+    CHECK(smile::clip_grad_norm(s, params, 1.0) == doctest::Approx(5.0));
+    const float c = static_cast<float>(1.0 / (5.0 + 1e-6));
+    CHECK(a.grad.to_host()[0] == doctest::Approx(3 * c));
+    CHECK(b.grad.to_host()[0] == doctest::Approx(-4 * c));
+    CHECK(stale.grad.to_host()[0] == 100.0f);
+    b.grad_for_write().copy_from_host(std::vector<float>{NAN});
+    CHECK_THROWS_WITH_AS(smile::clip_grad_norm(s, params, 1.0),
+                         doctest::Contains("gradient norm is not finite"), smile::error);
+    // BERT's groups: no decay on biases and LayerNorm weights, decay elsewhere.
+    const auto rules = smile::transformer_no_decay_rules();
+    auto decays = [&](const char* name) {
+        float wd = 1.0f;
+        for (const auto& r : rules)
+            if (::fnmatch(r.pattern.c_str(), name, 0) == 0) wd = r.wd_mult;
+        return wd;
+    };
+    CHECK(decays("bert.encoder.layer.0.attention.self.query.bias") == 0.0f);
+    CHECK(decays("bert.encoder.layer.3.output.LayerNorm.weight") == 0.0f);
+    CHECK(decays("bert.embeddings.LayerNorm.bias") == 0.0f);
+    CHECK(decays("bert.encoder.layer.0.attention.self.query.weight") == 1.0f);
+    CHECK(decays("bert.embeddings.word_embeddings.weight") == 1.0f);
+    CHECK(decays("fc.weight") == 1.0f);
 }
 
 TEST_CASE("sgd: rules set multipliers by name, parameters without fresh gradients are left alone") {

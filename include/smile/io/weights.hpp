@@ -6,7 +6,8 @@
 /// Sources: a .safetensors file, or a directory of `<name>.npy` files (one per tensor, as
 /// written by `np.save`). Loading checks every name and shape and reports what it loaded, what
 /// the model has that the file lacks (missing), what the file has that the model lacks
-/// (unexpected) and heads it skipped. `num_batches_tracked` is accepted and ignored. A tensor
+/// (unexpected) and heads it skipped. `num_batches_tracked` and BERT's `embeddings.position_ids`
+/// are accepted and ignored. A tensor
 /// holding NaN or Inf is refused with its name unless `allow_nonfinite`.
 ///
 /// - strict (default): any missing, unexpected or mismatched tensor is an error that lists them.
@@ -228,7 +229,10 @@ load_report load_weights(Model& model, const std::filesystem::path& path, const 
     }
     for (const auto& [name, was_used] : used) {
         if (was_used) continue;
-        if (detail_weights::ends_with(name, ".num_batches_tracked")) {
+        // BN's step counter, and the position-index buffer older transformers versions save
+        // with BERT (`embeddings.position_ids`, always 0..max_positions − 1): neither is a weight.
+        if (detail_weights::ends_with(name, ".num_batches_tracked") ||
+            detail_weights::ends_with(name, "embeddings.position_ids")) {
             ++report.ignored;
         } else {
             report.unexpected.push_back(name);
