@@ -249,6 +249,52 @@ TEST_CASE(
                          doctest::Contains("dropout in training needs a generator"), smile::error);
 }
 
+TEST_CASE(
+    "bert: mixing sequences after the embeddings or at the pooled output: values and gradients") {
+    const auto config = smile::bert_config::from_json_file(fixtures / "bert_tiny" / "config.json");
+    const smile::io::safetensors_reader f(fixtures / "bert_tiny_parity.safetensors");
+    const auto b = batch_of(f);
+    const auto labels = f.read_integers("labels");
+    smile::mixup_plan plan;
+    plan.lambda = 0.7;
+    plan.perm = {2, 0, 1};
+    for (const auto point : {smile::text_mix_point::pooled, smile::text_mix_point::embeddings}) {
+        CAPTURE(static_cast<int>(point));
+        smile::session<device> s;
+        smile::rng gen(7);
+        smile::bert_classifier<device> model(s, gen, config);
+        smile::io::load_weights<device>(model, fixtures / "bert_tiny" / "model.safetensors");
+        smile::tensor<device> logits;
+        if (point == smile::text_mix_point::pooled) {
+            model.forward(s, b, logits, smile::mode::eval, &plan, point);
+            const auto mixed = model.features().to_host(), pooled = model.bert().pooled().to_host();
+            const std::size_t h = 16;
+            for (std::size_t i = 0; i < 3; ++i)
+                for (std::size_t j = 0; j < h; ++j)
+                    CHECK(mixed[i * h + j] ==
+                          doctest::Approx(0.7 * pooled[i * h + j] +
+                                          0.3 * pooled[std::size_t(plan.perm[i]) * h + j]));
+        }
+        auto loss_at = [&](bool backward) {
+            model.forward(s, b, logits, smile::mode::eval_grad, &plan, point);
+            auto targets = smile::tensor<device>::from_host(s, logits.shape(),
+                                                            one_hot(labels, logits.shape().c));
+            smile::tensor<device> d_logits(s, logits.shape());
+            const double loss = smile::ops<device>::softmax_cross_entropy(
+                s.context(), logits.view(), targets.view(), 1.0f / 3.0f, d_logits.view());
+            if (backward) model.backward(s, d_logits);
+            return loss / 3.0;
+        };
+        loss_at(true);
+        std::vector<std::vector<float>> analytic;
+        for (auto& [name, p] : smile::parameters_of<device>(model))
+            analytic.push_back(p->grad.to_host());
+        const auto r = smile::test::check_directional_gradients_against<device>(
+            model, analytic, [&] { return loss_at(false); }, 8, 2);
+        CHECK(r.compared >= 70);
+    }
+}
+
 TEST_CASE("bert: bad configurations, batches and weight files are reported by name") {
     const auto dir = std::filesystem::temp_directory_path() / "smile-bert-config";
     std::filesystem::create_directories(dir);

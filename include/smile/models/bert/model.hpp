@@ -12,15 +12,34 @@
 /// is recognised by `weight_namings` and loaded too. The classifier is `fc` inside smile (the
 /// loader's target-head rules: non-strict loading skips a classifier with another class count)
 /// and `classifier` in files.
+///
+/// Mixup on text (the SMILE paper does not say where BERT's inputs are mixed; docs/methods.md):
+/// a `mixup_plan` mixes whole sequences either after the embeddings (every token position t of
+/// sequence i with position t of sequence perm[i], attending to the union of the two masks) or
+/// at the pooled output that the classifier reads. Backward undoes a mix with the inverse
+/// permutation: for y_i = λx_i + (1 − λ)x_{p(i)}, ∂L/∂x_j = λ·∂L/∂y_j + (1 − λ)·∂L/∂y_{p⁻¹(j)}.
 
 #include <memory>
 #include <smile/io/weight_naming.hpp>
+#include <smile/mixup/mixup.hpp>
 #include <smile/models/bert/embeddings.hpp>
 #include <smile/models/bert/encoder_layer.hpp>
 #include <string>
 #include <vector>
 
 namespace smile {
+
+/// Where a mixup plan mixes a BERT's sequences.
+enum class text_mix_point : std::uint8_t { pooled, embeddings };
+
+/// The inverse of a permutation (for the backward of a mix).
+[[nodiscard]] inline std::vector<std::int64_t> inverse_permutation(
+    const std::vector<std::int64_t>& perm) {
+    std::vector<std::int64_t> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i)
+        inverse[static_cast<std::size_t>(perm[i])] = std::int64_t(i);
+    return inverse;
+}
 
 template <Backend B>
 requires BackendSequence<B> && BackendActivations<B>
@@ -63,15 +82,41 @@ public:
         pooler_.bias().value.fill(0.0f);
     }
 
-    /// Runs the encoder and the pooler; `last_hidden()` and `pooled()` hold the results.
-    void forward(session<B>& s, const token_batch& b, mode m) {
+    /// Runs the encoder and the pooler; `last_hidden()` and `pooled()` hold the results. With
+    /// `embedding_mix`, the sequences are mixed after the embeddings (see the file comment).
+    void forward(session<B>& s, const token_batch& b, mode m,
+                 const mixup_plan* embedding_mix = nullptr) {
         b.validate(config_.vocab_size, config_.type_vocab_size, config_.max_position_embeddings);
         auto& ctx = s.context();
         sequence_->length = b.length;
         sequence_->mask.bind(ctx);
         sequence_->mask.resize(matrix_shape(b.batch, b.length));
-        sequence_->mask.copy_from_host(b.attention_mask);
-        embeddings_.forward(s, b, hidden_[0], m);
+        embedding_mix_ = embedding_mix != nullptr;
+        if (embedding_mix_) {
+            SMILE_CHECK(std::int64_t(embedding_mix->perm.size()) == b.batch,
+                        "bert: the mixup plan mixes ", embedding_mix->perm.size(),
+                        " sequences but the batch has ", b.batch);
+            mix_lambda_ = static_cast<float>(embedding_mix->lambda);
+            mix_perm_ = embedding_mix->perm;
+            std::vector<float> mask(b.attention_mask.size());
+            for (std::int64_t i = 0; i < b.batch; ++i)
+                for (std::int64_t t = 0; t < b.length; ++t) {
+                    const auto at = static_cast<std::size_t>(i * b.length + t);
+                    const auto other =
+                        static_cast<std::size_t>(mix_perm_[std::size_t(i)] * b.length + t);
+                    mask[at] = std::max(b.attention_mask[at], b.attention_mask[other]);
+                }
+            sequence_->mask.copy_from_host(mask);
+            embeddings_.forward(s, b, embedded_, m);
+            hidden_[0].bind(ctx);
+            hidden_[0].resize(embedded_.shape());
+            const auto per_sequence = matrix_shape(b.batch, b.length * config_.hidden_size);
+            ops<B>::mix_rows(ctx, mix_lambda_, std::as_const(embedded_).reshaped(per_sequence),
+                             mix_perm_, hidden_[0].reshaped(per_sequence));
+        } else {
+            sequence_->mask.copy_from_host(b.attention_mask);
+            embeddings_.forward(s, b, hidden_[0], m);
+        }
         for (std::size_t i = 0; i < layers_.size(); ++i)
             layers_[i].forward(s, hidden_[i], hidden_[i + 1], m);
         cls_rows_.resize(static_cast<std::size_t>(b.batch));
@@ -110,6 +155,15 @@ public:
             layers_[i].backward(s, d_hidden_, &d_previous_);
             std::swap(d_hidden_, d_previous_);
         }
+        if (embedding_mix_) {  // the inverse mix (file comment)
+            d_previous_.bind(ctx);
+            d_previous_.resize(d_hidden_.shape());
+            const auto per_sequence =
+                matrix_shape(std::int64_t(mix_perm_.size()), d_hidden_.size() / mix_perm_.size());
+            ops<B>::mix_rows(ctx, mix_lambda_, std::as_const(d_hidden_).reshaped(per_sequence),
+                             inverse_permutation(mix_perm_), d_previous_.reshaped(per_sequence));
+            std::swap(d_hidden_, d_previous_);
+        }
         embeddings_.backward(s, d_hidden_);
     }
 
@@ -133,7 +187,10 @@ private:
     activation<B> pooler_act_;
     std::vector<tensor<B>> hidden_;
     std::vector<std::int64_t> cls_rows_;
-    tensor<B> cls_, pooler_out_, pooled_;
+    bool embedding_mix_ = false;
+    float mix_lambda_ = 1.0f;
+    std::vector<std::int64_t> mix_perm_;
+    tensor<B> embedded_, cls_, pooler_out_, pooled_;
     tensor<B> d_pooler_out_, d_cls_, d_hidden_, d_previous_;
 };
 
@@ -167,23 +224,43 @@ public:
         dropout_.set_generator(gen);
     }
 
-    /// logits [batch, num_labels].
-    void forward(session<B>& s, const token_batch& b, tensor<B>& logits, mode m) {
-        bert_.forward(s, b, m);
-        dropout_.forward(s, bert_.pooled(), dropped_, m);
+    /// logits [batch, num_labels]. A mixup plan mixes the sequences at `point` (file comment).
+    void forward(session<B>& s, const token_batch& b, tensor<B>& logits, mode m,
+                 const mixup_plan* mix = nullptr, text_mix_point point = text_mix_point::pooled) {
+        bert_.forward(s, b, m,
+                      mix != nullptr && point == text_mix_point::embeddings ? mix : nullptr);
+        pooled_mix_ = mix != nullptr && point == text_mix_point::pooled;
+        if (pooled_mix_) {
+            smile::mix(s, *mix, bert_.pooled(), mixed_pooled_);
+            mix_lambda_ = static_cast<float>(mix->lambda);
+            inverse_ = inverse_permutation(mix->perm);
+        }
+        dropout_.forward(s, features(), dropped_, m);
         fc_.forward(s, dropped_, logits, m);
     }
 
-    /// From ∂L/∂logits, plus optional extra gradients on the pooled output and the hidden states
+    /// What the classifier reads: the pooled output, mixed when the last forward mixed there.
+    [[nodiscard]] const tensor<B>& features() const noexcept {
+        return pooled_mix_ ? mixed_pooled_ : bert_.pooled();
+    }
+
+    /// From ∂L/∂logits, plus optional extra gradients on `features()` and on the hidden states
     /// (SMILE's feature term, BSS).
     void backward(session<B>& s, const tensor<B>& d_logits,
-                  const tensor<B>* d_pooled_extra = nullptr,
+                  const tensor<B>* d_features_extra = nullptr,
                   const tensor<B>* d_hidden_extra = nullptr) {
         fc_.backward(s, d_logits, &d_dropped_);
-        dropout_.backward(s, d_dropped_, &d_pooled_);
-        if (d_pooled_extra != nullptr)
-            ops<B>::add(s.context(), 1.0f, d_pooled_.view(), 1.0f, d_pooled_extra->view(),
-                        d_pooled_.view());
+        dropout_.backward(s, d_dropped_, &d_features_);
+        if (d_features_extra != nullptr)
+            ops<B>::add(s.context(), 1.0f, d_features_.view(), 1.0f, d_features_extra->view(),
+                        d_features_.view());
+        if (!pooled_mix_) {
+            bert_.backward(s, &d_features_, d_hidden_extra);
+            return;
+        }
+        d_pooled_.bind(s.context());
+        d_pooled_.resize(d_features_.shape());
+        ops<B>::mix_rows(s.context(), mix_lambda_, d_features_.view(), inverse_, d_pooled_.view());
         bert_.backward(s, &d_pooled_, d_hidden_extra);
     }
 
@@ -202,7 +279,10 @@ private:
     bert_model<B> bert_;
     dropout<B> dropout_;
     linear<B> fc_;
-    tensor<B> dropped_, d_dropped_, d_pooled_;
+    bool pooled_mix_ = false;
+    float mix_lambda_ = 1.0f;
+    std::vector<std::int64_t> inverse_;
+    tensor<B> mixed_pooled_, dropped_, d_dropped_, d_features_, d_pooled_;
 };
 
 }  // namespace smile

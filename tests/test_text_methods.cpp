@@ -1,0 +1,199 @@
+// The text methods end to end on generated SST-format data: PTB trees written to disk, read by
+// the SST reader, tokenised by WordPiece with a 40-token vocabulary that fits the tiny BERT of
+// tests/fixtures/bert_tiny, and fine-tuned from its weights. A sentence's label is planted: it
+// holds one word from a positive or a negative list among neutral words. FT, mixup and SMILE
+// (each mixing point) must learn it well above chance on held-out sentences.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <smile/io/weights.hpp>
+#include <smile/methods/text/text_methods.hpp>
+#include <smile/text/sst.hpp>
+#include <smile/text/wordpiece.hpp>
+#include <string>
+#include <vector>
+
+#include "backends.hpp"
+
+using smile::test::device;
+
+namespace {
+
+const std::filesystem::path fixtures = SMILE_TEST_FIXTURES;
+
+const std::vector<std::string> positive{"good", "great", "fine", "superb", "lovely"};
+const std::vector<std::string> negative{"bad", "awful", "dull", "poor", "boring"};
+const std::vector<std::string> neutral{
+    "the", "a",  "film", "movie", "plot",  "story",  "actor", "scene", "is",
+    "was", "it", "this", "that",  "very",  "quite",  "and",   "but",   "of",
+    "to",  "in", "with", "cast",  "score", "ending", "script"};
+
+std::vector<std::string> vocabulary() {
+    std::vector<std::string> v{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    for (const auto* list : {&positive, &negative, &neutral})
+        v.insert(v.end(), list->begin(), list->end());
+    return v;  // 40 tokens: the tiny BERT's vocabulary size
+}
+
+/// `count` PTB trees (root label 1 positive, 0 negative) of 4 to 8 words with one sentiment word.
+std::filesystem::path write_trees(const std::string& name, int count, std::uint64_t seed) {
+    smile::rng gen(seed);
+    const auto path =
+        std::filesystem::temp_directory_path() / ("smile-text-methods-" + name + ".txt");
+    std::ofstream out(path);
+    for (int i = 0; i < count; ++i) {
+        const int label = static_cast<int>(gen.below(2));
+        const auto words = static_cast<std::size_t>(gen.integer(3, 7));
+        const auto at = gen.below(words + 1);
+        out << "(" << label;
+        for (std::size_t w = 0; w <= words; ++w) {
+            const auto& list = w == at ? (label == 1 ? positive : negative) : neutral;
+            out << " (" << label << " " << list[gen.below(list.size())] << ")";
+        }
+        out << ")\n";
+    }
+    return path;
+}
+
+std::vector<smile::text_batch> batches_of(const std::vector<smile::text::text_example>& examples,
+                                          const smile::text::wordpiece_tokenizer& tokenizer,
+                                          std::size_t size) {
+    std::vector<smile::text_batch> out;
+    for (std::size_t first = 0; first < examples.size(); first += size) {
+        std::vector<smile::text::encoding> encodings;
+        smile::text_batch b;
+        for (std::size_t i = first; i < std::min(examples.size(), first + size); ++i) {
+            encodings.push_back(tokenizer.encode(examples[i].text, 12));
+            b.labels.push_back(examples[i].label);
+        }
+        b.tokens = smile::token_batch::from_encodings(encodings);
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
+smile::bert_classifier<device> pretrained(smile::session<device>& s, smile::rng& gen) {
+    auto config = smile::bert_config::from_json_file(fixtures / "bert_tiny" / "config.json");
+    config.num_labels = 2;
+    smile::bert_classifier<device> model(s, gen, config);
+    smile::io::load_options lenient;
+    lenient.strict = false;  // the 5-class classifier of the file is skipped: a fresh 2-class head
+    const auto report = smile::io::load_weights<device>(
+        model, fixtures / "bert_tiny" / "model.safetensors", lenient);
+    CHECK(report.skipped.size() == 2);
+    return model;
+}
+
+struct data {
+    std::vector<smile::text_batch> train, test;
+};
+
+data make_data() {
+    const smile::text::wordpiece_tokenizer tokenizer(vocabulary(), {});
+    const auto train = smile::text::read_ptb_trees(write_trees("train", 240, 1), 2);
+    const auto test = smile::text::read_ptb_trees(write_trees("test", 96, 2), 2);
+    REQUIRE(train.size() == 240);
+    return {batches_of(train, tokenizer, 24), batches_of(test, tokenizer, 24)};
+}
+
+/// Trains `method` for `epochs` over `d.train`; returns held-out accuracy.
+double train_and_test(smile::text_method<device>& method, const data& d, int epochs) {
+    std::int64_t iter = 0;
+    for (int e = 0; e < epochs; ++e)
+        for (const auto& b : d.train) {
+            const auto r = method.step(b, iter++);
+            REQUIRE(std::isfinite(r.loss));
+        }
+    std::size_t right = 0, total = 0;
+    for (const auto& b : d.test) {
+        const auto predicted = method.predict(b.tokens);
+        for (std::size_t i = 0; i < predicted.size(); ++i) right += predicted[i] == b.labels[i];
+        total += predicted.size();
+    }
+    return double(right) / double(total);
+}
+
+smile::text_training_options recipe(std::int64_t total) {
+    smile::text_training_options o;
+    o.schedule = {smile::schedule_kind::linear, 5e-3f, total, 0.1f, {}, total / 10};
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "text methods: FT, mixup and SMILE learn a planted sentiment rule from SST trees, well above "
+    "chance") {
+    const data d = make_data();
+    const int epochs = 10;
+    const std::int64_t total = epochs * std::int64_t(d.train.size());
+    SUBCASE("finetune") {
+        smile::session<device> s;
+        smile::rng gen(11);
+        smile::text_finetune<device> ft(s, gen, pretrained(s, gen), recipe(total));
+        const double accuracy = train_and_test(ft, d, epochs);
+        MESSAGE("finetune held-out accuracy ", accuracy);
+        CHECK(accuracy >= 0.85);
+    }
+    for (const auto point : {smile::text_mix_point::embeddings, smile::text_mix_point::pooled}) {
+        const std::string where =
+            point == smile::text_mix_point::embeddings ? "embeddings" : "pooled";
+        const std::string mixup_name = "mixup at " + where, smile_name = "smile at " + where;
+        SUBCASE(mixup_name.c_str()) {
+            smile::session<device> s;
+            smile::rng gen(12);
+            smile::text_mixup<device> mixup(s, gen, pretrained(s, gen), recipe(total),
+                                            {{0.2, true}, point});
+            const double accuracy = train_and_test(mixup, d, epochs);
+            MESSAGE("mixup (", where, ") held-out accuracy ", accuracy);
+            CHECK(accuracy >= 0.85);
+        }
+        SUBCASE(smile_name.c_str()) {
+            smile::session<device> s;
+            smile::rng gen(13);
+            // A next-sentence head for L_FC (the tiny file has none): 2 × 16 values.
+            smile::pretraining_head head;
+            head.classes = 2;
+            smile::rng draws(5);
+            for (int i = 0; i < 32; ++i)
+                head.weight.push_back(static_cast<float>(draws.normal(0.0, 0.3)));
+            head.bias = {0.1f, -0.1f};
+            smile::text_smile_options o;
+            o.mixing.point = point;
+            smile::text_smile<device> method(s, gen, pretrained(s, gen), pretrained(s, gen), head,
+                                             recipe(total), o);
+            CHECK(method.has_source_head());
+            const auto first = method.step(d.train[0], 0);
+            CHECK(first.term("fe") > 0.0);
+            CHECK(first.term("fc") > 0.0);
+            CHECK(first.loss == doctest::Approx(first.term("mxp") + 0.01 * first.term("fe") +
+                                                0.1 * first.term("fc")));
+            const double accuracy = train_and_test(method, d, epochs);
+            MESSAGE("smile (", where, ") held-out accuracy ", accuracy);
+            CHECK(accuracy >= 0.85);
+        }
+    }
+}
+
+TEST_CASE("text methods: SMILE without a pretraining head runs with L_FC off and says why") {
+    const data d = make_data();
+    smile::session<device> s;
+    smile::rng gen(14);
+    smile::text_smile<device> method(s, gen, pretrained(s, gen), pretrained(s, gen), std::nullopt,
+                                     recipe(10), {});
+    CHECK_FALSE(method.has_source_head());
+    CHECK(method.fc_off_reason().find("no pretraining head cls.seq_relationship") !=
+          std::string::npos);
+    const auto r = method.step(d.train[0], 0);
+    CHECK(r.term("fc") == 0.0);
+    CHECK(r.term("fe") > 0.0);
+    CHECK(r.term("grad_norm") > 0.0);
+    smile::pretraining_head wrong;
+    wrong.classes = 2;
+    wrong.weight.assign(10, 0.0f);
+    wrong.bias.assign(2, 0.0f);
+    CHECK_THROWS_WITH_AS(smile::text_smile<device>(s, gen, pretrained(s, gen), pretrained(s, gen),
+                                                   wrong, recipe(10), {}),
+                         doctest::Contains("cls.seq_relationship has 10 weights"), smile::error);
+}
