@@ -21,3 +21,13 @@ for config in "resnet20 32 128" "resnet18 64 48" "resnet50 224 48" "mobilenet_v2
   LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
     /usr/bin/python3 "$here/bench/pytorch_step.py" "$@" --channels-last
 done
+
+echo "== smile (bench_bert)"
+"$build/bench/bench_bert"
+for size in small base; do
+  echo "== PyTorch as shipped: BERT $size, sequence 128, batch 24"
+  /usr/bin/python3 "$here/bench/pytorch_bert_step.py" "$size" 128 24
+  echo "== PyTorch tuned (jemalloc): BERT $size, sequence 128, batch 24"
+  LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
+    /usr/bin/python3 "$here/bench/pytorch_bert_step.py" "$size" 128 24
+done

