@@ -40,12 +40,13 @@ public:
     /// backward of d_sum.
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>& d_residual, tensor<B>* dx) {
         norm_.backward(s, dy, &d_residual);
-        const tensor<B>* d_dense = &d_residual;
-        if (dropped_) {
-            dropout_.backward(s, d_residual, &d_dropped_);
-            d_dense = &d_dropped_;
+        if (!dropped_) {
+            dense_.backward(s, d_residual, dx);
+            return;
         }
-        dense_.backward(s, *d_dense, dx);
+        auto d_dropped = s.borrow(d_residual.shape());
+        dropout_.backward(s, d_residual, &*d_dropped);
+        dense_.backward(s, *d_dropped, dx);
     }
 
     template <class F>
@@ -70,7 +71,7 @@ private:
     dropout<B> dropout_;
     layer_norm<B> norm_;
     bool dropped_ = false;
-    tensor<B> dense_out_, dropped_out_, sum_, d_dropped_;
+    tensor<B> dense_out_, dropped_out_, sum_;
 };
 
 template <Backend B>
@@ -107,15 +108,19 @@ public:
 
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
-        output_.backward(s, dy, d_attended_, &d_activated_);
-        act_.backward(s, d_activated_, &d_inner_);
-        intermediate_.backward(s, d_inner_, &d_attended_part_);
-        ops<B>::add(s.context(), 1.0f, d_attended_.view(), 1.0f, d_attended_part_.view(),
-                    d_attended_.view());
-        attention_output_.backward(s, d_attended_, d_residual_, &d_context_);
-        self_.backward(s, d_context_, dx);
+        // Session scratch, reused by every layer's backward in turn (docs/performance.md).
+        auto d_attended = s.borrow(dy.shape()), d_part = s.borrow(dy.shape()),
+             d_residual = s.borrow(dy.shape()), d_context = s.borrow(dy.shape()),
+             d_activated = s.borrow(inner_.shape()), d_inner = s.borrow(inner_.shape());
+        output_.backward(s, dy, *d_attended, &*d_activated);
+        act_.backward(s, *d_activated, &*d_inner);
+        intermediate_.backward(s, *d_inner, &*d_part);
+        ops<B>::add(s.context(), 1.0f, d_attended->view(), 1.0f, d_part->view(),
+                    d_attended->view());
+        attention_output_.backward(s, *d_attended, *d_residual, &*d_context);
+        self_.backward(s, *d_context, dx);
         if (dx != nullptr)
-            ops<B>::add(s.context(), 1.0f, dx->view(), 1.0f, d_residual_.view(), dx->view());
+            ops<B>::add(s.context(), 1.0f, dx->view(), 1.0f, d_residual->view(), dx->view());
     }
 
     template <class F>
@@ -153,7 +158,6 @@ private:
     bert_residual_output<B> output_;
     std::int64_t hidden_;
     tensor<B> context_, attended_, inner_, activated_;
-    tensor<B> d_attended_, d_activated_, d_inner_, d_attended_part_, d_residual_, d_context_;
 };
 
 }  // namespace smile

@@ -53,32 +53,31 @@ public:
         auto& ctx = s.context();
         const head_split hs = split();
         const std::int64_t rows = x.shape().n * heads_, size = hidden_ / heads_;
-        query_.forward(s, x, q_tokens_, m);
-        key_.forward(s, x, k_tokens_, m);
-        value_.forward(s, x, v_tokens_, m);
-        for (auto [from, to] : {std::pair{&q_tokens_, &q_}, {&k_tokens_, &k_}, {&v_tokens_, &v_}}) {
+        // The projections and the raw scores are not needed by backward: session scratch, shared
+        // with every other layer (docs/performance.md, "BERT fine-tuning step").
+        auto tokens = s.borrow(x.shape());
+        for (auto [layer, to] : {std::pair{&query_, &q_}, {&key_, &k_}, {&value_, &v_}}) {
+            layer->forward(s, x, *tokens, m);
             to->bind(ctx);
             to->resize(matrix_shape(rows, size));
-            ops<B>::split_heads(ctx, hs, from->view(), to->view());
+            ops<B>::split_heads(ctx, hs, tokens->view(), to->view());
         }
         const std::int64_t count = rows / hs.length;
-        scores_.bind(ctx);
-        scores_.resize(matrix_shape(rows, hs.length));
+        auto scores = s.borrow(matrix_shape(rows, hs.length));
         probs_.bind(ctx);
-        probs_.resize(scores_.shape());
+        probs_.resize(scores->shape());
         ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, q_.view(), k_.view(),
-                             0.0f, scores_.view());
+                             0.0f, scores->view());
         const auto& mask = sequence_->mask;
-        ops<B>::masked_softmax_forward(ctx, scale(), scores_.view(),
+        ops<B>::masked_softmax_forward(ctx, scale(), scores->view(),
                                        mask.empty() ? const_tensor_view<B>{} : mask.view(),
                                        probs_.view());
         dropped_ = m == mode::train && dropout_.probability() > 0.0f;
         if (dropped_) dropout_.forward(s, probs_, dropped_probs_, m);
-        context_.bind(ctx);
-        context_.resize(matrix_shape(rows, size));
+        auto context = s.borrow(matrix_shape(rows, size));
         ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f, used_probs().view(),
-                             v_.view(), 0.0f, context_.view());
-        ops<B>::merge_heads(ctx, hs, context_.view(), y.view());
+                             v_.view(), 0.0f, context->view());
+        ops<B>::merge_heads(ctx, hs, context->view(), y.view());
     }
 
     /// With G the gradient of the merged context split into heads: dP' = G·Vᵀ, dV = P'ᵀ·G (P' the
@@ -90,36 +89,35 @@ public:
         auto& ctx = s.context();
         const head_split hs = split();
         const std::int64_t count = q_.shape().n / hs.length;
-        for (auto* t : {&d_context_, &d_q_, &d_k_, &d_v_}) {
-            t->bind(ctx);
-            t->resize(q_.shape());
-        }
-        d_probs_.bind(ctx);
-        d_probs_.resize(probs_.shape());
-        ops<B>::split_heads(ctx, hs, dy.view(), d_context_.view());
-        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, d_context_.view(),
-                             v_.view(), 0.0f, d_probs_.view());
+        // Backward buffers are session scratch: one layer's backward runs at a time, so every
+        // layer of the model reuses the same few tensors.
+        auto d_context = s.borrow(q_.shape()), d_q = s.borrow(q_.shape()),
+             d_k = s.borrow(q_.shape()), d_v = s.borrow(q_.shape()),
+             d_probs = s.borrow(probs_.shape()), d_tokens = s.borrow(dy.shape());
+        typename tensor_pool<B>::lease d_dropped;
+        ops<B>::split_heads(ctx, hs, dy.view(), d_context->view());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, d_context->view(),
+                             v_.view(), 0.0f, d_probs->view());
         ops<B>::batched_gemm(ctx, count, transpose::yes, transpose::no, 1.0f, used_probs().view(),
-                             d_context_.view(), 0.0f, d_v_.view());
-        tensor<B>* d_scores = &d_probs_;
+                             d_context->view(), 0.0f, d_v->view());
+        tensor<B>* d_scores = &*d_probs;
         if (dropped_) {
-            dropout_.backward(s, d_probs_, &d_dropped_);
-            d_scores = &d_dropped_;
+            d_dropped = s.borrow(probs_.shape());
+            dropout_.backward(s, *d_probs, &*d_dropped);
+            d_scores = &*d_dropped;
         }
         ops<B>::masked_softmax_backward(ctx, scale(), probs_.view(), d_scores->view(),
                                         d_scores->view());
         ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f, d_scores->view(),
-                             k_.view(), 0.0f, d_q_.view());
+                             k_.view(), 0.0f, d_q->view());
         ops<B>::batched_gemm(ctx, count, transpose::yes, transpose::no, 1.0f, d_scores->view(),
-                             q_.view(), 0.0f, d_k_.view());
-        d_tokens_.bind(ctx);
-        d_tokens_.resize(dy.shape());
-        ops<B>::merge_heads(ctx, hs, d_q_.view(), d_tokens_.view());
-        query_.backward(s, d_tokens_, dx);
+                             q_.view(), 0.0f, d_k->view());
+        ops<B>::merge_heads(ctx, hs, d_q->view(), d_tokens->view());
+        query_.backward(s, *d_tokens, dx);
         auto part = s.borrow(dy.shape());
-        for (auto [grad, layer] : {std::pair{&d_k_, &key_}, {&d_v_, &value_}}) {
-            ops<B>::merge_heads(ctx, hs, grad->view(), d_tokens_.view());
-            layer->backward(s, d_tokens_, dx != nullptr ? &*part : nullptr);
+        for (auto [grad, layer] : {std::pair{&*d_k, &key_}, {&*d_v, &value_}}) {
+            ops<B>::merge_heads(ctx, hs, grad->view(), d_tokens->view());
+            layer->backward(s, *d_tokens, dx != nullptr ? &*part : nullptr);
             if (dx != nullptr) ops<B>::add(ctx, 1.0f, dx->view(), 1.0f, part->view(), dx->view());
         }
     }
@@ -165,9 +163,7 @@ private:
     std::int64_t heads_, hidden_;
     const sequence_state<B>* sequence_;
     bool dropped_ = false;
-    tensor<B> q_tokens_, k_tokens_, v_tokens_, q_, k_, v_, scores_, probs_, dropped_probs_,
-        context_;
-    tensor<B> d_context_, d_probs_, d_dropped_, d_q_, d_k_, d_v_, d_tokens_;
+    tensor<B> q_, k_, v_, probs_, dropped_probs_;  // what backward reads
 };
 
 }  // namespace smile
