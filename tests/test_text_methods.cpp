@@ -1,8 +1,8 @@
 // The text methods end to end on generated SST-format data: PTB trees written to disk, read by
 // the SST reader, tokenised by WordPiece with a 40-token vocabulary that fits the tiny BERT of
 // tests/fixtures/bert_tiny, and fine-tuned from its weights. A sentence's label is planted: it
-// holds one word from a positive or a negative list among neutral words. FT, mixup and SMILE
-// (each mixing point) must learn it well above chance on held-out sentences.
+// holds one word from a positive or a negative list among neutral words. FT, mixup, L2-SP, BSS and
+// SMILE (each mixing point) must learn it well above chance on held-out sentences.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -134,6 +134,28 @@ TEST_CASE(
         smile::text_finetune<device> ft(s, gen, pretrained(s, gen), recipe(total));
         const double accuracy = train_and_test(ft, d, epochs);
         MESSAGE("finetune held-out accuracy ", accuracy);
+        CHECK(accuracy >= 0.85);
+    }
+    SUBCASE("l2sp") {
+        smile::session<device> s;
+        smile::rng gen(15);
+        smile::text_l2sp<device> l2sp(s, gen, pretrained(s, gen), recipe(total), {1e-2, 0.0});
+        CHECK(l2sp.step(d.train[0], 0).term("l2sp") == 0.0);  // the weights are still the anchors
+        CHECK(l2sp.step(d.train[1], 1).term("l2sp") == 0.0);  // the warm-up's first step has lr 0
+        CHECK(l2sp.step(d.train[2], 2).term("l2sp") > 0.0);
+        const double accuracy = train_and_test(l2sp, d, epochs);
+        MESSAGE("l2sp held-out accuracy ", accuracy);
+        CHECK(accuracy >= 0.85);
+    }
+    SUBCASE("bss") {
+        smile::session<device> s;
+        smile::rng gen(16);
+        smile::text_bss<device> bss(s, gen, pretrained(s, gen), recipe(total), {1e-3, 1});
+        const auto first = bss.step(d.train[0], 0);
+        CHECK(first.term("bss") > 0.0);
+        CHECK(first.loss == doctest::Approx(first.term("ce") + first.term("bss")));
+        const double accuracy = train_and_test(bss, d, epochs);
+        MESSAGE("bss held-out accuracy ", accuracy);
         CHECK(accuracy >= 0.85);
     }
     for (const auto point : {smile::text_mix_point::embeddings, smile::text_mix_point::pooled}) {

@@ -129,4 +129,19 @@ tensor_view<B> prepare_gradient(tensor<B>* dx, const tensor<B>& like) {
     return dx->view();
 }
 
+/// `kept` (resized to `shape`) when the pass keeps activations for a backward, else a session
+/// scratch tensor leased into `lease`: intermediates of an evaluation pass (a teacher's, a
+/// prediction's) then share memory with every other layer instead of holding their own.
+template <Backend B>
+tensor<B>& kept_or_scratch(session<B>& s, mode m, tensor<B>& kept,
+                           typename tensor_pool<B>::lease& lease, shape4 shape) {
+    if (!keeps_activations(m)) {
+        lease = s.borrow(shape);
+        return *lease;
+    }
+    kept.bind(s.context());
+    kept.resize(shape);
+    return kept;
+}
+
 }  // namespace smile

@@ -5,6 +5,10 @@
 /// - `text_finetune` (FT): L = CE(z(x), y).
 /// - `text_mixup`: one λ ~ Beta(α, α) and one permutation per batch, sequences mixed at the
 ///   configured point (embeddings by default, or the pooled output), L = CE(z(x̃), Mix_λ(y)).
+/// - `text_l2sp`: L = CE + (α/2)·Σ_{p ∉ classifier} ‖w_p − w_p⁰‖² with w⁰ the pretrained weights
+///   (methods/l2sp.hpp's form, AdamW's decoupled weight decay still applies).
+/// - `text_bss`: L = CE + η·Σ_{i≤k} σ_{−i}(F)² over the smallest singular values of the batch's
+///   pooled outputs F (methods/bss.hpp's form), its gradient added at the pooled output.
 /// - `text_smile`: SMILE's triplet on text. The teacher is the pretrained BERT in evaluation
 ///   mode (fixed: the paper's text experiment gives no teacher update), run on the clean batch:
 ///     L_MXP = CE(z(x̃), Mix_λ(y))
@@ -24,6 +28,9 @@
 #include <optional>
 #include <smile/core/setting_text.hpp>
 #include <smile/losses/feature_distance.hpp>
+#include <smile/methods/bss.hpp>
+#include <smile/methods/l2sp.hpp>
+#include <smile/methods/regularizers.hpp>
 #include <smile/methods/text/text_method.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <string>
@@ -76,6 +83,71 @@ public:
 
 private:
     text_mixup_options mix_;
+};
+
+template <Backend B>
+class text_l2sp : public text_method<B> {
+public:
+    /// The student must hold the pretrained weights: they become the anchors w⁰.
+    text_l2sp(session<B>& s, rng& gen, bert_classifier<B> student, const text_training_options& o,
+              const l2sp_options& l)
+        : text_method<B>(s, gen, std::move(student), o), o_(l) {
+        SMILE_CHECK(l.alpha >= 0.0 && l.beta >= 0.0, "l2sp: alpha and beta must be non-negative");
+        for (auto& [name, p] : parameters_of<B>(this->model_)) {
+            if (name.rfind("fc.", 0) == 0) {
+                heads_.push_back(p);
+                continue;
+            }
+            anchors_.push_back({p, p->value.clone()});
+        }
+    }
+    [[nodiscard]] std::string name() const override { return "l2sp"; }
+
+    step_report step(const text_batch& batch, std::int64_t iter) override {
+        auto& s = this->session_;
+        this->model_.forward(s, batch.tokens, this->logits_, mode::train);
+        const double ce =
+            cross_entropy(s, this->logits_, one_hot(batch.labels, this->logits_.shape().c),
+                          this->targets_, this->d_logits_);
+        this->model_.backward(s, this->d_logits_);
+        double sp = 0.0, head = 0.0;
+        for (auto& [p, anchor] : anchors_) sp += l2_toward(s, *p, &anchor, o_.alpha);
+        if (o_.beta > 0)
+            for (auto* p : heads_) head += l2_toward(s, *p, nullptr, o_.beta);
+        return this->report(ce + sp + head, {{"ce", ce}, {"l2sp", sp}, {"head_l2", head}}, iter);
+    }
+
+private:
+    l2sp_options o_;
+    std::vector<std::pair<parameter<B>*, tensor<B>>> anchors_;
+    std::vector<parameter<B>*> heads_;
+};
+
+template <Backend B>
+class text_bss : public text_method<B> {
+public:
+    text_bss(session<B>& s, rng& gen, bert_classifier<B> student, const text_training_options& o,
+             const bss_options& b)
+        : text_method<B>(s, gen, std::move(student), o), o_(b) {
+        SMILE_CHECK(b.k >= 1 && b.eta >= 0, "bss: k must be at least 1 and eta non-negative");
+    }
+    [[nodiscard]] std::string name() const override { return "bss"; }
+
+    step_report step(const text_batch& batch, std::int64_t iter) override {
+        auto& s = this->session_;
+        auto& model = this->model_;
+        model.forward(s, batch.tokens, this->logits_, mode::train);
+        const double ce =
+            cross_entropy(s, this->logits_, one_hot(batch.labels, this->logits_.shape().c),
+                          this->targets_, this->d_logits_);
+        const double shrinkage = spectral_shrinkage(s, model.features(), o_.eta, o_.k, grad_);
+        model.backward(s, this->d_logits_, &grad_);
+        return this->report(ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, iter);
+    }
+
+private:
+    bss_options o_;
+    tensor<B> grad_;
 };
 
 /// BERT's next-sentence head (`cls.seq_relationship`: weight [2, hidden], bias [2]) as read

@@ -26,14 +26,16 @@ public:
 
     void forward(session<B>& s, const tensor<B>& x, const tensor<B>& residual, tensor<B>& y,
                  mode m) {
-        dense_.forward(s, x, dense_out_, m);
+        typename tensor_pool<B>::lease out_scratch, sum_scratch;
+        tensor<B>& out =
+            kept_or_scratch(s, m, dense_out_, out_scratch, dense_.output_shape(x.shape()));
+        dense_.forward(s, x, out, m);
         dropped_ = m == mode::train && dropout_.probability() > 0.0f;
-        if (dropped_) dropout_.forward(s, dense_out_, dropped_out_, m);
-        sum_.bind(s.context());
-        sum_.resize(dense_out_.shape());
-        ops<B>::add(s.context(), 1.0f, (dropped_ ? dropped_out_ : dense_out_).view(), 1.0f,
-                    residual.view(), sum_.view());
-        norm_.forward(s, sum_, y, m);
+        if (dropped_) dropout_.forward(s, out, dropped_out_, m);
+        tensor<B>& sum = kept_or_scratch(s, m, sum_, sum_scratch, out.shape());
+        ops<B>::add(s.context(), 1.0f, (dropped_ ? dropped_out_ : out).view(), 1.0f,
+                    residual.view(), sum.view());
+        norm_.forward(s, sum, y, m);
     }
 
     /// d_sum = LayerNorm backward of dy; d_residual = d_sum; dx = dense backward of the dropout
@@ -99,11 +101,18 @@ public:
         this->begin_forward(x, y, m);
         y.bind(s.context());
         this->end_forward(x);
-        self_.forward(s, x, context_, m);
-        attention_output_.forward(s, context_, x, attended_, m);
-        intermediate_.forward(s, attended_, inner_, m);
-        act_.forward(s, inner_, activated_, m);
-        output_.forward(s, activated_, attended_, y, m);
+        using lease = typename tensor_pool<B>::lease;
+        lease context_scratch, attended_scratch, inner_scratch, activated_scratch;
+        const shape4 inner_shape = intermediate_.output_shape(x.shape());
+        tensor<B>& context = kept_or_scratch(s, m, context_, context_scratch, x.shape());
+        tensor<B>& attended = kept_or_scratch(s, m, attended_, attended_scratch, x.shape());
+        tensor<B>& inner = kept_or_scratch(s, m, inner_, inner_scratch, inner_shape);
+        tensor<B>& activated = kept_or_scratch(s, m, activated_, activated_scratch, inner_shape);
+        self_.forward(s, x, context, m);
+        attention_output_.forward(s, context, x, attended, m);
+        intermediate_.forward(s, attended, inner, m);
+        act_.forward(s, inner, activated, m);
+        output_.forward(s, activated, attended, y, m);
     }
 
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {

@@ -54,29 +54,33 @@ public:
         const head_split hs = split();
         const std::int64_t rows = x.shape().n * heads_, size = hidden_ / heads_;
         // The projections and the raw scores are not needed by backward: session scratch, shared
-        // with every other layer (docs/performance.md, "BERT fine-tuning step").
+        // with every other layer (docs/performance.md, "BERT fine-tuning step"); in evaluation
+        // nothing is kept at all.
+        using lease = typename tensor_pool<B>::lease;
+        lease q_scratch, k_scratch, v_scratch, p_scratch;
+        tensor<B>& q = kept_or_scratch(s, m, q_, q_scratch, matrix_shape(rows, size));
+        tensor<B>& k = kept_or_scratch(s, m, k_, k_scratch, matrix_shape(rows, size));
+        tensor<B>& v = kept_or_scratch(s, m, v_, v_scratch, matrix_shape(rows, size));
         auto tokens = s.borrow(x.shape());
-        for (auto [layer, to] : {std::pair{&query_, &q_}, {&key_, &k_}, {&value_, &v_}}) {
+        for (auto [layer, to] : {std::pair{&query_, &q}, {&key_, &k}, {&value_, &v}}) {
             layer->forward(s, x, *tokens, m);
-            to->bind(ctx);
-            to->resize(matrix_shape(rows, size));
             ops<B>::split_heads(ctx, hs, tokens->view(), to->view());
         }
         const std::int64_t count = rows / hs.length;
         auto scores = s.borrow(matrix_shape(rows, hs.length));
-        probs_.bind(ctx);
-        probs_.resize(scores->shape());
-        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, q_.view(), k_.view(),
+        tensor<B>& probs = kept_or_scratch(s, m, probs_, p_scratch, scores->shape());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::yes, 1.0f, q.view(), k.view(),
                              0.0f, scores->view());
         const auto& mask = sequence_->mask;
         ops<B>::masked_softmax_forward(ctx, scale(), scores->view(),
                                        mask.empty() ? const_tensor_view<B>{} : mask.view(),
-                                       probs_.view());
+                                       probs.view());
         dropped_ = m == mode::train && dropout_.probability() > 0.0f;
         if (dropped_) dropout_.forward(s, probs_, dropped_probs_, m);
         auto context = s.borrow(matrix_shape(rows, size));
-        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f, used_probs().view(),
-                             v_.view(), 0.0f, context->view());
+        ops<B>::batched_gemm(ctx, count, transpose::no, transpose::no, 1.0f,
+                             (dropped_ ? dropped_probs_ : probs).view(), v.view(), 0.0f,
+                             context->view());
         ops<B>::merge_heads(ctx, hs, context->view(), y.view());
     }
 
