@@ -78,6 +78,14 @@ public:
     }
 
 protected:
+    /// The student's training forward on the batch and its mean cross-entropy, whose gradient is
+    /// left in `d_logits_` for the method's backward.
+    double forward_cross_entropy(const text_batch& batch) {
+        model_.forward(session_, batch.tokens, logits_, mode::train);
+        return cross_entropy(session_, logits_, one_hot(batch.labels, logits_.shape().c), targets_,
+                             d_logits_);
+    }
+
     /// Clips the gradients (when asked), applies AdamW at the scheduled rate; returns that rate
     /// and the gradient norm before clipping.
     std::pair<double, double> apply_update(std::int64_t iter) {

@@ -46,13 +46,8 @@ public:
     [[nodiscard]] std::string name() const override { return "finetune"; }
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
-        auto& s = this->session_;
-        auto& model = this->model_;
-        model.forward(s, batch.tokens, this->logits_, mode::train);
-        const double ce =
-            cross_entropy(s, this->logits_, one_hot(batch.labels, this->logits_.shape().c),
-                          this->targets_, this->d_logits_);
-        model.backward(s, this->d_logits_);
+        const double ce = this->forward_cross_entropy(batch);
+        this->model_.backward(this->session_, this->d_logits_);
         return this->report(ce, {{"ce", ce}}, iter);
     }
 };
@@ -105,10 +100,7 @@ public:
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
-        this->model_.forward(s, batch.tokens, this->logits_, mode::train);
-        const double ce =
-            cross_entropy(s, this->logits_, one_hot(batch.labels, this->logits_.shape().c),
-                          this->targets_, this->d_logits_);
+        const double ce = this->forward_cross_entropy(batch);
         this->model_.backward(s, this->d_logits_);
         double sp = 0.0, head = 0.0;
         for (auto& [p, anchor] : anchors_) sp += l2_toward(s, *p, &anchor, o_.alpha);
@@ -136,10 +128,7 @@ public:
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
         auto& model = this->model_;
-        model.forward(s, batch.tokens, this->logits_, mode::train);
-        const double ce =
-            cross_entropy(s, this->logits_, one_hot(batch.labels, this->logits_.shape().c),
-                          this->targets_, this->d_logits_);
+        const double ce = this->forward_cross_entropy(batch);
         const double shrinkage = spectral_shrinkage(s, model.features(), o_.eta, o_.k, grad_);
         model.backward(s, this->d_logits_, &grad_);
         return this->report(ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, iter);
