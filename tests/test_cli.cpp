@@ -13,6 +13,8 @@
 #include <smile/io/npy.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/models/architecture.hpp>
+#include <smile/models/bert/model.hpp>
+#include <smile/text/wordpiece.hpp>
 #include <sstream>
 
 #include "backends.hpp"
@@ -79,6 +81,76 @@ TEST_CASE("smile predict: logits and features equal the library's evaluation for
     model.forward(s, x, smile::mode::eval);
     CHECK(smile::test::relative_error(logits.values, model.logits().to_host()) < 1e-6);
     CHECK(smile::test::relative_error(features.values, model.pooled().to_host()) < 1e-6);
+}
+
+TEST_CASE("smile predict --arch bert: logits and pooled outputs of sentences equal the library's") {
+    workdir dir;
+    const std::string fixtures = SMILE_TEST_FIXTURES;
+    {
+        std::ofstream vocab(dir / "vocab.txt");
+        for (const char* t :
+             {"[PAD]",  "[UNK]",  "[CLS]", "[SEP]", "[MASK]", "good",  "great",  "fine",
+              "superb", "lovely", "bad",   "awful", "dull",   "poor",  "boring", "the",
+              "a",      "film",   "movie", "plot",  "story",  "actor", "scene",  "is",
+              "was",    "it",     "this",  "that",  "very",   "quite", "and",    "but",
+              "of",     "to",     "in",    "with",  "cast",   "score", "ending", "script"})
+            vocab << t << "\n";
+        std::ofstream(dir / "sentences.txt")
+            << "The film is GOOD\nan awful, dull plot\n\nit was quite fine but the ending "
+               "was very very very poor\n";
+    }
+    const std::string common = " --config " + fixtures + "/bert_tiny/config.json --weights " +
+                               fixtures + "/bert_tiny/model.safetensors --vocab " +
+                               dir / "vocab.txt";
+    const auto r =
+        smile::test::run_smile("predict --arch bert" + common + " --text " + dir / "sentences.txt" +
+                               " --max-length 10 --batch-size 2 --output " + dir / "l.npy" +
+                               " --features " + dir / "p.npy");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto logits = smile::io::read_npy(dir / "l.npy");
+    const auto pooled = smile::io::read_npy(dir / "p.npy");
+    CHECK(logits.shape == std::vector<std::int64_t>{3, 5});  // the blank line is no sentence
+    CHECK(pooled.shape == std::vector<std::int64_t>{3, 16});
+    // The library on the same sentences, all in one batch (padding does not change the results).
+    smile::session<B> s;
+    smile::rng gen(1);
+    smile::bert_classifier<B> model(
+        s, gen, smile::bert_config::from_json_file(fixtures + "/bert_tiny/config.json"));
+    smile::io::load_weights<B>(model, fixtures + "/bert_tiny/model.safetensors");
+    const auto tokenizer = smile::text::wordpiece_tokenizer::from_vocab_file(dir / "vocab.txt");
+    std::vector<smile::text::encoding> encodings;
+    for (const char* sentence : {"The film is GOOD", "an awful, dull plot",
+                                 "it was quite fine but the ending was very very very poor"})
+        encodings.push_back(tokenizer.encode(sentence, 10));
+    smile::tensor<B> expected;
+    model.forward(s, smile::token_batch::from_encodings(encodings), expected, smile::mode::eval);
+    CHECK(smile::test::relative_error(logits.values, expected.to_host()) < 1e-5);
+    CHECK(smile::test::relative_error(pooled.values, model.bert().pooled().to_host()) < 1e-5);
+    struct c {
+        std::string args, message;
+    };
+    for (const auto& [args, message] :
+         {c{"predict --arch bert" + common + " --output " + dir / "l.npy",
+            "--arch bert needs --text"},
+          c{"predict --arch bert" + common + " --text " +
+                dir / "sentences.txt --max-length 13 --output " + dir / "l.npy",
+            "--max-length 13 must be in 2..12"},
+          c{"predict --arch bert" + common + " --text " +
+                dir / "sentences.txt --max-length 10 --num-classes 3 --output " + dir / "l.npy",
+            "shape mismatch for 2 tensor(s): fc.weight"},
+          c{"predict --arch bert" + common + " --text " +
+                dir / "none.txt --max-length 10 --output " + dir / "l.npy",
+            "cannot open"},
+          c{"predict --arch bert" + common + " --input " + dir / "x.npy --text " +
+                dir / "sentences.txt --output " + dir / "l.npy",
+            "--input is for images; --arch bert reads --text"}}) {
+        const auto bad = smile::test::run_smile(args);
+        INFO(args, "\n", bad.output);
+        CHECK(bad.status != 0);
+        CHECK(bad.output.find(message) != std::string::npos);
+        CHECK(smile::test::line_count(bad.output) == 1);
+    }
 }
 
 TEST_CASE("smile predict: bad input is one clear line and a non-zero exit") {
