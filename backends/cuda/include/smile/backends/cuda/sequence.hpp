@@ -5,9 +5,9 @@
 /// each reduction summed in an order fixed by the shapes.
 
 #include <algorithm>
-#include <numeric>
 #include <smile/backends/cuda/launch.hpp>
 #include <smile/core/operand_checks.hpp>
+#include <smile/core/row_groups.hpp>
 #include <span>
 #include <vector>
 
@@ -84,36 +84,23 @@ inline void gather_rows(context& ctx, cview table, std::span<const std::int64_t>
                 device_ids(ctx, ids), n, table.shape.c);
 }
 
-/// Groups the positions by id on the host (stably, so each id's rows are summed in position
-/// order), uploads order, group starts and group ids in one copy, zeroes dtable and writes each
-/// touched row once: no atomics, the same sums on every run.
+/// Groups the positions by id on the host (core/row_groups.hpp), uploads order, group starts and
+/// group ids in one copy, zeroes dtable and writes each touched row once: no atomics, the same sums
+/// on every run.
 inline void gather_rows_backward(context& ctx, std::span<const std::int64_t> ids, cview dy,
                                  view dtable) {
-    thread_local std::vector<std::int64_t> order, packed;
-    order.resize(ids.size());
-    std::iota(order.begin(), order.end(), std::int64_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-        return ids[static_cast<std::size_t>(a)] < ids[static_cast<std::size_t>(b)];
-    });
-    thread_local std::vector<std::int64_t> starts, group_ids;
-    starts.clear();
-    group_ids.clear();
-    for (std::size_t i = 0; i < order.size(); ++i)
-        if (i == 0 || ids[static_cast<std::size_t>(order[i])] !=
-                          ids[static_cast<std::size_t>(order[i - 1])]) {
-            starts.push_back(static_cast<std::int64_t>(i));
-            group_ids.push_back(ids[static_cast<std::size_t>(order[i])]);
-        }
-    starts.push_back(static_cast<std::int64_t>(order.size()));
-    packed.assign(order.begin(), order.end());
-    packed.insert(packed.end(), starts.begin(), starts.end());
-    packed.insert(packed.end(), group_ids.begin(), group_ids.end());
+    thread_local row_groups groups;
+    thread_local std::vector<std::int64_t> packed;
+    groups.build(ids);
+    packed.assign(groups.order.begin(), groups.order.end());
+    packed.insert(packed.end(), groups.starts.begin(), groups.starts.end());
+    packed.insert(packed.end(), groups.ids.begin(), groups.ids.end());
     const auto count = static_cast<std::int64_t>(dtable.size());
     launch_over(ctx, kernel::fill, count, dtable.data, count, 0.0f);
-    const auto groups = static_cast<std::int64_t>(group_ids.size());
-    launch_over(ctx, kernel::gather_rows_backward, groups * dtable.shape.c, dtable.data, dy.data,
-                device_ids(ctx, packed), static_cast<std::int64_t>(ids.size()), groups,
-                dtable.shape.c);
+    const auto group_count = static_cast<std::int64_t>(groups.size());
+    launch_over(ctx, kernel::gather_rows_backward, group_count * dtable.shape.c, dtable.data,
+                dy.data, device_ids(ctx, packed), static_cast<std::int64_t>(ids.size()),
+                group_count, dtable.shape.c);
 }
 
 inline void dropout_forward(context& ctx, const dropout_desc& d, cview x, view y) {

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numeric>
 #include <smile/backends/onednn/layout.hpp>
 #include <smile/core/operand_checks.hpp>
+#include <smile/core/row_groups.hpp>
 #include <span>
 #include <vector>
 
@@ -187,8 +187,8 @@ inline void gather_rows(context&, cview table, std::span<const std::int64_t> ids
     });
 }
 
-/// Zeroes dtable, then sums each id's gradient rows in order of position: positions are sorted
-/// by id (stably), and each distinct id is one task, so no two threads write one row.
+/// Zeroes dtable, then sums each id's gradient rows in order of position: each group of
+/// core/row_groups.hpp is one task, so no two threads write one row.
 inline void gather_rows_backward(context&, std::span<const std::int64_t> ids, cview dy,
                                  view dtable) {
     const std::int64_t k = dtable.shape.c;
@@ -196,26 +196,16 @@ inline void gather_rows_backward(context&, std::span<const std::int64_t> ids, cv
     const auto total = static_cast<std::int64_t>(dtable.size());
 #pragma omp parallel for simd schedule(static)
     for (std::int64_t i = 0; i < total; ++i) table[i] = 0.0f;
-    thread_local std::vector<std::int64_t> order_scratch, starts_scratch;
-    std::vector<std::int64_t>& order = order_scratch;  // references: see layer_norm_backward
-    std::vector<std::int64_t>& starts = starts_scratch;
-    order.resize(ids.size());
-    std::iota(order.begin(), order.end(), std::int64_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-        return ids[static_cast<std::size_t>(a)] < ids[static_cast<std::size_t>(b)];
-    });
-    starts.clear();
-    for (std::size_t i = 0; i < order.size(); ++i)
-        if (i == 0 ||
-            ids[static_cast<std::size_t>(order[i])] != ids[static_cast<std::size_t>(order[i - 1])])
-            starts.push_back(static_cast<std::int64_t>(i));
-    starts.push_back(static_cast<std::int64_t>(order.size()));
-    parallel_for(static_cast<std::int64_t>(starts.size()) - 1, [&](std::int64_t group) {
-        const auto first = static_cast<std::size_t>(starts[static_cast<std::size_t>(group)]);
-        const auto last = static_cast<std::size_t>(starts[static_cast<std::size_t>(group) + 1]);
-        float* row = table + ids[static_cast<std::size_t>(order[first])] * k;
+    thread_local row_groups scratch;  // reused; a reference below (see layer_norm_backward)
+    const row_groups& groups = scratch;
+    scratch.build(ids);
+    parallel_for(static_cast<std::int64_t>(groups.size()), [&](std::int64_t group) {
+        const auto g_at = static_cast<std::size_t>(group);
+        const auto first = static_cast<std::size_t>(groups.starts[g_at]);
+        const auto last = static_cast<std::size_t>(groups.starts[g_at + 1]);
+        float* row = table + groups.ids[g_at] * k;
         for (std::size_t p = first; p < last; ++p) {
-            const float* g = dy.data + order[p] * k;
+            const float* g = dy.data + groups.order[p] * k;
             for (std::int64_t j = 0; j < k; ++j) row[j] += g[j];
         }
     });
