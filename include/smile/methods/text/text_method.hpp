@@ -46,12 +46,13 @@ public:
         : session_(s),
           rng_(gen),
           model_(std::move(student)),
+          parameters_(parameters_of<B>(model_)),
           optimizer_(make_optimizer<B>(o.optimizer)),
           options_(o) {
         SMILE_CHECK(o.max_grad_norm >= 0.0,
                     "text methods: max_grad_norm must be non-negative, got ", o.max_grad_norm);
         for (auto& rule : transformer_no_decay_rules()) optimizer_->add_rule(rule);
-        optimizer_->attach(model_);
+        optimizer_->attach_parameters(parameters_);
         model_.set_generator(&rng_);  // dropout's masks come from the run's generator
     }
     virtual ~text_method() = default;
@@ -91,7 +92,7 @@ protected:
     std::pair<double, double> apply_update(std::int64_t iter) {
         double norm = 0.0;
         if (options_.max_grad_norm > 0.0)
-            norm = clip_grad_norm(session_, parameters_of<B>(model_), options_.max_grad_norm);
+            norm = clip_grad_norm(session_, parameters_, options_.max_grad_norm);
         const float lr = options_.schedule.at(iter);
         optimizer_->step(session_, lr);
         return {lr, norm};
@@ -108,6 +109,8 @@ protected:
     session<B>& session_;
     rng& rng_;
     bert_classifier<B> model_;
+    std::vector<std::pair<std::string, parameter<B>*>>
+        parameters_;  ///< the student's, named once (clipping)
     std::unique_ptr<smile::optimizer<B>> optimizer_;
     text_training_options options_;
     tensor<B> logits_, targets_, d_logits_;

@@ -89,7 +89,7 @@ public:
         : text_method<B>(s, gen, std::move(student), o), o_(l) {
         SMILE_CHECK(l.alpha >= 0.0 && l.beta >= 0.0, "l2sp: alpha and beta must be non-negative");
         for (auto& [name, p] : parameters_of<B>(this->model_)) {
-            if (name.rfind("fc.", 0) == 0) {
+            if (l2sp_method<B>::is_head(name)) {
                 heads_.push_back(p);
                 continue;
             }
