@@ -10,6 +10,7 @@ find_package(JPEG REQUIRED)                        # libjpeg-turbo
 find_package(PNG REQUIRED)                         # libpng
 find_package(Matio REQUIRED)                       # Stanford Cars .mat annotations
 find_package(ICU REQUIRED COMPONENTS uc)           # Unicode for the BERT tokenizer (categories, NFC/NFD, casing)
+find_package(CSV REQUIRED)                         # libcsv: CSV text-classification files (RFC 4180 quoting)
 
 if(SMILE_BACKEND STREQUAL "onednn")
   find_package(dnnl 2.6 REQUIRED CONFIG)           # Debian's config needs the OpenCL dev packages

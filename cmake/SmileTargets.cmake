@@ -12,7 +12,7 @@ target_include_directories(smile_core INTERFACE
 target_compile_features(smile_core INTERFACE cxx_std_20)
 target_link_libraries(smile_core INTERFACE
   Eigen3::Eigen xtensor nlohmann_json::nlohmann_json Threads::Threads
-  ZLIB::ZLIB JPEG::JPEG PNG::PNG Matio::matio ICU::uc)
+  ZLIB::ZLIB JPEG::JPEG PNG::PNG Matio::matio ICU::uc CSV::csv)
 
 add_library(smile_${SMILE_BACKEND} INTERFACE)
 add_library(smile::${SMILE_BACKEND} ALIAS smile_${SMILE_BACKEND})

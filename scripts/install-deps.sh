@@ -11,6 +11,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev         # image codecs, gzip
   libmatio-dev                                       # Stanford Cars .mat annotations
   libicu-dev                                         # Unicode for the BERT tokenizer
+  libcsv-dev                                         # CSV (RFC 4180) text-classification files
   libcli11-dev                                       # the smile program's command line
   libplplot-dev plplot-driver-cairo                  # the smile program's pictures (PNG, SVG)
   doctest-dev libbenchmark-dev                       # tests and benchmarks

@@ -206,6 +206,20 @@ TEST_CASE(
     padded.input_ids[11] = 39;
     model.forward(s, padded, p, smile::mode::eval);
     CHECK(p.to_host() == batched);
+    // A smaller batch after a larger one reuses the larger one's buffers: same logits.
+    model.forward(s, alone, a, smile::mode::eval);
+    CHECK(a.to_host() == mine);
+    const smile::token_batch three{3,
+                                   5,
+                                   {2, 17, 23, 3, 0, 2, 30, 11, 12, 3, 2, 14, 3, 0, 0},
+                                   std::vector<std::int64_t>(15, 0),
+                                   {1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}};
+    model.forward(s, three, p, smile::mode::eval);
+    const auto after = p.to_host();
+    smile::bert_classifier<device> fresh(s, gen, config);
+    smile::io::load_weights<device>(fresh, fixtures / "bert_tiny" / "model.safetensors");
+    fresh.forward(s, three, p, smile::mode::eval);
+    CHECK(smile::test::relative_error(after, p.to_host()) < 1e-6);
 }
 
 TEST_CASE(

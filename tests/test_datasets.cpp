@@ -364,7 +364,8 @@ TEST_CASE("sampling: per-class ceil(r·n_c), global 1 + int(r·N), nesting, vali
     CHECK(sample_subset(train, 4, 0.15, 1, global).size() == 1 + std::size_t(0.15 * 99));
     CHECK(sample_subset(train, 4, 1.0, 1, global).size() == 99);
     global.allow_empty_classes = false;
-    CHECK_THROWS_WITH_AS(sample_subset(train, 4, 0.01, 1, global), doctest::Contains("has no training images"), smile::error);
+    CHECK_THROWS_WITH_AS(sample_subset(train, 4, 0.01, 1, global),
+                         doctest::Contains("has no training examples"), smile::error);
     CHECK_THROWS_WITH_AS(sample_subset(train, 4, 1.5, 1), doctest::Contains("rate must be in (0, 1]"), smile::error);
     // Validation: a stratified hold-out, disjoint from the rest.
     const auto [rest, val] = split_validation(train, 4, 0.2, 3);

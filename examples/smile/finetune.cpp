@@ -9,6 +9,8 @@
 #include "smile/commands.hpp"
 #include "smile/config_file.hpp"
 #include "smile/dataset_options.hpp"
+#include "smile/finetune_options.hpp"
+#include "smile/finetune_summary.hpp"
 #include "smile/model_options.hpp"
 #include "smile/plots.hpp"
 #include "smile/run_finetune.hpp"
@@ -17,13 +19,6 @@
 namespace smile::cli {
 
 namespace {
-
-nlohmann::json evaluation_json(const evaluation& e) {
-    return {{"top1", e.top1},
-            {"top5", e.top5},
-            {"mean_class_accuracy", e.mean_class_accuracy()},
-            {"images", e.images}};
-}
 
 /// The validation split and what is left to train on: --val-list's images (which must not be
 /// training images of the run), or --val-split's per-class fraction of the subset.
@@ -48,26 +43,7 @@ std::pair<std::vector<data::sample>, std::vector<data::sample>> hold_out(
 }  // namespace
 
 command add_finetune(CLI::App& app) {
-    struct options {
-        std::string method = "smile";
-        std::string weights;
-        model_options model;
-        dataset_options data;
-        double rate = 100;
-        std::string protocol = "per-class";
-        std::string train_list;
-        std::string save_weights;
-        std::string output_dir;
-        double val_split = 0;
-        std::string val_list;
-        std::int64_t patience = 0;
-        std::string progress = "auto";
-        bool dry_run = false;
-        training_options training;
-        method_options methods;
-        CLI::App* sub = nullptr;
-    };
-    auto o = std::make_shared<options>();
+    auto o = std::make_shared<finetune_options>();
     auto* sub = app.add_subcommand("finetune", "fine-tune a pretrained network with SMILE or a baseline");
     o->sub = sub;
     std::string names;
@@ -111,7 +87,15 @@ command add_finetune(CLI::App& app) {
                   "train nothing");
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
+    o->text.add_to(*sub);
     return [o] {
+        if (o->model.arch_given() && o->model.arch == "bert") {
+            finetune_bert(*o);
+            return;
+        }
+        o->text.refuse_for_images();
+        if (o->methods.preset == "sst5")
+            detail::fail("--preset sst5 is the paper's BERT recipe: it needs --arch bert");
         if (!o->methods.preset.empty()) {
             const dataset_preset preset = preset_for(o->methods.preset);
             o->training.apply_preset(preset);
@@ -134,7 +118,6 @@ command add_finetune(CLI::App& app) {
         finetune_job job;
         job.arch = o->model.config(o->weights);
         job.pretrained = o->weights;
-        job.method = o->methods.finish(o->method, o->training);
         auto d = std::make_shared<data::dataset>(o->data.read_dataset());
         std::vector<data::sample> train;
         if (!o->train_list.empty()) {
@@ -147,6 +130,9 @@ command add_finetune(CLI::App& app) {
         }
         std::tie(job.train, job.validation) =
             hold_out(*d, std::move(train), o->val_split, o->val_list, o->training.seed);
+        // Epochs of whole batches (the image loader drops the remainder).
+        o->training.resolve_epochs(std::int64_t(job.train.size()) / o->training.batch_size);
+        job.method = o->methods.finish(o->method, o->training);
         job.data = d;
         job.run_info = {{"method", o->method}, {"root", d->root.string()}, {"protocol", o->protocol}};
         if (o->train_list.empty()) {
@@ -191,53 +177,13 @@ command add_finetune(CLI::App& app) {
         };
         const finetune_outcome r = run_finetune(job);
         if (o->dry_run) return;
-        nlohmann::json summary{{"method", o->method},
-                               {"dataset", d->format},
-                               {"iterations", o->training.iterations},
-                               {"iterations_run", r.iterations},
-                               {"seconds", r.seconds},
-                               {"seconds_per_step", r.seconds_per_step},
-                               {"evaluation_seconds", r.evaluation_seconds},
-                               {"test", evaluation_json(r.test_last)},
-                               {"skipped", r.skipped}};
-        // A resumed run's steps and seconds add to the earlier sessions' (resuming a finished
-        // run adds none): the summary describes the run, not the last session.
-        if (trainer.resume) {
-            std::ifstream earlier_file(folder.summary());
-            const auto earlier = nlohmann::json::parse(earlier_file, nullptr, false);
-            if (!earlier.is_discarded() && earlier.is_object() &&
-                earlier.value("iterations_run", 0) > 0 && earlier.value("seconds", 0.0) >= 0) {
-                const std::int64_t steps =
-                    earlier.at("iterations_run").get<std::int64_t>() + r.iterations;
-                const double training_seconds =
-                    earlier.value("seconds_per_step", 0.0) *
-                        double(earlier.at("iterations_run").get<std::int64_t>()) +
-                    r.seconds_per_step * double(r.iterations);
-                summary["iterations_run"] = steps;
-                summary["seconds"] = earlier.value("seconds", 0.0) + r.seconds;
-                summary["seconds_per_step"] = training_seconds / double(steps);
-                summary["sessions"] = earlier.value("sessions", 1) + 1;
-            }
-        }
-        if (r.stopped_early_at > 0) summary["stopped_early_at"] = r.stopped_early_at;
-        if (validating) {
-            summary["validation"] = {{"final_top1", r.final_top1},
-                                     {"best_top1", r.best_top1},
-                                     {"best_iteration", r.best_iteration}};
-            if (r.test_best) summary["test_of_best"] = evaluation_json(*r.test_best);
-        }
+        const nlohmann::json summary =
+            finetune_summary(o->method, d->format, o->training.iterations, r, r.test_last,
+                             r.test_best, validating, trainer.resume, folder);
         run_folder::write_json(folder.summary(), summary);
         draw_curves(trainer.log_path, folder);
-        std::printf("%s: test top-1 %.2f%%, top-5 %.2f%% after %lld iterations, %.3f s/step",
-                    o->method.c_str(), 100 * r.test_last.top1, 100 * r.test_last.top5,
-                    static_cast<long long>(r.stopped_early_at > 0 ? r.stopped_early_at
-                                                                  : o->training.iterations),
-                    r.seconds_per_step);
-        if (validating && r.test_best)
-            std::printf("; best validation top-1 %.2f%% at iteration %lld, its test top-1 %.2f%%",
-                        100 * r.best_top1, static_cast<long long>(r.best_iteration),
-                        100 * r.test_best->top1);
-        std::printf("\nrun folder: %s\n", folder.dir.c_str());
+        print_finetune_outcome(o->method, o->training.iterations, r, r.test_last, r.test_best,
+                               validating, folder);
     };
 }
 

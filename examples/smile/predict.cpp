@@ -31,8 +31,9 @@ command add_predict(CLI::App& app) {
     o->model.add_to(*sub);
     sub->add_option("--weights", o->weights, "model weights (.safetensors, or a directory of .npy)")->required();
     sub->add_option("--input", o->input, "input batch, float32 [N, C, H, W] .npy (images)");
-    sub->add_option("--config", o->bert.config,
-                    "--arch bert: the model's config.json (Hugging Face's keys)");
+    sub->add_option("--config,--model-config", o->bert.config,
+                    "--arch bert: the model's config.json (Hugging Face's keys; --model-config "
+                    "as in smile finetune)");
     sub->add_option("--vocab", o->bert.vocab, "--arch bert: vocab.txt or tokenizer.json");
     sub->add_option("--text", o->bert.text, "--arch bert: sentences, one per line (UTF-8)");
     sub->add_option("--max-length", o->bert.max_length,

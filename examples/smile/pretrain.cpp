@@ -89,6 +89,7 @@ command add_pretrain(CLI::App& app) {
     o->sub = sub;
     return [o] {
         const auto d = std::make_shared<data::dataset>(o->data.read_dataset());
+        o->training.resolve_epochs(std::int64_t(d->train.size()) / o->training.batch_size);
         const run_folder folder =
             o->output_dir.empty() ? run_folder::fresh("pretrain", d->format, "", o->training.seed)
                                   : run_folder{o->output_dir};

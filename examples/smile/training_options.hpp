@@ -25,8 +25,16 @@ struct training_options {
     float weight_decay = 1e-4f;
     bool nesterov = true;
     double beta1 = 0.9, beta2 = 0.999, adam_epsilon = 1e-8;
+    std::int64_t epochs = 0;    // 0: --iters counts the steps
+    double warmup_ratio = 0.0;  // linear schedule: the fraction of the steps spent warming up
     CLI::Option* iterations_option = nullptr;  // a preset sets what these did not
     CLI::Option* lr_option = nullptr;
+    CLI::Option* epochs_option = nullptr;
+    CLI::Option* batch_size_option = nullptr;  // the text recipe sets what these did not
+    CLI::Option* schedule_option = nullptr;
+    CLI::Option* optimizer_option = nullptr;
+    CLI::Option* weight_decay_option = nullptr;
+    CLI::Option* warmup_option = nullptr;
     CLI::Option* momentum_option = nullptr;  // to refuse SGD-only settings given with Adam
     CLI::Option* nesterov_option = nullptr;
     float head_lr_mult = 1.0f;
@@ -41,18 +49,39 @@ struct training_options {
     void add_to(CLI::App& app) {
         iterations_option = app.add_option("--iters", iterations, "training iterations (a --preset's, else 9000)")
                                 ->capture_default_str()->check(integer_in(1, 1e9));
-        app.add_option("--batch-size", batch_size, "images per step")->capture_default_str()->check(integer_in(1, 65536));
+        epochs_option = app.add_option("--epochs", epochs,
+                                       "train for this many passes over the training subset "
+                                       "instead of --iters (images: whole batches per epoch; "
+                                       "text: the last batch holds the remainder)")
+                            ->check(integer_in(1, 1e6))
+                            ->excludes(iterations_option);
+        batch_size_option = app.add_option("--batch-size", batch_size, "examples per step")
+                                ->capture_default_str()
+                                ->check(integer_in(1, 65536));
         lr_option = app.add_option("--lr", lr, "initial learning rate (a --preset's, else 0.01)")->capture_default_str()
                         ->check(number_in(0, 10, ends::open_low));
-        app.add_option("--schedule", schedule, "learning-rate schedule: step (/10 after 2/3), constant, cosine")
-            ->check(CLI::IsMember({"step", "constant", "cosine"}))->capture_default_str();
-        app.add_option("--optimizer", optimizer, "sgd (torch.optim.SGD), adam or adamw (decoupled weight decay)")
-            ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+        schedule_option = app.add_option("--schedule", schedule,
+                                         "learning-rate schedule: step (/10 after 2/3), constant, "
+                                         "cosine, linear (warm-up, then linear decay to 0)")
+                              ->check(CLI::IsMember({"step", "constant", "cosine", "linear"}))
+                              ->capture_default_str();
+        warmup_option = app.add_option("--warmup-ratio", warmup_ratio,
+                                       "linear schedule: fraction of the steps spent warming up "
+                                       "from 0 (the text recipe's 0.1)")
+                            ->check(number_in(0, 1, ends::open_high));
+        optimizer_option =
+            app.add_option("--optimizer", optimizer,
+                           "sgd (torch.optim.SGD), adam or adamw (decoupled weight decay)")
+                ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+                ->capture_default_str();
         momentum_option = app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str()
             ->check(number_in(0, 1, ends::open_high));
-        app.add_option("--weight-decay", weight_decay,
-                       "weight decay on every parameter: L2 for sgd and adam, decoupled for adamw")->capture_default_str()
-            ->check(number_in(0, 1));
+        weight_decay_option =
+            app.add_option(
+                   "--weight-decay", weight_decay,
+                   "weight decay on every parameter: L2 for sgd and adam, decoupled for adamw")
+                ->capture_default_str()
+                ->check(number_in(0, 1));
         nesterov_option = app.add_option("--nesterov", nesterov, "SGD: Nesterov momentum (true in the SMILE authors' code)")
             ->capture_default_str();
         app.add_option("--beta1", beta1, "adam/adamw: first-moment decay")->capture_default_str()
@@ -117,7 +146,31 @@ struct training_options {
     }
 
     [[nodiscard]] lr_schedule make_schedule() const {
-        return {parse_schedule(schedule), lr, iterations, 0.1f, {}};
+        if (warmup_option != nullptr && warmup_option->count() > 0 && schedule != "linear")
+            detail::fail("--warmup-ratio is a setting of --schedule linear, not of ", schedule);
+        const auto warmup =
+            static_cast<std::int64_t>(std::floor(warmup_ratio * double(iterations)));
+        return {parse_schedule(schedule), lr, iterations, 0.1f, {}, warmup};
+    }
+
+    [[nodiscard]] static bool given(const CLI::Option* o) { return o != nullptr && o->count() > 0; }
+
+    /// The paper's BERT recipe (Table 7, with BERT's own fine-tuning defaults where the paper is
+    /// silent) for every setting the command line did not give: batch 24, 3 epochs, AdamW
+    /// lr 2e-5 with weight decay 0.01, linear decay after a warm-up over 10 % of the steps.
+    void apply_text_recipe() {
+        if (!given(batch_size_option)) batch_size = 24;
+        if (!given(lr_option)) lr = 2e-5f;
+        if (!given(optimizer_option)) optimizer = "adamw";
+        if (!given(weight_decay_option)) weight_decay = 0.01f;
+        if (!given(schedule_option)) schedule = "linear";
+        if (!given(warmup_option) && schedule == "linear") warmup_ratio = 0.1;
+        if (!given(epochs_option) && !given(iterations_option)) epochs = 3;
+    }
+
+    /// --epochs as steps, for `steps_per_epoch` steps in one pass (--iters when no --epochs).
+    void resolve_epochs(std::int64_t steps_per_epoch) {
+        if (epochs > 0) iterations = epochs * std::max<std::int64_t>(1, steps_per_epoch);
     }
     /// The optimizer the options describe. SGD-only settings given with Adam are an error rather
     /// than silently unused.
@@ -134,6 +187,8 @@ struct training_options {
         return {{"lr", decimal_value(lr)},
                 {"schedule", schedule},
                 {"iterations", iterations},
+                {"epochs", epochs},
+                {"warmup_ratio", warmup_ratio},
                 {"batch_size", batch_size},
                 {"optimizer", optimizer},
                 {"momentum", decimal_value(momentum)},
@@ -191,9 +246,12 @@ struct method_options {
         app.add_option("--clean-tail", c.smile.clean_tail, "last K iterations plain cross-entropy (Paddle port: 1000)")
             ->check(integer_in(0, 1e9));
         app.add_option("--preset", preset,
-                       "a dataset as the paper runs it: backbone (when neither --arch nor the weights say), iterations, "
-                       "lr, and task_config.ini's baseline strengths: cub, cars, aircraft, indoor67, food101")
-            ->check(CLI::IsMember({"cub", "cars", "aircraft", "indoor67", "food101"}));
+                       "a dataset as the paper runs it: backbone (when neither --arch nor the "
+                       "weights say), iterations, "
+                       "lr, and task_config.ini's baseline strengths: cub, cars, aircraft, "
+                       "indoor67, food101; "
+                       "sst5 (--arch bert): batch 24, 3 epochs, AdamW lr 2e-5, max length 128")
+            ->check(CLI::IsMember({"cub", "cars", "aircraft", "indoor67", "food101", "sst5"}));
         strength(app.add_option("--l2sp-alpha", c.l2sp.alpha, "L2-SP: alpha (1e-3 CUB/Aircraft, 1e-4 Cars)")->check(weight));
         app.add_option("--l2sp-beta", c.l2sp.beta, "L2-SP original form: head L2 beta (with --weight-decay 0)")->check(weight);
         strength(app.add_option("--delta-alpha", c.delta.alpha, "DELTA: alpha (1e-2 CUB, 1e-3 otherwise)")->check(weight));

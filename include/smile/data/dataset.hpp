@@ -92,7 +92,9 @@ struct dataset {
 };
 
 /// Number of samples of each class.
-[[nodiscard]] inline std::vector<std::int64_t> class_counts(const std::vector<sample>& samples, std::int64_t classes) {
+template <class Example>
+[[nodiscard]] std::vector<std::int64_t> class_counts(const std::vector<Example>& samples,
+                                                     std::int64_t classes) {
     std::vector<std::int64_t> counts(std::size_t(classes), 0);
     for (const auto& s : samples) ++counts.at(std::size_t(s.label));
     return counts;

@@ -46,9 +46,13 @@ struct sampling_options {
 }
 
 /// The training subset at `rate` ∈ (0, 1] (see the file comment). Samples keep their order
-/// within the original list.
-[[nodiscard]] inline std::vector<sample> sample_subset(const std::vector<sample>& train, std::int64_t num_classes,
-                                                       double rate, std::uint64_t seed, const sampling_options& o = {}) {
+/// within the original list. `Example` is anything with an integer `label`: an image sample, a
+/// sentence (text/text_dataset.hpp).
+template <class Example>
+[[nodiscard]] std::vector<Example> sample_subset(const std::vector<Example>& train,
+                                                 std::int64_t num_classes, double rate,
+                                                 std::uint64_t seed,
+                                                 const sampling_options& o = {}) {
     SMILE_CHECK(rate > 0.0 && rate <= 1.0, "sampling: the rate must be in (0, 1], got ", rate);
     // The shuffle stream: one per rate unless nested (then one for all rates).
     const std::uint64_t stream = o.nested ? 0 : static_cast<std::uint64_t>(std::llround(rate * 1e6));
@@ -71,23 +75,28 @@ struct sampling_options {
         const auto k = std::min<std::size_t>(order.size(), 1 + static_cast<std::size_t>(rate * double(train.size())));
         for (std::size_t j = 0; j < k; ++j) keep[order[j]] = 1;
     }
-    std::vector<sample> out;
+    std::vector<Example> out;
     for (std::size_t i = 0; i < train.size(); ++i)
         if (keep[i]) out.push_back(train[i]);
     if (!o.allow_empty_classes) {
         const auto counts = class_counts(out, num_classes);
         for (std::size_t c = 0; c < counts.size(); ++c)
             if (counts[c] == 0)
-                detail::fail("sampling at ", rate * 100, "%: class ", c, " has no training images",
-                             o.protocol == sampling_protocol::global ? " (the global protocol can empty a class; use per-class)" : "");
+                detail::fail("sampling at ", rate * 100, "%: class ", c,
+                             " has no training examples",
+                             o.protocol == sampling_protocol::global
+                                 ? " (the global protocol can empty a class; use per-class)"
+                                 : "");
     }
     return out;
 }
 
 /// Splits off round(fraction·n_c) images of every class (at least one when n_c ≥ 2) as a
 /// validation set: returns {train, validation}.
-[[nodiscard]] inline std::pair<std::vector<sample>, std::vector<sample>> split_validation(
-    const std::vector<sample>& train, std::int64_t num_classes, double fraction, std::uint64_t seed) {
+template <class Example>
+[[nodiscard]] std::pair<std::vector<Example>, std::vector<Example>> split_validation(
+    const std::vector<Example>& train, std::int64_t num_classes, double fraction,
+    std::uint64_t seed) {
     SMILE_CHECK(fraction > 0.0 && fraction < 1.0, "validation split: the fraction must be in (0, 1), got ", fraction);
     std::vector<std::vector<std::size_t>> by_class(static_cast<std::size_t>(num_classes));
     for (std::size_t i = 0; i < train.size(); ++i) by_class.at(std::size_t(train[i].label)).push_back(i);
@@ -101,7 +110,7 @@ struct sampling_options {
                                                 std::int64_t(members.size()) - 1);
         for (std::int64_t j = 0; j < k; ++j) held_out[members[std::size_t(j)]] = 1;
     }
-    std::pair<std::vector<sample>, std::vector<sample>> out;
+    std::pair<std::vector<Example>, std::vector<Example>> out;
     for (std::size_t i = 0; i < train.size(); ++i) (held_out[i] ? out.second : out.first).push_back(train[i]);
     return out;
 }

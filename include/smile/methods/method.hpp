@@ -82,6 +82,8 @@ public:
     }
 
     [[nodiscard]] classifier<B>& model() noexcept { return model_; }
+    /// The target head's logits of the last forward (the training loop's accuracy).
+    [[nodiscard]] const tensor<B>& logits() const { return model_.logits(); }
     [[nodiscard]] smile::optimizer<B>& optimizer() noexcept { return *optimizer_; }
     [[nodiscard]] const lr_schedule& schedule() const noexcept { return schedule_; }
     [[nodiscard]] session<B>& sess() noexcept { return session_; }

@@ -130,8 +130,9 @@ struct run_result {
 
 /// Every setting of a run of `m` under `o`: the run's configuration, the method's settings
 /// (numbers as numbers), the iterations. The log's config line; what a checkpoint records.
-template <Backend B>
-nlohmann::json run_settings(const method<B>& m, const trainer_options& o) {
+/// `m` is an image method (methods/method.hpp) or a text method (methods/text/).
+template <class Method>
+nlohmann::json run_settings(const Method& m, const trainer_options& o) {
     nlohmann::json settings = o.config;
     for (const auto& [k, v] : m.describe()) settings[k] = json_setting(v);
     settings["iterations"] = o.iterations;
@@ -157,9 +158,15 @@ std::int64_t count_correct(const tensor<B>& logits, const std::vector<std::int64
 /// Runs `m` for `o.iterations` steps on batches from a loader built by `make_loader(start_batch)`;
 /// `evaluate_now()` measures the current network on `o.eval_split` (empty function: no
 /// evaluation).
-template <Backend B>
-run_result train(method<B>& m,
-                 const std::function<std::unique_ptr<data::loader>(std::int64_t)>& make_loader,
+///
+/// The same loop trains image and text methods. What it asks of them:
+/// - `m`: `name()`, `describe()`, `step(batch, k)` returning a step_report, `add_state(c)` for
+///   checkpoints, `sess()`, and `logits()` (the last training forward's, for the training
+///   accuracy);
+/// - the loader `make_loader(start)` returns (a pointer to): `next()` giving a pointer to a batch
+///   with `labels` and `size()`, and `skipped_files()`.
+template <Backend B, class Method, class MakeLoader>
+run_result train(Method& m, const MakeLoader& make_loader,
                  const std::function<evaluation()>& evaluate_now, const trainer_options& o,
                  rng& generator) {
     using clock = std::chrono::steady_clock;
@@ -304,7 +311,7 @@ run_result train(method<B>& m,
     const auto began = clock::now();
     for (std::int64_t k = start; k < o.iterations && !finished_before; ++k) {
         const auto step_began = clock::now();
-        const data::host_batch* batch = loader->next();
+        const auto* batch = loader->next();
         const double data_seconds =
             std::chrono::duration<double>(clock::now() - step_began).count();
         const step_report r = m.step(*batch, k);
@@ -315,7 +322,7 @@ run_result train(method<B>& m,
         if (!std::isfinite(r.loss)) detail::fail(m.name(), ": the loss is ", r.loss, " at iteration ", k);
         // Training accuracy against the batch's labels (for the mixing methods, the label of the
         // image that has the larger share, with lambda folded).
-        const std::int64_t correct = count_correct(m.model().logits(), batch->labels);
+        const std::int64_t correct = count_correct(m.logits(), batch->labels);
         const double step_seconds =
             std::chrono::duration<double>(clock::now() - step_began).count();
         {

@@ -13,17 +13,13 @@
 #include <smile/optim/clip_grad_norm.hpp>
 #include <smile/optim/lr_schedule.hpp>
 #include <smile/optim/make_optimizer.hpp>
+#include <smile/text/text_batch.hpp>
+#include <smile/train/evaluate.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace smile {
-
-/// A batch of sentences with their labels.
-struct text_batch {
-    token_batch tokens;
-    std::vector<std::int64_t> labels;
-};
 
 struct text_training_options {
     optimizer_options optimizer = text_training_options::adamw();
@@ -64,6 +60,57 @@ public:
     virtual step_report step(const text_batch& batch, std::int64_t iter) = 0;
 
     [[nodiscard]] bert_classifier<B>& model() noexcept { return model_; }
+    [[nodiscard]] session<B>& sess() noexcept { return session_; }
+    [[nodiscard]] smile::optimizer<B>& optimizer() noexcept { return *optimizer_; }
+    /// The logits of the last forward (the training loop's accuracy).
+    [[nodiscard]] const tensor<B>& logits() const noexcept { return logits_; }
+
+    /// Everything a checkpoint must hold to resume this method exactly: the student and the
+    /// optimizer's moments (and what a method adds: SMILE's source head).
+    virtual void add_state(io::checkpoint_content<B>& c) {
+        c.add_model("model", model_);
+        c.set_optimizer(*optimizer_);
+    }
+
+    /// The configuration as "key=value" pairs (printed, logged, and compared on resume).
+    [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
+        auto settings = optimizer_->describe();
+        settings.insert(settings.begin(), {"method", name()});
+        settings.emplace_back("max_grad_norm", setting_text(options_.max_grad_norm));
+        settings.emplace_back("warmup_steps", std::to_string(options_.schedule.warmup));
+        for (auto& [k, v] : method_settings()) settings.emplace_back(std::move(k), std::move(v));
+        return settings;
+    }
+
+    /// Accuracy of the classifier on `split`, in evaluation mode, `batch_size` sentences at a
+    /// time (each batch padded to its longest sentence).
+    [[nodiscard]] evaluation evaluate(const encoded_text& split, std::int64_t batch_size = 64,
+                                      bool with_confusion = false) {
+        const std::int64_t k = model_.bert().config().num_labels;
+        evaluation e;
+        e.class_images.assign(std::size_t(k), 0);
+        e.class_correct.assign(std::size_t(k), 0);
+        if (with_confusion) e.confusion.assign(std::size_t(k * k), 0);
+        std::vector<std::size_t> rows;
+        for (std::size_t first = 0; first < split.size(); first += std::size_t(batch_size)) {
+            rows.clear();
+            for (std::size_t i = first; i < std::min(split.size(), first + std::size_t(batch_size));
+                 ++i)
+                rows.push_back(i);
+            split.gather(rows, eval_batch_);
+            model_.forward(session_, eval_batch_.tokens, eval_logits_, mode::eval);
+            const auto logits = eval_logits_.to_host();
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                const std::int64_t label = eval_batch_.labels[i];
+                SMILE_CHECK(label >= 0 && label < k, "evaluate: label ", label, " of a ", k,
+                            "-class classifier");
+                count_prediction(e, logits.data() + std::ptrdiff_t(i) * k, k, label);
+            }
+        }
+        e.top1 = e.images > 0 ? double(e.correct) / double(e.images) : 0.0;
+        e.top5 = e.images > 0 ? double(e.correct_top5) / double(e.images) : 0.0;
+        return e;
+    }
 
     /// Class predictions (arg-max of the logits) for `tokens`, in evaluation mode.
     [[nodiscard]] std::vector<std::int64_t> predict(const token_batch& tokens) {
@@ -79,6 +126,11 @@ public:
     }
 
 protected:
+    /// The method's own settings for describe() (none by default).
+    [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> method_settings() const {
+        return {};
+    }
+
     /// The student's training forward on the batch and its mean cross-entropy, whose gradient is
     /// left in `d_logits_` for the method's backward.
     double forward_cross_entropy(const text_batch& batch) {
@@ -114,6 +166,8 @@ protected:
     std::unique_ptr<smile::optimizer<B>> optimizer_;
     text_training_options options_;
     tensor<B> logits_, targets_, d_logits_;
+    tensor<B> eval_logits_;  ///< evaluation's own, so that logits() stays the training step's
+    text_batch eval_batch_;
 };
 
 }  // namespace smile

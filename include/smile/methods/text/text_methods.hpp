@@ -76,6 +76,14 @@ public:
         return this->report(mxp, {{"mxp", mxp}, {"lambda", plan.lambda}}, iter);
     }
 
+protected:
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> method_settings()
+        const override {
+        return {{"alpha", setting_text(mix_.mix.alpha)},
+                {"fold_lambda", mix_.mix.fold ? "true" : "false"},
+                {"mix_point", text_mix_point_name(mix_.point)}};
+    }
+
 private:
     text_mixup_options mix_;
 };
@@ -109,6 +117,12 @@ public:
         return this->report(ce + sp + head, {{"ce", ce}, {"l2sp", sp}, {"head_l2", head}}, iter);
     }
 
+protected:
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> method_settings()
+        const override {
+        return {{"l2sp_alpha", setting_text(o_.alpha)}, {"l2sp_beta", setting_text(o_.beta)}};
+    }
+
 private:
     l2sp_options o_;
     std::vector<std::pair<parameter<B>*, tensor<B>>> anchors_;
@@ -132,6 +146,12 @@ public:
         const double shrinkage = spectral_shrinkage(s, model.features(), o_.eta, o_.k, grad_);
         model.backward(s, this->d_logits_, &grad_);
         return this->report(ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, iter);
+    }
+
+protected:
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> method_settings()
+        const override {
+        return {{"bss_eta", setting_text(o_.eta)}, {"bss_k", std::to_string(o_.k)}};
     }
 
 private:
@@ -159,8 +179,11 @@ public:
     /// head from the same file, or nothing (L_FC is then off).
     text_smile(session<B>& s, rng& gen, bert_classifier<B> student, bert_classifier<B> teacher,
                std::optional<pretraining_head> head, const text_training_options& o,
-               const text_smile_options& so)
-        : text_method<B>(s, gen, std::move(student), o), teacher_(std::move(teacher)), o_(so) {
+               const text_smile_options& so, std::string name = "smile")
+        : text_method<B>(s, gen, std::move(student), o),
+          teacher_(std::move(teacher)),
+          o_(so),
+          name_(std::move(name)) {
         SMILE_CHECK(so.gamma_fe >= 0.0f && so.gamma_fc >= 0.0f,
                     "smile: gamma_fe and gamma_fc must be non-negative");
         const auto hidden = this->model_.bert().config().hidden_size;
@@ -193,7 +216,7 @@ public:
         }
     }
 
-    [[nodiscard]] std::string name() const override { return "smile"; }
+    [[nodiscard]] std::string name() const override { return name_; }
     [[nodiscard]] bool has_source_head() const noexcept { return source_ != nullptr; }
     /// Why L_FC does not run ("" when it does).
     [[nodiscard]] const std::string& fc_off_reason() const noexcept { return fc_off_reason_; }
@@ -240,19 +263,28 @@ public:
                             iter);
     }
 
-    [[nodiscard]] std::vector<std::pair<std::string, std::string>> describe() const {
-        return {
-            {"method", name()},
-            {"alpha", setting_text(o_.mixing.mix.alpha)},
-            {"mix_point", o_.mixing.point == text_mix_point::embeddings ? "embeddings" : "pooled"},
-            {"gamma_fe", setting_text(o_.gamma_fe)},
-            {"gamma_fc", source_ ? setting_text(o_.gamma_fc) : fc_off_reason_},
-            {"teacher", "pretrained, fixed, evaluation mode"}};
+    /// The student, the optimizer, and the source head, which trains with the student (the
+    /// teacher is the pretrained file's, rebuilt on resume).
+    void add_state(io::checkpoint_content<B>& c) override {
+        text_method<B>::add_state(c);
+        if (source_) c.add_model("source", *source_);
+    }
+
+protected:
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> method_settings()
+        const override {
+        return {{"alpha", setting_text(o_.mixing.mix.alpha)},
+                {"fold_lambda", o_.mixing.mix.fold ? "true" : "false"},
+                {"mix_point", text_mix_point_name(o_.mixing.point)},
+                {"gamma_fe", setting_text(o_.gamma_fe)},
+                {"gamma_fc", source_ ? setting_text(o_.gamma_fc) : fc_off_reason_},
+                {"teacher", "pretrained, fixed, evaluation mode"}};
     }
 
 private:
     bert_classifier<B> teacher_;
     text_smile_options o_;
+    std::string name_;  ///< smile, or an ablation's name (smile-m-fe, smile-m-fc)
     std::unique_ptr<linear<B>> source_, teacher_head_;
     std::string fc_off_reason_;
     tensor<B> teacher_logits_, teacher_mixed_, teacher_source_, probabilities_, source_targets_;

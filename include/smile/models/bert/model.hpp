@@ -32,6 +32,18 @@ namespace smile {
 /// Where a mixup plan mixes a BERT's sequences.
 enum class text_mix_point : std::uint8_t { pooled, embeddings };
 
+[[nodiscard]] inline const char* text_mix_point_name(text_mix_point p) noexcept {
+    return p == text_mix_point::embeddings ? "embeddings" : "pooled";
+}
+
+/// "embeddings" or "pooled", or an error naming `option`.
+[[nodiscard]] inline text_mix_point parse_text_mix_point(const std::string& name,
+                                                         const char* option = "--mix-at") {
+    if (name == "embeddings") return text_mix_point::embeddings;
+    if (name == "pooled") return text_mix_point::pooled;
+    detail::fail(option, " '", name, "': expected embeddings or pooled");
+}
+
 /// The inverse of a permutation (for the backward of a mix).
 [[nodiscard]] inline std::vector<std::int64_t> inverse_permutation(
     const std::vector<std::int64_t>& perm) {

@@ -1,0 +1,184 @@
+// `smile finetune --arch bert`, run as a user would: SST-format trees written to disk, a
+// vocab.txt that fits the tiny BERT of tests/fixtures/bert_tiny, a sentiment word planted in
+// every sentence. The run folder, the learned rule, exact resumption, and the errors.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <smile/core/random.hpp>
+#include <smile/io/safetensors.hpp>
+#include <string>
+#include <vector>
+
+#include "json_lines.hpp"
+#include "run_program.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string fixtures = SMILE_TEST_FIXTURES;
+const std::vector<std::string> positive{"good", "great", "fine", "superb", "lovely"};
+const std::vector<std::string> negative{"bad", "awful", "dull", "poor", "boring"};
+const std::vector<std::string> neutral{
+    "the", "a",  "film", "movie", "plot",  "story",  "actor", "scene", "is",
+    "was", "it", "this", "that",  "very",  "quite",  "and",   "but",   "of",
+    "to",  "in", "with", "cast",  "score", "ending", "script"};
+
+/// A dataset root with trees/{train,dev,test}.txt (labels 0 negative, 1 positive) and a
+/// vocab.txt of the 40 tokens the tiny BERT has.
+struct text_setup {
+    fs::path dir = fs::temp_directory_path() / ("smile_cli_text_" + std::to_string(::getpid()));
+
+    text_setup() {
+        fs::remove_all(dir);
+        fs::create_directories(dir / "sst" / "trees");
+        write_trees("train", 240, 1);
+        write_trees("dev", 48, 2);
+        write_trees("test", 96, 3);
+        std::ofstream vocab(dir / "vocab.txt");
+        for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
+            vocab << special << "\n";
+        for (const auto* list : {&positive, &negative, &neutral})
+            for (const auto& w : *list) vocab << w << "\n";
+    }
+    ~text_setup() { fs::remove_all(dir); }
+
+    void write_trees(const std::string& split, int count, std::uint64_t seed) const {
+        smile::rng gen(seed);
+        std::ofstream out(dir / "sst" / "trees" / (split + ".txt"));
+        for (int i = 0; i < count; ++i) {
+            const int label = static_cast<int>(gen.below(2));
+            const auto words = static_cast<std::size_t>(gen.integer(3, 7));
+            const auto at = gen.below(words + 1);
+            out << "(" << label;
+            for (std::size_t w = 0; w <= words; ++w) {
+                const auto& list = w == at ? (label == 1 ? positive : negative) : neutral;
+                out << " (" << label << " " << list[gen.below(list.size())] << ")";
+            }
+            out << ")\n";
+        }
+    }
+
+    /// The command line of a run in `folder` (under the setup's directory).
+    [[nodiscard]] std::string args(const std::string& method, const std::string& folder) const {
+        return "finetune --arch bert --model-config " + fixtures +
+               "/bert_tiny/config.json --weights " + fixtures +
+               "/bert_tiny/model.safetensors --vocab " + (dir / "vocab.txt").string() +
+               " --format sst5 --root " + (dir / "sst").string() +
+               " --num-classes 2 --max-length 12 --method " + method +
+               " --lr 5e-3 --seed 4 --progress lines --log-every 0 --output-dir " +
+               (dir / folder).string();
+    }
+};
+
+nlohmann::json read_json(const fs::path& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "smile finetune --arch bert: FT, mixup and SMILE learn a planted rule from SST trees, in a run "
+    "folder") {
+    text_setup f;
+    for (const std::string method : {"finetune", "mixup", "smile"}) {
+        INFO(method);
+        const auto r = smile::test::run_smile(f.args(method, method) + " --epochs 10");
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        const fs::path run = f.dir / method;
+        const auto summary = read_json(run / "summary.json");
+        MESSAGE(method, ": test top-1 ", summary["test"]["top1"], ", of the best by dev ",
+                summary["test_of_best"]["top1"]);
+        CHECK(summary["iterations"] == 100);  // 10 epochs of ⌈240 / 24⌉ batches
+        CHECK(summary["test"]["images"] == 96);
+        CHECK(summary["test"]["top1"].get<double>() >= 0.85);
+        CHECK(summary["validation"]["best_top1"].get<double>() >= 0.85);  // the dev split
+        const auto config = read_json(run / "config.json")["resolved"];
+        CHECK(config["arch"] == "bert");
+        CHECK(config["batch_size"] == 24);  // the text recipe's, not the image default 48
+        CHECK(config["optimizer"] == "adamw");
+        CHECK(config["schedule"] == "linear");
+        CHECK(config["warmup_ratio"] == 0.1);
+        CHECK(config["validation_sentences"] == 48);
+        CHECK(config["max_grad_norm"] == 1);
+        if (method == "smile") {
+            // The tiny file has no next-sentence head: L_FC is off, and the configuration says why.
+            CHECK(config["gamma_fc"].get<std::string>().find("no pretraining head") !=
+                  std::string::npos);
+            CHECK(config["mix_point"] == "embeddings");
+        }
+        const auto log = smile::test::read_json_lines(run / "log.jsonl");
+        CHECK(log[1]["lr"] == 0.0);  // the warm-up's first step
+        CHECK(log[1].contains("grad_norm"));
+        // The fine-tuned network and the configuration that reads it: smile predict takes both.
+        const auto model_config = read_json(run / "model-config.json");
+        CHECK(model_config["num_labels"] == 2);
+        CHECK(fs::exists(run / "weights-last.safetensors"));
+        CHECK(fs::exists(run / "weights-best.safetensors"));
+    }
+    std::ofstream(f.dir / "sentences.txt") << "the film is superb\nthe plot was awful\n";
+    const auto p = smile::test::run_smile(
+        "predict --arch bert --model-config " +
+        (f.dir / "finetune" / "model-config.json").string() + " --weights " +
+        (f.dir / "finetune" / "weights-last.safetensors").string() + " --vocab " +
+        (f.dir / "vocab.txt").string() + " --text " + (f.dir / "sentences.txt").string() +
+        " --max-length 12 --output " + (f.dir / "logits.npy").string());
+    INFO(p.output);
+    CHECK(p.status == 0);
+}
+
+TEST_CASE(
+    "smile finetune --arch bert: a resumed run ends with exactly the weights of an uninterrupted "
+    "one") {
+    text_setup f;
+    // A constant rate, so that the first session's shorter run has the same rates.
+    const std::string common = " --schedule constant";
+    auto r = smile::test::run_smile(f.args("smile", "whole") + common + " --iters 14");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    r = smile::test::run_smile(f.args("smile", "parts") + common + " --iters 7");
+    REQUIRE(r.status == 0);
+    r = smile::test::run_smile(f.args("smile", "parts") + common +
+                               " --iters 14 --resume --force-resume");
+    REQUIRE(r.status == 0);
+    CHECK(r.output.find("resuming from") != std::string::npos);
+    smile::io::safetensors_reader whole(f.dir / "whole" / "weights-last.safetensors"),
+        parts(f.dir / "parts" / "weights-last.safetensors");
+    REQUIRE(whole.entries().size() == parts.entries().size());
+    std::size_t same = 0;
+    for (const auto& [name, entry] : whole.entries())
+        same += whole.read_floats(name) == parts.read_floats(name);
+    CHECK(same == whole.entries().size());
+}
+
+TEST_CASE("smile finetune --arch bert: wrong options and inputs are refused, naming them") {
+    text_setup f;
+    struct c {
+        std::string arguments, message;
+    };
+    for (const auto& [arguments, message] :
+         {c{f.args("smile", "b") + " --teacher-update copy",
+            "--teacher-update is an option of image fine-tuning"},
+          c{f.args("smile", "c") + " --preset cub", "--preset cub is an image dataset's recipe"},
+          c{f.args("dance", "d"), "--method 'dance' is not a method for text"},
+          c{f.args("smile", "e") + " --iters 3 --epochs 2", "--iters excludes --epochs"}}) {
+        const auto r = smile::test::run_smile(arguments);
+        INFO(arguments);
+        INFO(r.output);
+        CHECK(r.status != 0);
+        CHECK(r.output.find(message) != std::string::npos);
+    }
+    std::ofstream(f.dir / "sst" / "trees" / "dev.txt", std::ios::app) << "(1 (1 good)\n";
+    auto bad = smile::test::run_smile(f.args("smile", "a"));
+    CHECK(bad.status != 0);
+    CHECK(bad.output.find("dev.txt:49: unbalanced parentheses") != std::string::npos);
+    const auto r = smile::test::run_smile(
+        "finetune --format mnist --weights x.safetensors --max-length 12 --method finetune");
+    CHECK(r.output.find("--max-length is an option of --arch bert (text), not of images") !=
+          std::string::npos);
+}
