@@ -12,6 +12,7 @@ packages=(
   libmatio-dev                                       # Stanford Cars .mat annotations
   libicu-dev                                         # Unicode for the BERT tokenizer
   libcsv-dev                                         # CSV (RFC 4180) text-classification files
+  python3                                            # scripts/table7.sh's table (standard library only)
   libcli11-dev                                       # the smile program's command line
   libplplot-dev plplot-driver-cairo                  # the smile program's pictures (PNG, SVG)
   doctest-dev libbenchmark-dev                       # tests and benchmarks

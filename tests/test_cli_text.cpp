@@ -182,3 +182,37 @@ TEST_CASE("smile finetune --arch bert: wrong options and inputs are refused, nam
     CHECK(r.output.find("--max-length is an option of --arch bert (text), not of images") !=
           std::string::npos);
 }
+
+TEST_CASE(
+    "scripts/table7.sh: every method over seeds, resumable, and the table of their test top-1") {
+    text_setup f;
+    const fs::path script = fs::path(fixtures) / ".." / ".." / "scripts" / "table7.sh";
+    const std::string command =
+        "SMILE=" + std::string(SMILE_PROGRAM) + " " + script.string() + " --model-config " +
+        fixtures + "/bert_tiny/config.json --weights " + fixtures +
+        "/bert_tiny/model.safetensors --vocab " + (f.dir / "vocab.txt").string() + " --root " +
+        (f.dir / "sst").string() + " --methods 'finetune smile' --seeds '0 1' --out " +
+        (f.dir / "table7").string() +
+        " -- --num-classes 2 --max-length 12 --lr 5e-3 --epochs 2 --log-every 0";
+    auto r = smile::test::run_command(command + " 2>&1");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    for (const char* run : {"finetune-s0", "finetune-s1", "smile-s0", "smile-s1"})
+        CHECK(fs::exists(f.dir / "table7" / run / "summary.json"));
+    std::ifstream csv(f.dir / "table7" / "table7.csv");
+    const std::string table((std::istreambuf_iterator<char>(csv)), {});
+    CHECK(table.find("method,test_top1_mean,test_top1_std") == 0);
+    CHECK(table.find("\nfinetune,") != std::string::npos);
+    CHECK(table.find("\nsmile,") != std::string::npos);
+    // The mean is the runs' own: finetune's two summaries, averaged.
+    double sum = 0;
+    for (const char* run : {"finetune-s0", "finetune-s1"})
+        sum +=
+            100 * read_json(f.dir / "table7" / run / "summary.json")["test"]["top1"].get<double>();
+    const auto row = table.substr(table.find("\nfinetune,") + 10);
+    CHECK(std::stod(row) == doctest::Approx(sum / 2).epsilon(1e-3));
+    // A second call finds every run done and trains nothing.
+    r = smile::test::run_command(command + " 2>&1");
+    CHECK(r.status == 0);
+    CHECK(r.output.find("finetune-s1 is done") != std::string::npos);
+}

@@ -105,7 +105,7 @@ TEST_CASE("text dataset: sst5 trees in trees/ or in the root, dev optional, 5 na
     CHECK(error_of(o).find("test.txt:1: label 7 is outside 0..4") != std::string::npos);
 }
 
-TEST_CASE("text dataset: jsonl with integer or string labels; errors name file and line") {
+TEST_CASE("text dataset: jsonl with integer or string labels, errors naming file and line") {
     scratch s("jsonl");
     s.write("train.jsonl",
             "{\"text\": \"good\", \"label\": 1}\n{\"text\": \"bad\", \"label\": 0}\n\n"
