@@ -185,6 +185,7 @@ void finetune_bert(finetune_options& o) {
                            : o.progress == "lines" ? progress_style::lines
                                                    : progress_style::automatic;
         trainer.eval_split = validating ? "validation" : "test";
+        trainer.unit = "sent";
         const std::filesystem::path save_weights =
             o.save_weights.empty() ? folder.last_weights() : std::filesystem::path(o.save_weights);
         const std::filesystem::path save_best =

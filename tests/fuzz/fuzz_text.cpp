@@ -1,10 +1,12 @@
 // Fuzz target: the text path's parsers. The input is split at "\nSMILE-TEXT-SPLIT\n" into a
 // vocabulary (a vocab.txt, or a tokenizer.json when it starts with '{') and a text (any bytes,
 // UTF-8 or not), which is tokenized uncased and cased and encoded alone and as a pair, and read
-// as an SST tree file and as a JSON-lines file; a vocabulary that starts with '{' is also read as
-// a BERT config.json, whose every accepted field must then be in range.
+// as an SST tree file, as a JSON-lines file, and as the train and test splits of a TSV and of a
+// CSV text dataset (whose every label must then name a class); a vocabulary that starts with '{'
+// is also read as a BERT config.json, whose every accepted field must then be in range.
 #include <smile/models/bert/config.hpp>
 #include <smile/text/sst.hpp>
+#include <smile/text/text_dataset.hpp>
 #include <smile/text/wordpiece.hpp>
 
 #include "fuzz_input.hpp"
@@ -71,6 +73,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto examples = trees ? smile::text::read_ptb_trees(file) : smile::text::read_json_lines(file, 5);
             for (const auto& e : examples)
                 if (e.label < 0 || e.label >= 5) __builtin_trap();
+        } catch (const smile::error& e) {
+            smile::fuzz::refused(e);
+        }
+    }
+    const auto root = smile::fuzz::scratch() / "text-dataset";
+    std::filesystem::create_directories(root);
+    for (const std::string format : {"tsv", "csv"}) {
+        for (const char* split : {"train.", "test."})
+            smile::fuzz::write_bytes(root / (split + format), text);
+        try {
+            smile::text::text_dataset_options o;
+            o.format = format;
+            o.root = root;
+            const auto d = smile::text::read_text_dataset(o);
+            if (d.classes.size() < 2 || d.train.empty() || d.test.empty()) __builtin_trap();
+            for (const auto* split : {&d.train, &d.test})
+                for (const auto& e : *split)
+                    if (e.label < 0 || std::size_t(e.label) >= d.classes.size()) __builtin_trap();
         } catch (const smile::error& e) {
             smile::fuzz::refused(e);
         }

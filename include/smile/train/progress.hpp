@@ -36,9 +36,10 @@ struct step_progress {
 
 class progress_printer {
 public:
+    /// `unit`: what a batch holds, for the throughput ("img" for images, "sent" for sentences).
     progress_printer(std::string label, std::int64_t total, std::int64_t every,
-                     progress_style style)
-        : label_(std::move(label)), total_(total), every_(every) {
+                     progress_style style, std::string unit = "img")
+        : label_(std::move(label)), unit_(std::move(unit)), total_(total), every_(every) {
         bar_ = every_ > 0 && (style == progress_style::bar ||
                               (style == progress_style::automatic && ::isatty(2) != 0));
     }
@@ -106,9 +107,9 @@ private:
         const double seconds = window_seconds_ > 0 ? window_seconds_ : 1e-9;
         std::snprintf(
             buffer, sizeof buffer,
-            " lr %.4g | train top-1 %.1f%% | %.1f img/s, %.3f s/step (data %.3f) | ETA %s", p.lr,
+            " lr %.4g | train top-1 %.1f%% | %.1f %s/s, %.3f s/step (data %.3f) | ETA %s", p.lr,
             window_images_ > 0 ? 100.0 * double(window_correct_) / double(window_images_) : 0.0,
-            double(window_images_) / seconds,
+            double(window_images_) / seconds, unit_.c_str(),
             window_seconds_ / double(std::max<std::int64_t>(window_steps_, 1)),
             window_data_ / double(std::max<std::int64_t>(window_steps_, 1)),
             clock_text(eta).c_str());
@@ -139,6 +140,7 @@ private:
     }
 
     std::string label_;
+    std::string unit_;
     std::int64_t total_;
     std::int64_t every_;
     bool bar_ = false;

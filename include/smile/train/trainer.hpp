@@ -48,6 +48,7 @@ struct trainer_options {
     bool force_resume =
         false;  ///< resume even when the run's settings differ from the checkpoint's
     std::string label;                   ///< prefix of progress lines
+    std::string unit = "img";            ///< what a batch holds, in progress lines ("sent": text)
     progress_style progress = progress_style::automatic;
     nlohmann::json config = nlohmann::json::object();  ///< the run's settings, logged with the method's
     std::function<void()> save_outputs;  ///< after the last step, before the final evaluation
@@ -206,7 +207,7 @@ run_result train(Method& m, const MakeLoader& make_loader,
     auto checkpoint = [&](std::int64_t next_iteration) {
         checkpoint_to(o.checkpoint_path, next_iteration);
     };
-    progress_printer progress(o.label, o.iterations, o.log_every, o.progress);
+    progress_printer progress(o.label, o.iterations, o.log_every, o.progress, o.unit);
     if (o.resume && !std::filesystem::exists(o.checkpoint_path)) {
         progress.message("no checkpoint at %s yet: starting from iteration 0",
                          o.checkpoint_path.c_str());
