@@ -523,10 +523,7 @@ TEST_CASE("smile finetune --arch mobilenet_v2: trains from a torchvision-named f
 }
 
 namespace {
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-}
+using smile::test::read_json;
 }  // namespace
 
 TEST_CASE(

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "json_lines.hpp"
+#include "planted_sentiment.hpp"
 #include "run_program.hpp"
 
 namespace fs = std::filesystem;
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string fixtures = SMILE_TEST_FIXTURES;
-const std::vector<std::string> positive{"good", "great", "fine", "superb", "lovely"};
-const std::vector<std::string> negative{"bad", "awful", "dull", "poor", "boring"};
-const std::vector<std::string> neutral{
-    "the", "a",  "film", "movie", "plot",  "story",  "actor", "scene", "is",
-    "was", "it", "this", "that",  "very",  "quite",  "and",   "but",   "of",
-    "to",  "in", "with", "cast",  "score", "ending", "script"};
-
 /// A dataset root with trees/{train,dev,test}.txt (labels 0 negative, 1 positive) and a
 /// vocab.txt of the 40 tokens the tiny BERT has.
 struct text_setup {
@@ -35,32 +29,13 @@ struct text_setup {
     text_setup() {
         fs::remove_all(dir);
         fs::create_directories(dir / "sst" / "trees");
-        write_trees("train", 240, 1);
-        write_trees("dev", 48, 2);
-        write_trees("test", 96, 3);
+        smile::test::planted::write_trees(dir / "sst" / "trees" / "train.txt", 240, 1);
+        smile::test::planted::write_trees(dir / "sst" / "trees" / "dev.txt", 48, 2);
+        smile::test::planted::write_trees(dir / "sst" / "trees" / "test.txt", 96, 3);
         std::ofstream vocab(dir / "vocab.txt");
-        for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
-            vocab << special << "\n";
-        for (const auto* list : {&positive, &negative, &neutral})
-            for (const auto& w : *list) vocab << w << "\n";
+        for (const auto& token : smile::test::planted::vocabulary()) vocab << token << "\n";
     }
     ~text_setup() { fs::remove_all(dir); }
-
-    void write_trees(const std::string& split, int count, std::uint64_t seed) const {
-        smile::rng gen(seed);
-        std::ofstream out(dir / "sst" / "trees" / (split + ".txt"));
-        for (int i = 0; i < count; ++i) {
-            const int label = static_cast<int>(gen.below(2));
-            const auto words = static_cast<std::size_t>(gen.integer(3, 7));
-            const auto at = gen.below(words + 1);
-            out << "(" << label;
-            for (std::size_t w = 0; w <= words; ++w) {
-                const auto& list = w == at ? (label == 1 ? positive : negative) : neutral;
-                out << " (" << label << " " << list[gen.below(list.size())] << ")";
-            }
-            out << ")\n";
-        }
-    }
 
     /// The command line of a run in `folder` (under the setup's directory).
     [[nodiscard]] std::string args(const std::string& method, const std::string& folder) const {
@@ -74,11 +49,6 @@ struct text_setup {
     }
 };
 
-nlohmann::json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -91,14 +61,14 @@ TEST_CASE(
         INFO(r.output);
         REQUIRE(r.status == 0);
         const fs::path run = f.dir / method;
-        const auto summary = read_json(run / "summary.json");
+        const auto summary = smile::test::read_json(run / "summary.json");
         MESSAGE(method, ": test top-1 ", summary["test"]["top1"], ", of the best by dev ",
                 summary["test_of_best"]["top1"]);
         CHECK(summary["iterations"] == 100);  // 10 epochs of ⌈240 / 24⌉ batches
         CHECK(summary["test"]["images"] == 96);
         CHECK(summary["test"]["top1"].get<double>() >= 0.85);
         CHECK(summary["validation"]["best_top1"].get<double>() >= 0.85);  // the dev split
-        const auto config = read_json(run / "config.json")["resolved"];
+        const auto config = smile::test::read_json(run / "config.json")["resolved"];
         CHECK(config["arch"] == "bert");
         CHECK(config["batch_size"] == 24);  // the text recipe's, not the image default 48
         CHECK(config["optimizer"] == "adamw");
@@ -116,7 +86,7 @@ TEST_CASE(
         CHECK(log[1]["lr"] == 0.0);  // the warm-up's first step
         CHECK(log[1].contains("grad_norm"));
         // The fine-tuned network and the configuration that reads it: smile predict takes both.
-        const auto model_config = read_json(run / "model-config.json");
+        const auto model_config = smile::test::read_json(run / "model-config.json");
         CHECK(model_config["num_labels"] == 2);
         CHECK(fs::exists(run / "weights-last.safetensors"));
         CHECK(fs::exists(run / "weights-best.safetensors"));
@@ -207,8 +177,8 @@ TEST_CASE(
     // The mean is the runs' own: finetune's two summaries, averaged.
     double sum = 0;
     for (const char* run : {"finetune-s0", "finetune-s1"})
-        sum +=
-            100 * read_json(f.dir / "table7" / run / "summary.json")["test"]["top1"].get<double>();
+        sum += 100 * smile::test::read_json(f.dir / "table7" / run / "summary.json")["test"]["top1"]
+                         .get<double>();
     const auto row = table.substr(table.find("\nfinetune,") + 10);
     CHECK(std::stod(row) == doctest::Approx(sum / 2).epsilon(1e-3));
     // A second call finds every run done and trains nothing.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "planted_sentiment.hpp"
 
 using smile::test::device;
 
@@ -22,37 +23,11 @@ namespace {
 
 const std::filesystem::path fixtures = SMILE_TEST_FIXTURES;
 
-const std::vector<std::string> positive{"good", "great", "fine", "superb", "lovely"};
-const std::vector<std::string> negative{"bad", "awful", "dull", "poor", "boring"};
-const std::vector<std::string> neutral{
-    "the", "a",  "film", "movie", "plot",  "story",  "actor", "scene", "is",
-    "was", "it", "this", "that",  "very",  "quite",  "and",   "but",   "of",
-    "to",  "in", "with", "cast",  "score", "ending", "script"};
-
-std::vector<std::string> vocabulary() {
-    std::vector<std::string> v{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-    for (const auto* list : {&positive, &negative, &neutral})
-        v.insert(v.end(), list->begin(), list->end());
-    return v;  // 40 tokens: the tiny BERT's vocabulary size
-}
-
-/// `count` PTB trees (root label 1 positive, 0 negative) of 4 to 8 words with one sentiment word.
+/// `count` planted-rule PTB trees in a temporary file.
 std::filesystem::path write_trees(const std::string& name, int count, std::uint64_t seed) {
-    smile::rng gen(seed);
     const auto path =
         std::filesystem::temp_directory_path() / ("smile-text-methods-" + name + ".txt");
-    std::ofstream out(path);
-    for (int i = 0; i < count; ++i) {
-        const int label = static_cast<int>(gen.below(2));
-        const auto words = static_cast<std::size_t>(gen.integer(3, 7));
-        const auto at = gen.below(words + 1);
-        out << "(" << label;
-        for (std::size_t w = 0; w <= words; ++w) {
-            const auto& list = w == at ? (label == 1 ? positive : negative) : neutral;
-            out << " (" << label << " " << list[gen.below(list.size())] << ")";
-        }
-        out << ")\n";
-    }
+    smile::test::planted::write_trees(path, count, seed);
     return path;
 }
 
@@ -90,7 +65,7 @@ struct data {
 };
 
 data make_data() {
-    const smile::text::wordpiece_tokenizer tokenizer(vocabulary(), {});
+    const smile::text::wordpiece_tokenizer tokenizer(smile::test::planted::vocabulary(), {});
     const auto train = smile::text::read_ptb_trees(write_trees("train", 240, 1), 2);
     const auto test = smile::text::read_ptb_trees(write_trees("test", 96, 2), 2);
     REQUIRE(train.size() == 240);
