@@ -13,6 +13,10 @@ target_compile_features(smile_core INTERFACE cxx_std_20)
 target_link_libraries(smile_core INTERFACE
   Eigen3::Eigen xtensor nlohmann_json::nlohmann_json Threads::Threads
   ZLIB::ZLIB JPEG::JPEG PNG::PNG Matio::matio ICU::uc CSV::csv)
+if(SMILE_WITH_MPI)
+  target_link_libraries(smile_core INTERFACE MPI::MPI_CXX)
+  target_compile_definitions(smile_core INTERFACE SMILE_WITH_MPI=1)
+endif()
 
 add_library(smile_${SMILE_BACKEND} INTERFACE)
 add_library(smile::${SMILE_BACKEND} ALIAS smile_${SMILE_BACKEND})
@@ -27,6 +31,10 @@ else()
   target_link_libraries(smile_cuda INTERFACE smile_core
     CUDA::cudart_static CUDA::cublas CUDA::cusolver CUDA::nvrtc CUDNN::cudnn)
   target_compile_definitions(smile_cuda INTERFACE SMILE_BACKEND_CUDA=1)
+  if(SMILE_WITH_MPI)
+    target_link_libraries(smile_cuda INTERFACE NCCL::nccl)
+    target_compile_definitions(smile_cuda INTERFACE SMILE_WITH_NCCL=1)
+  endif()
 endif()
 
 add_library(smile INTERFACE)

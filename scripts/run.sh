@@ -12,6 +12,6 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 "$here/scripts/install-deps.sh"
 "$here/scripts/fetch-data.sh"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BUILD_TESTS=OFF -DSMILE_BUILD_BENCH=OFF \
-      -DSMILE_BUILD_EXAMPLES=ON >/dev/null
+      -DSMILE_BUILD_EXAMPLES=ON -DSMILE_WITH_MPI=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target smile_cli
 "$build/examples/smile" compare --out "$here/results" "$@"

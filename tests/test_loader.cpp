@@ -64,6 +64,38 @@ TEST_CASE("loader: the same seed gives the same batches with 0, 1 or 3 workers")
     CHECK(take(other, 1)[0] != reference[0]);  // another seed, other batches
 }
 
+TEST_CASE(
+    "loader: the slices of data-parallel ranks are, side by side, the single-process batches") {
+    temp_tree t("loader_slices");
+    const auto d = make_folder(t.root, 7);  // 21 training images: 3 batches of 6 per pass
+    loader whole(d, d->train, augmenting(), {6, true, true, true, 0, 2, 11, false, 2});
+    std::vector<std::vector<std::int64_t>> whole_labels;
+    const auto batches = take(whole, 5, &whole_labels);  // from batch 2 on, across a pass boundary
+    const std::size_t image = 3 * 16 * 16;
+    for (const std::int64_t ranks : {2, 3}) {
+        CAPTURE(ranks);
+        const std::int64_t share = 6 / ranks;
+        std::vector<std::vector<float>> joined(batches.size());
+        std::vector<std::vector<std::int64_t>> joined_labels(batches.size());
+        for (std::int64_t r = 0; r < ranks; ++r) {
+            loader slice(d, d->train, augmenting(),
+                         {6, true, true, true, 1, 2, 11, false, 2, r * share, share});
+            std::vector<std::vector<std::int64_t>> labels;
+            const auto part = take(slice, 5, &labels);
+            for (std::size_t b = 0; b < part.size(); ++b) {
+                REQUIRE(part[b].size() == std::size_t(share) * image);
+                joined[b].insert(joined[b].end(), part[b].begin(), part[b].end());
+                joined_labels[b].insert(joined_labels[b].end(), labels[b].begin(), labels[b].end());
+            }
+        }
+        CHECK(joined == batches);
+        CHECK(joined_labels == whole_labels);
+    }
+    CHECK_THROWS_WITH_AS(
+        loader(d, d->train, augmenting(), {6, true, true, true, 0, 2, 11, false, 0, 4, 3}),
+        "loader: the slice [4, 7) is outside a batch of 6", smile::error);
+}
+
 TEST_CASE("loader: passes drop the last partial batch and are reshuffled") {
     temp_tree t("passes");
     const auto d = make_folder(t.root, 7);

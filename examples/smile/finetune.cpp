@@ -15,6 +15,7 @@
 #include "smile/plots.hpp"
 #include "smile/run_finetune.hpp"
 #include "smile/run_folder.hpp"
+#include "smile/world.hpp"
 
 namespace smile::cli {
 
@@ -85,11 +86,20 @@ command add_finetune(CLI::App& app) {
     sub->add_flag("--dry-run", o->dry_run,
                   "check the data, the weights and every option, print the resolved configuration, "
                   "train nothing");
+    sub->add_flag(
+        "--sync-bn", o->sync_bn,
+        "under mpirun: batch norm normalises with the statistics of the whole global batch "
+        "(every rank's slice), as one process would; default: each rank's own slice, as "
+        "PyTorch DDP");
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
     o->text.add_to(*sub);
     return [o] {
         if (o->model.arch_given() && o->model.arch == "bert") {
+            if (world().distributed())
+                detail::fail(
+                    "--arch bert: data-parallel training (", world().size(),
+                    " ranks) of the text methods is not supported yet; run it as one process");
             finetune_bert(*o);
             return;
         }
@@ -147,13 +157,17 @@ command add_finetune(CLI::App& app) {
         // The run folder; explicit --checkpoint, --log and --save-weights go where they say.
         std::ostringstream rate_text;
         rate_text << o->rate;
-        const run_folder folder =
-            o->output_dir.empty()
-                ? run_folder::fresh(o->method, d->format,
-                                    o->train_list.empty() ? rate_text.str() : "list",
-                                    o->training.seed)
-                : run_folder{o->output_dir};
+        // Under mpirun every rank uses rank 0's folder (a fresh one is named after the time).
+        const bool root = world().is_root();
+        const run_folder folder{
+            agree((o->output_dir.empty() && root
+                       ? run_folder::fresh(o->method, d->format,
+                                           o->train_list.empty() ? rate_text.str() : "list",
+                                           o->training.seed)
+                       : run_folder{o->output_dir})
+                      .dir.string())};
         folder.route(trainer, o->dry_run);
+        world().barrier();  // every rank has checked the folder before rank 0 writes into it
         trainer.best_checkpoint_path = validating ? folder.best_checkpoint().string() : "";
         trainer.patience = o->patience;
         trainer.progress = o->progress == "bar"     ? progress_style::bar
@@ -165,18 +179,20 @@ command add_finetune(CLI::App& app) {
         job.training = o->training;
         job.run_info["output_dir"] = folder.dir.string();
         job.dry_run = o->dry_run;
+        job.sync_bn = o->sync_bn;
         const nlohmann::json given = given_options(*o->sub);
         if (!o->dry_run) io::check_writable(folder.config(), "--output-dir");
         // The configuration is on disk (or printed, for --dry-run) before the first step.
         job.on_resolved = [&](const nlohmann::json& resolved) {
             const auto record = config_record("finetune", given, resolved);
+            if (!root) return;
             if (o->dry_run)
                 std::printf("%s\n", record.dump(2).c_str());
             else
                 run_folder::write_json(folder.config(), record);
         };
         const finetune_outcome r = run_finetune(job);
-        if (o->dry_run) return;
+        if (o->dry_run || !root) return;
         const nlohmann::json summary =
             finetune_summary(o->method, d->format, o->training.iterations, r, r.test_last,
                              r.test_best, validating, trainer.resume, folder);

@@ -74,6 +74,7 @@ struct finetune_options {
     std::int64_t patience = 0;
     std::string progress = "auto";
     bool dry_run = false;
+    bool sync_bn = false;  ///< data-parallel runs: batch norm over the global batch
     training_options training;
     method_options methods;
     text_options text;

@@ -16,8 +16,11 @@
 
 #include "smile/commands.hpp"
 #include "smile/config_file.hpp"
+#include "smile/world.hpp"
 
 int main(int argc, char** argv) {
+    // Under mpirun this process is one rank of a data-parallel job: MPI starts first.
+    smile::communicator& ranks = smile::cli::world();
     CLI::App app{"smile " SMILE_VERSION_STRING ": transfer learning with SMILE (self-distilled mixup) and its baselines"};
     app.require_subcommand(1);
     app.set_version_flag("--version", SMILE_VERSION_STRING);
@@ -42,12 +45,21 @@ int main(int argc, char** argv) {
     }
     smile::install_stop_signals();  // SIGINT/SIGTERM: finish the step, checkpoint, exit non-zero
     try {
-        for (auto& [sub, run] : commands)
-            if (sub->parsed()) run();
+        for (auto& [sub, run] : commands) {
+            if (!sub->parsed()) continue;
+            if (ranks.distributed() && sub->get_name() != "finetune")
+                throw smile::error("smile " + sub->get_name() +
+                                   " runs as one process; under mpirun only `smile finetune` "
+                                   "trains data-parallel (" +
+                                   std::to_string(ranks.size()) + " ranks were started)");
+            run();
+        }
     } catch (const smile::interrupted& e) {
         std::fprintf(stderr, "smile: %s\n", e.what());
         return e.signal() > 0 ? 128 + e.signal() : 1;  // the shell's convention for a signal
     } catch (const std::exception& e) {
+        // One rank's error would leave the others waiting in a collective: end the whole job.
+        if (ranks.distributed()) ranks.abort(std::string("smile: error: ") + e.what());
         std::fprintf(stderr, "smile: error: %s\n", e.what());
         return 1;
     }

@@ -10,6 +10,7 @@
 #include <smile/smile.hpp>
 
 #include "smile/training_options.hpp"
+#include "smile/world.hpp"
 
 namespace smile::cli {
 
@@ -29,6 +30,8 @@ struct finetune_job {
     bool dry_run = false;  ///< build everything, resolve the configuration, train nothing
     /// Called with every resolved setting once the method is built, before any training.
     std::function<void(const nlohmann::json&)> on_resolved;
+    /// Data-parallel runs: batch norm with the global batch's statistics (--sync-bn).
+    bool sync_bn = false;
 };
 
 /// What a fine-tuning run produced: the training loop's result and the test split's numbers.
@@ -60,10 +63,32 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
                    : std::vector<data::sample>{};
     const std::vector<data::sample> test_split = data::require_readable(*job.data, job.data->test, "test split", skip);
     session<B> s;
+    // Data-parallel (under mpirun): every rank trains on its equal slice of each global batch of
+    // --batch-size; rank 0 writes and prints (docs/distributed.md).
+    communicator& ranks = world();
+    s.set_communicator(ranks);
+    s.set_sync_batch_norm(job.sync_bn);
+    const auto& t = job.training;
+    SMILE_CHECK(t.batch_size % ranks.size() == 0, "--batch-size ", t.batch_size,
+                " does not split evenly over ", ranks.size(), " ranks: give a multiple of ",
+                ranks.size(), " (the batch size is the global batch)");
+    const std::int64_t rank_batch = t.batch_size / ranks.size();
     rng gen(job.training.seed);
     auto m = make_method<B>(s, gen, job.arch, job.data->num_classes(), job.pretrained, job.method);
+    if (ranks.distributed() && !m->data_parallel_ready())
+        detail::fail("--method ", m->name(), ": data-parallel training (", ranks.size(),
+                     " ranks) does not support it yet, because its step uses batch statistics that "
+                     "are not yet "
+                     "reduced over the ranks; run it as one process (docs/distributed.md lists the "
+                     "methods)");
+    // Every rank starts from rank 0's state (the same files and seed give the same, but a rank
+    // on a node with another copy of the weights must not train another network).
+    if (ranks.distributed()) {
+        io::checkpoint_content<B> state;
+        m->add_state(state);
+        state.visit_tensors([&](const std::string&, tensor<B>& v) { broadcast(s, v, 0); });
+    }
     const auto [train_pipe, test_pipe] = job.training.pipelines(job.data->format);
-    const auto& t = job.training;
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
     o.config = t.describe();
@@ -75,9 +100,13 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     o.config["training_images"] = train_subset.size();
     o.config["validation_images"] = validation.size();
     o.config["test_images"] = test_split.size();
+    if (ranks.distributed()) {  // absent from one-process runs, whose settings stay as they were
+        o.config["ranks"] = ranks.size();
+        o.config["sync_bn"] = job.sync_bn;
+    }
     finetune_outcome outcome;
     outcome.resolved = run_settings(*m, o);
-    if (print_config) {
+    if (print_config && ranks.is_root()) {
         std::fprintf(stderr,
                      "%s%s on %s: %zu training images in %lld classes, %zu validation images, %zu "
                      "test images\n",
@@ -93,6 +122,13 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
                      static_cast<long long>(t.iterations), static_cast<long long>(t.batch_size),
                      static_cast<unsigned long long>(t.seed), t.trainer.label.c_str(),
                      train_pipe.describe().c_str());
+        if (ranks.distributed())
+            std::fprintf(stderr,
+                         "%sdata-parallel: %s, %lld images per rank of each global batch of %lld, "
+                         "batch norm %s\n",
+                         t.trainer.label.c_str(), ranks.describe().c_str(),
+                         static_cast<long long>(rank_batch), static_cast<long long>(t.batch_size),
+                         job.sync_bn ? "synchronised (--sync-bn)" : "per rank");
     }
     if (job.on_resolved) job.on_resolved(outcome.resolved);
     if (job.dry_run) return outcome;
@@ -100,8 +136,8 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     auto make_loader = [&](std::int64_t start) {
         return std::make_unique<data::loader>(
             job.data, train_subset, train_pipe,
-            data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, skip,
-                                 start});
+            data::loader_options{t.batch_size, true, true, true, t.workers, 4, t.seed, skip, start,
+                                 rank_batch * ranks.rank(), ranks.distributed() ? rank_batch : 0});
     };
     // Model selection looks at the validation split only; the test split is measured once, at
     // the end, on the final network and on the selected one.
@@ -120,8 +156,9 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
         metadata["iterations"] = std::to_string(t.iterations);
         io::save_weights<B>(m->model(), where, metadata);
     };
-    if (!job.save_weights.empty()) o.save_outputs = [&] { save(job.save_weights); };
-    if (validating && !job.save_best_weights.empty())
+    if (!job.save_weights.empty() && ranks.is_root())
+        o.save_outputs = [&] { save(job.save_weights); };
+    if (validating && !job.save_best_weights.empty() && ranks.is_root())
         o.save_best_outputs = [&] { save(job.save_best_weights); };
     static_cast<run_result&>(outcome) = train<B>(*m, make_loader, evaluate_now, o, gen);
     outcome.trained = true;
@@ -130,6 +167,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
         return outcome;
     }
     outcome.test_last = evaluate_on(test_split);
+    ranks.barrier();  // rank 0 has written the best checkpoint before any rank reads it
     if (!o.best_checkpoint_path.empty() && std::filesystem::exists(o.best_checkpoint_path)) {
         // The selected network: the best checkpoint's state, loaded into the same method.
         io::checkpoint_content<B> c;

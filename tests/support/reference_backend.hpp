@@ -56,6 +56,7 @@ inline std::size_t at(const shape4& s, std::int64_t n, std::int64_t c, std::int6
 
 struct backend {
     static constexpr std::string_view name = "reference";
+    static constexpr bool host_memory = true;  // host memory, size() floats per tensor
     using context = reference::context;
     using conv2d_plan = reference::conv2d_plan;
     using pool2d_plan = reference::pool2d_plan;

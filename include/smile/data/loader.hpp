@@ -47,6 +47,12 @@ struct loader_options {
     std::uint64_t seed = 0;
     bool skip_unreadable = false;
     std::int64_t start_batch = 0;  ///< the first batch to produce (resuming a run)
+    /// Data-parallel ranks: produce only items [slice_begin, slice_begin + slice_size) of every
+    /// batch of batch_size (0: the whole batch). Every item is the one a single process would
+    /// put at that place of that batch, with the same augmentation, so the ranks' slices
+    /// together are the single-process batch. Needs drop_last (every batch full).
+    std::int64_t slice_begin = 0;
+    std::int64_t slice_size = 0;
 };
 
 class loader {
@@ -58,6 +64,12 @@ public:
         SMILE_CHECK(!samples_.empty(), "loader: no samples");
         SMILE_CHECK(!o_.drop_last || std::int64_t(samples_.size()) >= o_.batch_size, "loader: ", samples_.size(),
                     " samples cannot fill one batch of ", o_.batch_size, " with drop_last");
+        SMILE_CHECK(o_.slice_size >= 0 && o_.slice_begin >= 0 &&
+                        o_.slice_begin + o_.slice_size <= o_.batch_size,
+                    "loader: the slice [", o_.slice_begin, ", ", o_.slice_begin + o_.slice_size,
+                    ") is outside a batch of ", o_.batch_size);
+        SMILE_CHECK(o_.slice_size == 0 || o_.drop_last,
+                    "loader: a slice of every batch needs drop_last");
         o_.prefetch = std::max<std::size_t>(1, o_.prefetch);
         const auto n = std::int64_t(samples_.size());
         per_pass_ = o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
@@ -132,7 +144,9 @@ private:
         return std::size_t(permutation_[std::size_t(position)]);
     }
 
+    /// The items this loader produces of `batch` (its slice's, when sliced).
     [[nodiscard]] std::int64_t batch_size_of(std::int64_t batch) const {
+        if (o_.slice_size > 0) return o_.slice_size;  // drop_last: every batch is full
         const std::int64_t first = (batch % per_pass_) * o_.batch_size;
         return std::min(o_.batch_size, std::int64_t(samples_.size()) - first);
     }
@@ -151,8 +165,9 @@ private:
     /// Decodes and transforms item `i` of `batch` into `s` (may throw).
     void process(slot& s, std::int64_t batch, std::int64_t i) {
         const std::int64_t pass = batch / per_pass_;
-        const std::int64_t position = (batch % per_pass_) * o_.batch_size + i;
-        rng gen = rng::derive(o_.seed, 2, std::uint64_t(batch * o_.batch_size + i));
+        const std::int64_t item = o_.slice_begin + i;  // its place in the whole batch
+        const std::int64_t position = (batch % per_pass_) * o_.batch_size + item;
+        rng gen = rng::derive(o_.seed, 2, std::uint64_t(batch * o_.batch_size + item));
         const std::size_t plane = std::size_t(transform_.channels() * transform_.height() * transform_.width());
         float* out = s.data.images.data() + std::size_t(i) * plane;
         const auto n = std::int64_t(samples_.size());

@@ -39,6 +39,15 @@ public:
     void add_tensor(const std::string& name, tensor<B>& t) { tensors_.emplace_back(name, &t); }
     void set_optimizer(optimizer<B>& opt) { optimizer_ = &opt; }
 
+    /// Calls f(name, tensor) for every tensor the checkpoint holds: the models' and the
+    /// method's, then the optimizer's state (data-parallel runs broadcast them from rank 0).
+    template <class F>
+    void visit_tensors(F&& f) {
+        for (auto& [name, t] : tensors_) f(name, *t);
+        if (optimizer_ != nullptr)
+            optimizer_->visit_state([&](const std::string& name, tensor<B>& t) { f(name, t); });
+    }
+
     void save(const std::filesystem::path& path, const rng& generator, const run_state& state) {
         std::vector<safetensors_record> records;
         auto add = [&](const std::string& name, tensor<B>& t) {

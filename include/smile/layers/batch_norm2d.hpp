@@ -2,10 +2,12 @@
 /// @file
 /// `batch_norm2d<B>`: PyTorch's BatchNorm2d (affine, tracking running statistics, momentum 0.1,
 /// ε = 1e-5), optionally fused with the ReLU that follows it, which saves one activation-sized
-/// tensor per convolution block and a pass over memory.
+/// tensor per convolution block and a pass over memory. In a data-parallel run whose session
+/// asks for it, training statistics are the global batch's (sync_batch_norm.hpp).
 
 #include <smile/core/ops.hpp>
 #include <smile/layers/layer.hpp>
+#include <smile/layers/sync_batch_norm.hpp>
 
 namespace smile {
 
@@ -53,6 +55,12 @@ public:
         const shape4& xs = x.shape();
         SMILE_CHECK(!uses_batch_statistics(m) || xs.n * xs.h * xs.w > 1, this->label(),
                     ": training needs more than one value per channel, got input ", xs);
+        synchronised_ = uses_batch_statistics(m) && s.sync_batch_norm();
+        if (synchronised_) {
+            sync_.forward(s, plan_, desc_, x, weight_.value, bias_.value, running_mean_,
+                          running_var_, y);
+            return;
+        }
         ops<B>::batch_norm_forward(s.context(), plan_, desc_, x.view(), weight_.value.view(),
                                    bias_.value.view(), running_mean_.view(), running_var_.view(),
                                    y.view(), m);
@@ -63,6 +71,12 @@ public:
     /// dβ = Σ g, dγ = Σ g·x̂, dx = γ/σ·(g − dβ/n − x̂·dγ/n).
     void backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx) {
         this->begin_backward(dy);
+        if (synchronised_) {
+            prepare_gradient(dx, this->input());
+            sync_.backward(s, desc_, this->input(), options_.fuse_relu ? &this->output() : nullptr,
+                           dy, weight_.value, dx, weight_.grad_for_write(), bias_.grad_for_write());
+            return;
+        }
         // oneDNN and cuDNN always produce dx; route it to a scratch tensor when not wanted.
         auto scratch = dx == nullptr ? s.borrow(dy.shape()) : typename tensor_pool<B>::lease{};
         tensor<B>& out = dx != nullptr ? *dx : *scratch;
@@ -99,6 +113,8 @@ private:
     tensor<B> running_mean_;
     tensor<B> running_var_;
     typename B::batch_norm_plan plan_;
+    sync_batch_norm<B> sync_;    // the global batch's statistics (data-parallel --sync-bn)
+    bool synchronised_ = false;  // the last forward used sync_
 };
 
 }  // namespace smile

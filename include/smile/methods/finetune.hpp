@@ -19,6 +19,7 @@ public:
     using method<B>::method;
 
     [[nodiscard]] std::string name() const override { return "finetune"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         const double ce = this->plain_cross_entropy(this->upload(batch), batch.labels);

@@ -37,6 +37,8 @@ public:
     }
 
     [[nodiscard]] std::string name() const override { return "l2sp"; }
+    /// The penalty's gradient is the same on every rank; the seam's average keeps it.
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;

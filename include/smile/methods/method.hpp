@@ -10,20 +10,20 @@
 
 #include <cmath>
 #include <cstdio>
-#include <string>
-#include <type_traits>
 #include <memory>
-#include <utility>
-#include <vector>
-
 #include <smile/core/setting_text.hpp>
 #include <smile/data/loader.hpp>
+#include <smile/distributed/parallel.hpp>
 #include <smile/io/checkpoint.hpp>
 #include <smile/losses/cross_entropy.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
 #include <smile/optim/make_optimizer.hpp>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace smile {
 
@@ -81,6 +81,11 @@ public:
         return settings;
     }
 
+    /// True when the method's step keeps its single-process meaning over several ranks, each
+    /// with its slice of the global batch (docs/distributed.md): the program refuses a
+    /// data-parallel run of any other.
+    [[nodiscard]] virtual bool data_parallel_ready() const { return false; }
+
     [[nodiscard]] classifier<B>& model() noexcept { return model_; }
     /// The target head's logits of the last forward (the training loop's accuracy).
     [[nodiscard]] const tensor<B>& logits() const { return model_.logits(); }
@@ -106,11 +111,61 @@ protected:
         return ce;
     }
 
-    /// Applies the optimizer at the scheduled rate for `iter`; returns that rate.
+    /// Applies the optimizer at the scheduled rate for `iter`; returns that rate. (Over several
+    /// ranks the optimizer averages the gradients first; without synchronised batch norm each
+    /// rank's running statistics follow its own slice, and rank 0's are kept, as PyTorch DDP's
+    /// broadcast_buffers does.)
     double apply_update(std::int64_t iter) {
         const float lr = schedule_.at(iter);
         optimizer_->step(session_, lr);
+        if (session_.comm().distributed() && !session_.sync_batch_norm())
+            broadcast_buffers(session_, model_);
         return lr;
+    }
+
+    // Data-parallel steps of the methods that mix across the batch: each rank holds a slice of
+    // the global batch, and a partner drawn by the permutation may live on another rank. Every
+    // rank gathers the global batch, draws the same plan from the same generator, mixes the whole
+    // batch and trains on its own rows of it. With one rank all of this is the batch itself.
+
+    /// The global batch's images (every rank's slice in rank order) as a backend tensor.
+    const tensor<B>& upload_global(const data::host_batch& batch) {
+        return gathered(upload(batch), global_input_);
+    }
+    /// The global batch's labels.
+    std::vector<std::int64_t> global_labels(const data::host_batch& batch) {
+        communicator& c = session_.comm();
+        if (!c.distributed()) return batch.labels;
+        std::vector<float> mine(batch.labels.begin(), batch.labels.end()),
+            all(mine.size() * std::size_t(c.size()));
+        c.allgather(mine, all);  // class indices are exact in float (< 2²⁴)
+        return {all.begin(), all.end()};
+    }
+    /// Every rank's rows of `local` in rank order (gathered into `out`; `local` itself with one
+    /// rank): a teacher's outputs for the partners of this rank's rows.
+    const tensor<B>& gathered(const tensor<B>& local, tensor<B>& out) {
+        if (!session_.comm().distributed()) return local;
+        allgather_rows(session_, local, out);
+        return out;
+    }
+    /// This rank's `rows` rows of a global-batch tensor (copied into `out`; `global` itself with
+    /// one rank).
+    const tensor<B>& own_rows(const tensor<B>& global, std::int64_t rows, tensor<B>& out) {
+        if (!session_.comm().distributed()) return global;
+        shape4 sh = global.shape();
+        sh.n = rows;
+        out.bind(session_.context());
+        out.resize(sh);
+        const std::int64_t begin = rows * session_.comm().rank();
+        ops<B>::copy(session_.context(), global.rows(begin, begin + rows), out.view());
+        return out;
+    }
+    /// This rank's `rows` rows of a host matrix of the global batch with `columns` values a row.
+    [[nodiscard]] std::vector<float> own_rows(std::vector<float> global, std::int64_t rows,
+                                              std::int64_t columns) const {
+        if (!session_.comm().distributed()) return global;
+        const auto from = global.begin() + rows * session_.comm().rank() * columns;
+        return {from, from + rows * columns};
     }
 
     session<B>& session_;
@@ -119,6 +174,7 @@ protected:
     std::unique_ptr<smile::optimizer<B>> optimizer_;
     lr_schedule schedule_;
     tensor<B> input_, targets_, dlogits_;
+    tensor<B> global_input_;  // the global batch of a data-parallel step
 };
 
 }  // namespace smile

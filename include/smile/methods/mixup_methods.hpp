@@ -24,15 +24,20 @@ public:
         : method<B>(s, gen, std::move(student), opt, schedule), mix_(mix) {}
 
     [[nodiscard]] std::string name() const override { return "mixup"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
-        const tensor<B>& x = this->upload(batch);
+        // Over several ranks: the global batch mixed, this rank's rows of it (method.hpp).
+        const tensor<B>& x = this->upload_global(batch);
         const mixup_plan plan = sample_mixup(this->rng_, mix_, x.shape().n);
         mix(s, plan, x, mixed_);
-        this->model_.forward(s, mixed_, mode::train);
-        const double loss = cross_entropy(s, this->model_.logits(), mixed_one_hot(batch.labels, this->model_.num_classes(), plan),
-                                          this->targets_, this->dlogits_);
+        this->model_.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
+        const std::int64_t k = this->model_.num_classes();
+        const double loss = cross_entropy(
+            s, this->model_.logits(),
+            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), batch.size(), k),
+            this->targets_, this->dlogits_);
         this->model_.backward(s, &this->dlogits_, nullptr);
         const double lr = this->apply_update(iter);
         return {loss, {{"mixup_ce", loss}, {"lambda", plan.lambda}}, lr};
@@ -47,7 +52,7 @@ public:
 
 private:
     mixup_options mix_;
-    tensor<B> mixed_;
+    tensor<B> mixed_, own_;
 };
 
 template <Backend B>
@@ -58,19 +63,25 @@ public:
         : method<B>(s, gen, std::move(student), opt, schedule), beta_(beta), probability_(probability) {}
 
     [[nodiscard]] std::string name() const override { return "cutmix"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
-        const tensor<B>& x = this->upload(batch);
+        // Over several ranks: the global batch pasted, this rank's rows of it (method.hpp).
+        const tensor<B>& x = this->upload_global(batch);
         if (!this->rng_.bernoulli(probability_)) {
-            const double ce = this->plain_cross_entropy(x, batch.labels);
+            const double ce =
+                this->plain_cross_entropy(this->own_rows(x, batch.size(), own_), batch.labels);
             return {ce, {{"ce", ce}, {"lambda", 1.0}, {"cutmix", 0.0}}, this->apply_update(iter)};
         }
         const cutmix_plan plan = sample_cutmix(this->rng_, beta_, x.shape().n, x.shape().h, x.shape().w);
         apply_cutmix(s, plan, x, mixed_);
-        this->model_.forward(s, mixed_, mode::train);
-        const double loss = cross_entropy(s, this->model_.logits(), mixed_one_hot(batch.labels, this->model_.num_classes(), plan.mix),
-                                          this->targets_, this->dlogits_);
+        this->model_.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
+        const std::int64_t k = this->model_.num_classes();
+        const double loss = cross_entropy(
+            s, this->model_.logits(),
+            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan.mix), batch.size(), k),
+            this->targets_, this->dlogits_);
         this->model_.backward(s, &this->dlogits_, nullptr);
         return {loss, {{"ce", loss}, {"lambda", plan.mix.lambda}, {"cutmix", 1.0}}, this->apply_update(iter)};
     }
@@ -84,7 +95,7 @@ public:
 
 private:
     double beta_, probability_;
-    tensor<B> mixed_;
+    tensor<B> mixed_, own_;
 };
 
 }  // namespace smile

@@ -33,6 +33,8 @@ public:
     }
 
     [[nodiscard]] std::string name() const override { return mix_ ? "dsmile-rifle" : "rifle"; }
+    /// The re-initialisation draws from the run's generator, the same on every rank.
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     /// True when the head is re-initialised at the start of iteration k.
     [[nodiscard]] bool reinitialises_at(std::int64_t k) const {
@@ -45,18 +47,22 @@ public:
         auto& student = this->model_;
         const bool reinit = reinitialises_at(iter);
         if (reinit) student.head().reset_parameters(this->rng_);
-        const tensor<B>& x = this->upload(batch);
         double loss = 0.0, lambda = 1.0;
         if (mix_) {
+            // Over several ranks: the global batch mixed, this rank's rows of it (method.hpp).
+            const tensor<B>& x = this->upload_global(batch);
             const mixup_plan plan = sample_mixup(this->rng_, *mix_, x.shape().n);
             lambda = plan.lambda;
             mix(s, plan, x, mixed_);
-            student.forward(s, mixed_, mode::train);
-            loss = cross_entropy(s, student.logits(), mixed_one_hot(batch.labels, student.num_classes(), plan),
-                                 this->targets_, this->dlogits_);
+            student.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
+            const std::int64_t k = student.num_classes();
+            loss = cross_entropy(
+                s, student.logits(),
+                this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), batch.size(), k),
+                this->targets_, this->dlogits_);
             student.backward(s, &this->dlogits_, nullptr);
         } else {
-            loss = this->plain_cross_entropy(x, batch.labels);
+            loss = this->plain_cross_entropy(this->upload(batch), batch.labels);
         }
         const double lr = this->apply_update(iter);
         std::vector<std::pair<std::string, double>> terms{{"ce", loss}, {"reinit", reinit ? 1.0 : 0.0}};
@@ -75,7 +81,7 @@ public:
 private:
     rifle_options o_;
     std::optional<mixup_options> mix_;
-    tensor<B> mixed_;
+    tensor<B> mixed_, own_;
 };
 
 }  // namespace smile

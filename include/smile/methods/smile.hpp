@@ -60,6 +60,9 @@ public:
     }
 
     [[nodiscard]] std::string name() const override { return name_; }
+    /// The teacher's outputs are gathered and the global batch mixed (step); the teacher's
+    /// updates follow the student, the same on every rank.
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
@@ -73,43 +76,64 @@ public:
         // `latest` is the current student; the authors' EMA runs after the teacher's forward.
         if (!teacher_.updates_after_forward()) teacher_.update(s, iter);
         teacher_.forward(s, x);
-        const mixup_plan plan = sample_mixup(this->rng_, mix_, x.shape().n);
+        // Over several ranks the teacher sees only this rank's rows; its outputs are gathered so
+        // that the partners drawn from the global batch are at hand, the global batch is mixed,
+        // and this rank trains on its rows of it (method.hpp). With one rank nothing moves.
+        const std::int64_t rows = x.shape().n;
+        const tensor<B>& global_x = this->upload_global(batch);
+        const mixup_plan plan = sample_mixup(this->rng_, mix_, global_x.shape().n);
         const bool need_map = o_.gamma_fe > 0 && !o_.fe_on_pooled;
         const bool need_pooled = o_.gamma_fe > 0 && o_.fe_on_pooled;
-        if (need_map) mix(s, plan, teacher_.model().feature_map(), teacher_mixed_);
-        if (need_pooled) mix(s, plan, teacher_.model().pooled(), teacher_mixed_);
+        if (need_map || need_pooled) {
+            const tensor<B>& features =
+                need_map ? teacher_.model().feature_map() : teacher_.model().pooled();
+            mix(s, plan, this->gathered(features, gathered_features_), teacher_mixed_);
+        }
         if (o_.gamma_fc > 0) {
             if (o_.fc == fc_loss::soft_ce) {
                 probabilities_.bind(s.context());
                 probabilities_.resize(teacher_.model().logits().shape());
                 ops<B>::softmax(s.context(), teacher_.model().logits().view(),
                                 probabilities_.view(), false);
-                mix(s, plan, probabilities_, source_targets_);
+                mix(s, plan, this->gathered(probabilities_, gathered_logits_), source_targets_);
             } else {
-                mix(s, plan, teacher_.model().logits(), source_targets_);
+                mix(s, plan, this->gathered(teacher_.model().logits(), gathered_logits_),
+                    source_targets_);
             }
         }
         if (teacher_.updates_after_forward()) teacher_.update(s, iter);
+        const tensor<B>& teacher_features =
+            need_map || need_pooled ? this->own_rows(teacher_mixed_, rows, own_features_)
+                                    : teacher_mixed_;
+        const tensor<B>& source_targets =
+            o_.gamma_fc > 0 ? this->own_rows(source_targets_, rows, own_source_targets_)
+                            : source_targets_;
 
         // Student on the mixed batch: the three terms.
-        mix(s, plan, x, mixed_);
-        student.forward(s, mixed_, mode::train);
-        const double mxp = cross_entropy(s, student.logits(), mixed_one_hot(batch.labels, student.num_classes(), plan),
-                                         this->targets_, this->dlogits_);
+        mix(s, plan, global_x, mixed_);
+        student.forward(s, this->own_rows(mixed_, rows, own_input_), mode::train);
+        const std::int64_t k = student.num_classes();
+        const double mxp = cross_entropy(
+            s, student.logits(),
+            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), rows, k),
+            this->targets_, this->dlogits_);
         double fe = 0.0, fc = 0.0;
         if (need_map) {
-            fe = distance(s, o_.fe_distance, student.feature_map(), teacher_mixed_, feature_grad_, o_.gamma_fe);
+            fe = distance(s, o_.fe_distance, student.feature_map(), teacher_features, feature_grad_,
+                          o_.gamma_fe);
             student.feature_tap().inject(s, 1.0f, feature_grad_);
         }
         if (need_pooled) {
-            fe = distance(s, o_.fe_distance, student.pooled(), teacher_mixed_, feature_grad_, o_.gamma_fe);
+            fe = distance(s, o_.fe_distance, student.pooled(), teacher_features, feature_grad_,
+                          o_.gamma_fe);
             student.pooled_tap().inject(s, 1.0f, feature_grad_);
         }
         if (o_.gamma_fc > 0) {
             fc = o_.fc == fc_loss::soft_ce
-                     ? cross_entropy(s, student.source_logits(), source_targets_, source_grad_, o_.gamma_fc)
-                     : distance(s, feature_distance::squared_mean, student.source_logits(), source_targets_, source_grad_,
-                                o_.gamma_fc);
+                     ? cross_entropy(s, student.source_logits(), source_targets, source_grad_,
+                                     o_.gamma_fc)
+                     : distance(s, feature_distance::squared_mean, student.source_logits(),
+                                source_targets, source_grad_, o_.gamma_fc);
         }
         student.backward(s, &this->dlogits_, o_.gamma_fc > 0 ? &source_grad_ : nullptr);
         double clean = 0.0;
@@ -169,6 +193,8 @@ private:
     mixup_options mix_;
     std::string name_;
     tensor<B> mixed_, teacher_mixed_, probabilities_, source_targets_, feature_grad_, source_grad_;
+    tensor<B> gathered_features_, gathered_logits_, own_input_, own_features_,
+        own_source_targets_;  // data-parallel steps
     std::vector<tensor<B>> shadow_;
 };
 

@@ -20,12 +20,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <smile/core/session.hpp>
+#include <smile/distributed/parallel.hpp>
+#include <smile/models/named_tensors.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <smile/core/session.hpp>
-#include <smile/models/named_tensors.hpp>
 
 namespace smile {
 
@@ -81,6 +81,13 @@ public:
         SMILE_CHECK(!entries_.empty(), name(), ": no parameters attached");
         SMILE_CHECK(std::isfinite(lr) && lr >= 0.0f, name(), ": the learning rate must be finite and non-negative, got ",
                     lr);
+        // The data-parallel seam: every rank's gradients become the mean over the ranks here,
+        // before weight decay and the update, so every rank takes the same step.
+        if (s.comm().distributed()) {
+            attached_.clear();
+            for (auto& e : entries_) attached_.push_back(e.param);
+            average_gradients(s, std::span<parameter<B>* const>(attached_));
+        }
         std::size_t updated = 0;
         for (auto& e : entries_) {
             parameter<B>& p = *e.param;
@@ -183,6 +190,7 @@ private:
 
     std::vector<parameter_rule> rules_;
     std::vector<entry> entries_;
+    std::vector<parameter<B>*> attached_;  // the entries' parameters, for the gradient seam
 };
 
 }  // namespace smile

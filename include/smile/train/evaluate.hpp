@@ -4,8 +4,11 @@
 /// top-5, per class, and (on request) the confusion matrix.
 
 #include <algorithm>
+#include <optional>
 #include <smile/data/loader.hpp>
+#include <smile/distributed/communicator.hpp>
 #include <smile/models/classifier.hpp>
+#include <vector>
 
 namespace smile {
 
@@ -57,13 +60,36 @@ inline void count_prediction(evaluation& e, const float* row, std::int64_t k, st
     e.images += 1;
 }
 
+/// Sums every rank's counts into `e` and recomputes its rates: the evaluation of the whole split
+/// from the ranks' disjoint shards.
+inline void reduce_evaluation(communicator& c, evaluation& e) {
+    std::vector<double> counts{double(e.images), double(e.correct), double(e.correct_top5)};
+    for (const auto* v : {&e.class_images, &e.class_correct, &e.confusion})
+        counts.insert(counts.end(), v->begin(), v->end());
+    c.allreduce_sum(counts);
+    std::size_t at = 0;
+    e.images = std::int64_t(counts[at++]);
+    e.correct = std::int64_t(counts[at++]);
+    e.correct_top5 = std::int64_t(counts[at++]);
+    for (auto* v : {&e.class_images, &e.class_correct, &e.confusion})
+        for (auto& x : *v) x = std::int64_t(counts[at++]);
+    e.top1 = e.images > 0 ? double(e.correct) / double(e.images) : 0.0;
+    e.top5 = e.images > 0 ? double(e.correct_top5) / double(e.images) : 0.0;
+}
+
+/// The accuracy of `model` on `samples`. In a data-parallel session every rank must call it: each
+/// evaluates its contiguous share of the samples and the counts are summed, so every rank gets
+/// the numbers one process would.
 template <Backend B>
 evaluation evaluate(session<B>& s, classifier<B>& model,
                     const std::shared_ptr<const data::dataset>& d,
                     const std::vector<data::sample>& samples, const data::pipeline& transform,
                     std::int64_t batch_size = 256, std::size_t workers = 2,
                     bool with_confusion = false) {
-    data::loader l(d, samples, transform, {batch_size, false, false, false, workers, 2, 0, false, 0});
+    communicator& c = s.comm();
+    const auto n = std::int64_t(samples.size());
+    const auto first = n * c.rank() / c.size(), last = n * (c.rank() + 1) / c.size();
+    const std::vector<data::sample> share(samples.begin() + first, samples.begin() + last);
     const std::int64_t k = model.num_classes();
     evaluation e;
     e.class_images.assign(std::size_t(k), 0);
@@ -71,7 +97,11 @@ evaluation evaluate(session<B>& s, classifier<B>& model,
     if (with_confusion) e.confusion.assign(std::size_t(k * k), 0);
     tensor<B> x;
     x.bind(s.context());
-    while (const data::host_batch* b = l.next()) {
+    std::optional<data::loader> l;
+    if (!share.empty())
+        l.emplace(d, share, transform,
+                  data::loader_options{batch_size, false, false, false, workers, 2, 0, false, 0});
+    while (const data::host_batch* b = l ? l->next() : nullptr) {
         const auto& sh = b->images.shape();
         x.resize({std::int64_t(sh[0]), std::int64_t(sh[1]), std::int64_t(sh[2]), std::int64_t(sh[3])});
         x.copy_from_host(std::span<const float>(b->images.data(), b->images.size()));
@@ -83,6 +113,10 @@ evaluation evaluate(session<B>& s, classifier<B>& model,
                         "-class head");
             count_prediction(e, logits.data() + i * k, k, label);
         }
+    }
+    if (c.distributed()) {
+        reduce_evaluation(c, e);
+        return e;
     }
     e.top1 = e.images > 0 ? double(e.correct) / double(e.images) : 0.0;
     e.top5 = e.images > 0 ? double(e.correct_top5) / double(e.images) : 0.0;

@@ -47,6 +47,13 @@ public:
     progress_printer& operator=(const progress_printer&) = delete;
     ~progress_printer() { end_line(); }
 
+    /// A data-parallel run of `ranks` processes: lines show the world size and the throughput per
+    /// rank; only the printing rank (`speaks`) writes anything.
+    void set_world(int ranks, bool speaks) {
+        ranks_ = std::max(ranks, 1);
+        if (!speaks) every_ = 0, silent_ = true;
+    }
+
     /// Accounts for one step and prints when due. `elapsed` is the run's training time so far
     /// and `done` the steps it covers (for the ETA).
     void step(const step_progress& p, double elapsed, std::int64_t done) {
@@ -76,6 +83,7 @@ public:
     /// Prints a line of its own (an evaluation, a warning) without breaking the live bar.
     template <class... Args>
     void message(const char* format, Args... args) {
+        if (silent_) return;
         end_line();
         std::fprintf(stderr, "%s", label_.c_str());
         std::fprintf(stderr, format, args...);
@@ -114,6 +122,11 @@ private:
             window_data_ / double(std::max<std::int64_t>(window_steps_, 1)),
             clock_text(eta).c_str());
         out += buffer;
+        if (ranks_ > 1) {
+            std::snprintf(buffer, sizeof buffer, " | %d ranks, %.1f %s/s per rank", ranks_,
+                          double(window_images_) / seconds / double(ranks_), unit_.c_str());
+            out += buffer;
+        }
         return out;
     }
 
@@ -145,6 +158,8 @@ private:
     std::int64_t every_;
     bool bar_ = false;
     bool open_line_ = false;
+    int ranks_ = 1;
+    bool silent_ = false;
     std::chrono::steady_clock::time_point last_draw_{};
     std::int64_t window_images_ = 0, window_correct_ = 0, window_steps_ = 0;
     double window_seconds_ = 0.0, window_data_ = 0.0;

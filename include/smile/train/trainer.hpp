@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <smile/distributed/communicator.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/methods/method.hpp>
 #include <smile/train/evaluate.hpp>
@@ -175,13 +176,19 @@ run_result train(Method& m, const MakeLoader& make_loader,
     SMILE_CHECK(
         o.log_every >= 0 && o.eval_every >= 0 && o.checkpoint_every >= 0 && o.patience >= 0,
         "train: log, evaluation and checkpoint intervals and the patience must be non-negative");
-    io::check_writable(o.checkpoint_path, "checkpoint");
-    io::check_writable(o.best_checkpoint_path, "best checkpoint");
-    io::check_writable(o.log_path, "log");
+    if (m.sess().comm().is_root()) {
+        io::check_writable(o.checkpoint_path, "checkpoint");
+        io::check_writable(o.best_checkpoint_path, "best checkpoint");
+        io::check_writable(o.log_path, "log");
+    }
     SMILE_CHECK(!o.resume || !o.checkpoint_path.empty(),
                 "--resume needs --checkpoint: the file to resume from");
     SMILE_CHECK(o.patience == 0 || evaluate_now, "train: early stopping (patience ", o.patience,
                 ") needs an evaluation");
+    // Data-parallel: rank 0 writes the log, the checkpoints and the outputs and prints; every rank
+    // trains, resumes from the same checkpoint and takes every decision from reduced numbers.
+    communicator& comm = m.sess().comm();
+    const bool root = comm.is_root();
     run_result result;
     std::int64_t start = 0;
     // The best evaluation so far and how many evaluations since; a checkpoint carries them so
@@ -193,6 +200,7 @@ run_result train(Method& m, const MakeLoader& make_loader,
     // resume with other settings is refused rather than silently mixing two runs.
     const nlohmann::json settings = run_settings(m, o);
     auto checkpoint_to = [&](const std::string& path, std::int64_t next_iteration) {
+        if (!root) return;
         io::checkpoint_content<B> c;
         m.add_state(c);
         const nlohmann::json best{
@@ -208,6 +216,7 @@ run_result train(Method& m, const MakeLoader& make_loader,
         checkpoint_to(o.checkpoint_path, next_iteration);
     };
     progress_printer progress(o.label, o.iterations, o.log_every, o.progress, o.unit);
+    progress.set_world(comm.size(), root);
     if (o.resume && !std::filesystem::exists(o.checkpoint_path)) {
         progress.message("no checkpoint at %s yet: starting from iteration 0",
                          o.checkpoint_path.c_str());
@@ -271,7 +280,7 @@ run_result train(Method& m, const MakeLoader& make_loader,
         log.flush();  // a crash, a kill or `tail -f` sees every finished line
         if (!log) detail::fail("cannot write the log ", o.log_path, ": ", std::strerror(errno));
     };
-    if (!o.log_path.empty()) {
+    if (!o.log_path.empty() && root) {
         log.open(o.log_path, start > 0 ? std::ios::app : std::ios::trunc);
         if (!log) detail::fail("cannot write the log ", o.log_path, ": ", std::strerror(errno));
         write_log({{"config", settings}, {"start_iteration", start}});
@@ -310,26 +319,44 @@ run_result train(Method& m, const MakeLoader& make_loader,
     const bool finished_before = stopped_early || start >= o.iterations;
     auto loader = make_loader(start);
     const auto began = clock::now();
+    std::vector<double> reduced;  // a step's numbers, summed over the ranks
     for (std::int64_t k = start; k < o.iterations && !finished_before; ++k) {
         const auto step_began = clock::now();
         const auto* batch = loader->next();
         const double data_seconds =
             std::chrono::duration<double>(clock::now() - step_began).count();
-        const step_report r = m.step(*batch, k);
+        step_report r = m.step(*batch, k);
+        // Training accuracy against the batch's labels (for the mixing methods, the label of the
+        // image that has the larger share, with lambda folded).
+        std::int64_t correct = count_correct(m.logits(), batch->labels);
+        std::int64_t images = batch->size();
+        bool stop = stop_requested();
+        if (comm.distributed()) {
+            // The global batch's numbers: every rank's losses are means over its equal slice, so
+            // their mean is the single-process loss; a stop asked of any rank stops them all.
+            reduced.assign({r.loss, double(correct), stop ? 1.0 : 0.0});
+            for (const auto& [term, value] : r.terms) reduced.push_back(value);
+            comm.allreduce_sum(reduced);
+            const double ranks = comm.size();
+            r.loss = reduced[0] / ranks;
+            correct = correct < 0 ? -1 : std::int64_t(reduced[1]);
+            stop = reduced[2] > 0;
+            for (std::size_t t = 0; t < r.terms.size(); ++t)
+                r.terms[t].second = reduced[3 + t] / ranks;
+            images *= comm.size();
+        }
         for (const auto& [term, value] : r.terms)
             if (!std::isfinite(value))
                 detail::fail(m.name(), ": loss term '", term, "' is ", value, " at iteration ", k,
                              " (lower the learning rate, or check the data and the pretrained weights)");
-        if (!std::isfinite(r.loss)) detail::fail(m.name(), ": the loss is ", r.loss, " at iteration ", k);
-        // Training accuracy against the batch's labels (for the mixing methods, the label of the
-        // image that has the larger share, with lambda folded).
-        const std::int64_t correct = count_correct(m.logits(), batch->labels);
+        if (!std::isfinite(r.loss))
+            detail::fail(m.name(), ": the loss is ", r.loss, " at iteration ", k);
         const double step_seconds =
             std::chrono::duration<double>(clock::now() - step_began).count();
         {
             nlohmann::json line{{"iter", k}, {"loss", r.loss}, {"lr", r.lr}};
             for (const auto& [term, value] : r.terms) line[term] = value;
-            if (correct >= 0) line["train_top1"] = double(correct) / double(batch->size());
+            if (correct >= 0) line["train_top1"] = double(correct) / double(images);
             line["step_seconds"] = step_seconds;
             line["data_seconds"] = data_seconds;
             write_log(line);
@@ -337,10 +364,10 @@ run_result train(Method& m, const MakeLoader& make_loader,
         const std::int64_t done = k + 1 - start;
         const double elapsed = std::chrono::duration<double>(clock::now() - began).count() - result.evaluation_seconds;
         const bool last = k + 1 == o.iterations;
-        progress.step({k + 1, r.loss, &r.terms, r.lr, batch->size(),
-                       std::max<std::int64_t>(correct, 0), step_seconds, data_seconds},
+        progress.step({k + 1, r.loss, &r.terms, r.lr, images, std::max<std::int64_t>(correct, 0),
+                       step_seconds, data_seconds},
                       elapsed, done);
-        if (stop_requested() && !last) {
+        if (stop && !last) {
             std::string where = "no --checkpoint was given, so the run is not saved";
             if (!o.checkpoint_path.empty()) {
                 checkpoint(k + 1);

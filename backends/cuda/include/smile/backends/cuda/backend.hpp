@@ -18,10 +18,14 @@ namespace smile::cuda {
 
 struct backend {
     static constexpr std::string_view name = "cuda";
+    static constexpr bool host_memory =
+        false;  // device memory: collectives over host buffers stage through download/upload
     using context = cuda::context;
     using conv2d_plan = cuda::conv2d_plan;
     using pool2d_plan = cuda::pool2d_plan;
     using batch_norm_plan = cuda::batch_norm_plan;
+    /// The stream every operation of `ctx` is issued on, for a device communicator (NCCL).
+    static void* native_stream(context& ctx) noexcept { return ctx.stream; }
 
     // Storage ------------------------------------------------------------------------------
     static float* allocate(context& ctx, std::size_t n) { return static_cast<float*>(ctx.memory.allocate(n * sizeof(float))); }

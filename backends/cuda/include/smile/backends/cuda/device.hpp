@@ -35,7 +35,8 @@ struct device_info {
     return count;
 }
 
-/// The device `SMILE_CUDA_DEVICE` names (default 0), made current; throws `smile::error` with
+/// The device `SMILE_CUDA_DEVICE` names (default: the rank's index on its node under an MPI
+/// launcher, else 0), made current; throws `smile::error` with
 /// the reason when the machine has no usable GPU.
 [[nodiscard]] inline device_info select_device() {
     std::string why;
@@ -44,6 +45,13 @@ struct device_info {
                 "). This program was built with SMILE_BACKEND=cuda and needs an NVIDIA GPU with its driver; "
                 "build with -DSMILE_BACKEND=onednn to run on the CPU.");
     int index = 0;
+    // One GPU per rank of a data-parallel job: the rank's index on its node (Open MPI, Slurm,
+    // MPICH/Intel MPI name it), unless SMILE_CUDA_DEVICE says otherwise.
+    for (const char* local : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+        if (const char* env = std::getenv(local); env != nullptr && *env != '\0') {
+            index = std::atoi(env) % count;
+            break;
+        }
     if (const char* env = std::getenv("SMILE_CUDA_DEVICE"); env != nullptr && *env != '\0') {
         char* end = nullptr;
         const long v = std::strtol(env, &end, 10);

@@ -20,6 +20,8 @@ namespace smile::onednn {
 
 struct backend {
     static constexpr std::string_view name = "onednn";
+    static constexpr bool host_memory = true;  // tensors live in host memory, size() floats each:
+                                               // MPI reads and writes them in place
     using context = onednn::context;
     using conv2d_plan = onednn::conv2d_plan;
     using pool2d_plan = onednn::pool2d_plan;

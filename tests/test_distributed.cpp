@@ -1,0 +1,236 @@
+// Data-parallel training over MPI, run as a user would: `mpirun -np 2 smile finetune ...`
+// against one process with the same global batch.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <smile/factory_instances.hpp>
+#include <smile/io/safetensors.hpp>
+#include <smile/io/weights.hpp>
+#include <smile/models/architecture.hpp>
+#include <string>
+#include <thread>
+
+#include "backends.hpp"
+#include "dataset_builder.hpp"
+#include "json_lines.hpp"
+#include "run_program.hpp"
+
+namespace fs = std::filesystem;
+using B = smile::default_backend;
+
+namespace {
+
+/// Two ranks on this machine, one thread each (CI's two cores), whoever runs the tests (root
+/// included), over shared memory without the kernel's cross-process copy (containers forbid it).
+std::string two_ranks() {
+    return std::string(SMILE_MPIEXEC) +
+           " --allow-run-as-root --oversubscribe --mca btl self,vader --mca "
+           "btl_vader_single_copy_mechanism none"
+           " -x OMP_NUM_THREADS=1 -np 2 " +
+           SMILE_PROGRAM + " ";
+}
+
+struct setup {
+    fs::path dir = fs::temp_directory_path() / ("smile_mpi_" + std::to_string(::getpid()));
+    smile::test::temp_tree tree{"distributed"};
+    std::string weights;
+    setup() {
+        fs::create_directories(dir);
+        weights = (dir / "pretrained.safetensors").string();
+        smile::test::write_small_image_folder(tree.root);
+        smile::session<B> s;
+        smile::rng gen(4);
+        auto model = smile::make_classifier<B>(s, gen, smile::cifar_resnet(8), {5, 0});
+        smile::io::save_weights<B>(model, weights);
+    }
+    ~setup() { fs::remove_all(dir); }
+    [[nodiscard]] std::string out(const std::string& name) const { return (dir / name).string(); }
+    /// A finetune command line (after the program) writing into run folder `run`.
+    [[nodiscard]] std::string args(const std::string& method, std::int64_t iterations,
+                                   const std::string& run, const std::string& extra = "") const {
+        return "finetune --method " + method + " --arch resnet8 --weights " + weights +
+               " --format imagefolder --root " + tree.root.string() +
+               " --image-size 16 --resize 16 --batch-size 6 --workers 0 --log-every 0 --schedule "
+               "constant --iters " +
+               std::to_string(iterations) + " --output-dir " + out(run) + " " + extra;
+    }
+};
+
+/// The largest relative difference ‖a − b‖/‖b‖ over the floating-point tensors the two weight
+/// files share (at least one).
+double largest_relative_difference(const std::string& a, const std::string& b, std::string& worst) {
+    const smile::io::safetensors_reader fa(a), fb(b);
+    double largest = 0.0;
+    int compared = 0;
+    for (const auto& [name, entry] : fb.entries()) {
+        if (!fa.contains(name)) continue;    // the pretrained file's fc, the student's source_fc
+        if (!entry.is_floating()) continue;  // num_batches_tracked
+        const auto x = fa.read_floats(name), y = fb.read_floats(name);
+        double diff = 0.0, norm = 0.0;
+        for (std::size_t i = 0; i < y.size(); ++i) {
+            diff += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
+            norm += double(y[i]) * y[i];
+        }
+        const double r = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-12);
+        if (r > largest) largest = r, worst = name;
+        ++compared;
+    }
+    REQUIRE(compared > 0);
+    return largest;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "mpirun -np 2 with --sync-bn ends with the weights of one process at the same global batch, "
+    "for every data-parallel method") {
+    setup f;
+    // Each method whose step involves the batch beyond a per-image mean: mixing partners across
+    // the ranks (mixup, CutMix, SMILE and its teacher's gathered outputs), a re-initialisation
+    // drawn from the run's generator (RIFLE), a penalty every rank adds (L2-SP).
+    for (const std::string method : {"finetune", "l2sp", "rifle", "mixup", "cutmix", "smile"}) {
+        CAPTURE(method);
+        const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
+                                                  f.args(method, 4, method + "-1") + " 2>&1");
+        INFO(one.output);
+        REQUIRE(one.status == 0);
+        const auto two = smile::test::run_command(
+            two_ranks() + f.args(method, 4, method + "-2", "--sync-bn") + " 2>&1");
+        INFO(two.output);
+        REQUIRE(two.status == 0);
+        std::string worst;
+        const double d =
+            largest_relative_difference(f.out(method + "-2/weights-last.safetensors"),
+                                        f.out(method + "-1/weights-last.safetensors"), worst);
+        CAPTURE(worst);
+        CHECK(d <= 1e-4);
+        // And the runs did move away from the pretrained network (the comparison is not vacuous).
+        CHECK(largest_relative_difference(f.out(method + "-1/weights-last.safetensors"), f.weights,
+                                          worst) > 1e-3);
+        // One log, written by rank 0: the config line, 4 steps, the final evaluation; the
+        // reported losses are the global batch's, equal to one process's.
+        const auto log1 = smile::test::read_json_lines(f.out(method + "-1/log.jsonl"));
+        const auto log2 = smile::test::read_json_lines(f.out(method + "-2/log.jsonl"));
+        REQUIRE(log2.size() == 6);
+        CHECK(log2[0]["config"]["ranks"] == 2);
+        CHECK(log2[0]["config"]["sync_bn"] == true);
+        CHECK(!log1[0]["config"].contains("ranks"));
+        for (int k = 1; k <= 4; ++k)
+            CHECK(log2[std::size_t(k)]["loss"].get<double>() ==
+                  doctest::Approx(log1[std::size_t(k)]["loss"].get<double>()).epsilon(1e-4));
+        CHECK(log2[5]["eval_top1"].get<double>() ==
+              doctest::Approx(log1[5]["eval_top1"].get<double>()));
+        CHECK(two.output.find("data-parallel: MPI") != std::string::npos);
+    }
+}
+
+TEST_CASE(
+    "mpirun -np 2 without --sync-bn trains with each rank's batch statistics and rank 0's running "
+    "statistics") {
+    setup f;
+    const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
+                                              f.args("finetune", 3, "one") + " 2>&1");
+    REQUIRE(one.status == 0);
+    const auto two = smile::test::run_command(two_ranks() + f.args("finetune", 3, "two") + " 2>&1");
+    INFO(two.output);
+    REQUIRE(two.status == 0);
+    CHECK(two.output.find("batch norm per rank") != std::string::npos);
+    std::string worst;
+    // Statistics over 3 images instead of 6: not the single-process network.
+    CHECK(largest_relative_difference(f.out("two/weights-last.safetensors"),
+                                      f.out("one/weights-last.safetensors"), worst) > 1e-4);
+    CHECK(smile::test::read_json_lines(f.out("two/log.jsonl"))[0]["config"]["sync_bn"] == false);
+}
+
+TEST_CASE(
+    "mpirun -np 2: a checkpoint resumed under 2 ranks continues bit-exactly as the uninterrupted "
+    "2-rank run") {
+    setup f;
+    const auto whole =
+        smile::test::run_command(two_ranks() + f.args("smile", 6, "whole", "--sync-bn") + " 2>&1");
+    INFO(whole.output);
+    REQUIRE(whole.status == 0);
+    // The same run stopped after 3 steps (its checkpoint written at the end), then continued to 6.
+    const auto first =
+        smile::test::run_command(two_ranks() + f.args("smile", 3, "parts", "--sync-bn") + " 2>&1");
+    INFO(first.output);
+    REQUIRE(first.status == 0);
+    const auto rest = smile::test::run_command(
+        two_ranks() + f.args("smile", 6, "parts", "--sync-bn --resume --force-resume") + " 2>&1");
+    INFO(rest.output);
+    REQUIRE(rest.status == 0);
+    CHECK(rest.output.find("resuming from") != std::string::npos);
+    const smile::io::safetensors_reader a(f.out("whole/weights-last.safetensors")),
+        b(f.out("parts/weights-last.safetensors"));
+    for (const auto& [name, entry] : a.entries()) {
+        CAPTURE(name);
+        if (!entry.is_floating()) continue;
+        CHECK(a.read_floats(name) == b.read_floats(name));
+    }
+}
+
+TEST_CASE(
+    "mpirun -np 2: bad settings and unsupported methods stop every rank with one clear message") {
+    setup f;
+    std::string odd = f.args("finetune", 2, "uneven");
+    odd.replace(odd.find("--batch-size 6"), 14, "--batch-size 5");
+    const auto uneven = smile::test::run_command(two_ranks() + odd + " 2>&1");
+    INFO(uneven.output);
+    CHECK(uneven.status != 0);
+    CHECK(uneven.output.find("--batch-size 5 does not split evenly over 2 ranks") !=
+          std::string::npos);
+    const auto bss = smile::test::run_command(two_ranks() + f.args("bss", 2, "bss") + " 2>&1");
+    CHECK(bss.status != 0);
+    CHECK(
+        bss.output.find("--method bss: data-parallel training (2 ranks) does not support it yet") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "mpirun -np 2: a rank killed mid-run ends the job with a non-zero status and a message, never "
+    "a hang") {
+    setup f;
+    const std::string output = f.out("killed.txt");
+    std::string args = f.args("finetune", 100000, "killed", "--progress lines");
+    args.replace(args.find("--log-every 0"), 13, "--log-every 1");
+    const std::string command = "exec " + two_ranks() + args + " > " + output + " 2>&1";
+    const pid_t launcher = ::fork();
+    if (launcher == 0) {
+        ::setpgid(0, 0);
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    // Wait until training runs (rank 0 prints progress lines), then kill one rank's process.
+    auto text = [&] {
+        std::ifstream in(output);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    };
+    for (int i = 0; i < 6000 && text().find("iter 3/") == std::string::npos; ++i) ::usleep(10000);
+    REQUIRE(text().find("iter 3/") != std::string::npos);
+    const auto ranks =
+        smile::test::run_command("pgrep -P " + std::to_string(launcher) + " -f 'smile finetune'");
+    const pid_t victim = std::atoi(ranks.output.c_str());
+    REQUIRE(victim > 0);
+    const auto killed_at = std::chrono::steady_clock::now();
+    ::kill(victim, SIGKILL);
+    int status = 0;
+    pid_t done = 0;
+    while ((done = ::waitpid(launcher, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(60))
+        ::usleep(20000);
+    if (done == 0) ::kill(-launcher, SIGKILL), ::waitpid(launcher, &status, 0);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+    INFO(text());
+    CHECK(done == launcher);  // ended by itself, within the bound
+    CHECK(seconds < 30);
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(text().find("signal 9") != std::string::npos);
+    MESSAGE("the job ended ", seconds, " s after a rank was killed");
+}
