@@ -93,8 +93,10 @@ TEST_CASE(
     setup f;
     // Each method whose step involves the batch beyond a per-image mean: mixing partners across
     // the ranks (mixup, CutMix, SMILE and its teacher's gathered outputs), a re-initialisation
-    // drawn from the run's generator (RIFLE), a penalty every rank adds (L2-SP).
-    for (const std::string method : {"finetune", "l2sp", "rifle", "mixup", "cutmix", "smile"}) {
+    // drawn from the run's generator (RIFLE), a penalty every rank adds (L2-SP), the singular
+    // values of the global batch's features (BSS).
+    for (const std::string method :
+         {"finetune", "l2sp", "rifle", "mixup", "cutmix", "smile", "bss"}) {
         CAPTURE(method);
         const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
                                                   f.args(method, 4, method + "-1") + " 2>&1");
@@ -185,11 +187,12 @@ TEST_CASE(
     CHECK(uneven.status != 0);
     CHECK(uneven.output.find("--batch-size 5 does not split evenly over 2 ranks") !=
           std::string::npos);
-    const auto bss = smile::test::run_command(two_ranks() + f.args("bss", 2, "bss") + " 2>&1");
-    CHECK(bss.status != 0);
-    CHECK(
-        bss.output.find("--method bss: data-parallel training (2 ranks) does not support it yet") !=
-        std::string::npos);
+    const auto cotuning =
+        smile::test::run_command(two_ranks() + f.args("cotuning", 2, "cotuning") + " 2>&1");
+    CHECK(cotuning.status != 0);
+    CHECK(cotuning.output.find(
+              "--method cotuning: data-parallel training (2 ranks) does not support it yet") !=
+          std::string::npos);
 }
 
 TEST_CASE(

@@ -7,7 +7,8 @@
 ///   L = CE + η·Σ_{i=1..k} σ_{−i}(F)²,   η = 1e-3, k = 1
 ///
 /// The gradient 2σ_i·u_i·v_iᵀ (regularizers.hpp) is injected at the pooled-feature tap. The SVD
-/// runs on the backend (Eigen on the CPU, cuSOLVER on the GPU) every step. docs/methods.md, "bss".
+/// runs on the backend (Eigen on the CPU, cuSOLVER on the GPU) every step, on the global batch's
+/// features in a data-parallel run. docs/methods.md, "bss".
 
 #include <smile/methods/method.hpp>
 #include <smile/methods/regularizers.hpp>
@@ -29,6 +30,7 @@ public:
     }
 
     [[nodiscard]] std::string name() const override { return "bss"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const data::host_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
@@ -36,8 +38,16 @@ public:
         student.forward(s, this->upload(batch), mode::train);
         const double ce = cross_entropy(s, student.logits(), one_hot(batch.labels, student.num_classes()), this->targets_,
                                         this->dlogits_);
-        const double shrinkage = spectral_shrinkage(s, student.pooled(), o_.eta, o_.k, grad_);
-        student.pooled_tap().inject(s, 1.0f, grad_);
+        // Over several ranks the singular values are the global batch's: every rank gathers the
+        // pooled features, takes the same SVD, and injects its own rows of the gradient, N times
+        // over (the penalty is not a mean over images; the seam divides every gradient by N).
+        const std::int64_t rows = student.pooled().shape().n;
+        const double shrinkage = spectral_shrinkage(s, this->gathered(student.pooled(), gathered_),
+                                                    o_.eta, o_.k, global_grad_);
+        const tensor<B>& grad = this->own_rows(global_grad_, rows, grad_);
+        if (const int ranks = s.comm().size(); ranks > 1)
+            ops<B>::add(s.context(), float(ranks), grad_.view(), 0.0f, grad_.view(), grad_.view());
+        student.pooled_tap().inject(s, 1.0f, grad);
         student.backward(s, &this->dlogits_, nullptr);
         return {ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, this->apply_update(iter)};
     }
@@ -51,7 +61,7 @@ public:
 
 private:
     bss_options o_;
-    tensor<B> grad_;
+    tensor<B> global_grad_, grad_, gathered_;
 };
 
 }  // namespace smile
