@@ -100,18 +100,10 @@ public:
     }
 
     void allreduce_sum(std::span<float> values) override {
-        if (values.empty()) return;
-        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, values.data(),
-                                        detail::mpi_count(values.size(), "allreduce"), MPI_FLOAT,
-                                        MPI_SUM, MPI_COMM_WORLD),
-                          "allreduce");
+        sum_in_place(values.data(), values.size(), MPI_FLOAT);
     }
     void allreduce_sum(std::span<double> values) override {
-        if (values.empty()) return;
-        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, values.data(),
-                                        detail::mpi_count(values.size(), "allreduce"), MPI_DOUBLE,
-                                        MPI_SUM, MPI_COMM_WORLD),
-                          "allreduce");
+        sum_in_place(values.data(), values.size(), MPI_DOUBLE);
     }
     void broadcast(std::span<float> values, int root) override {
         if (values.empty()) return;
@@ -143,6 +135,13 @@ public:
     }
 
 private:
+    void sum_in_place(void* values, std::size_t n, MPI_Datatype type) {
+        if (n == 0) return;
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, values, detail::mpi_count(n, "allreduce"),
+                                        type, MPI_SUM, MPI_COMM_WORLD),
+                          "allreduce");
+    }
+
     int rank_ = 0;
     int size_ = 1;
 };

@@ -54,7 +54,7 @@ bool on_device(session<B>& s, F&& collective) {
 
 /// Runs `collective` on `t`'s values as a host span: in place for host memory, else staged.
 template <Backend B, class F>
-void on_host_values(session<B>& s, tensor<B>& t, bool read_back, F&& collective) {
+void on_host_values(session<B>& s, tensor<B>& t, F&& collective) {
     if (t.empty()) return;
     if constexpr (host_addressable<B>) {
         s.synchronize();  // the values are complete before another process reads them
@@ -62,7 +62,7 @@ void on_host_values(session<B>& s, tensor<B>& t, bool read_back, F&& collective)
     } else {
         std::vector<float> staged = t.to_host();
         collective(std::span<float>(staged));
-        if (read_back) t.copy_from_host(staged);
+        t.copy_from_host(staged);
     }
 }
 }  // namespace detail
@@ -74,7 +74,7 @@ void allreduce_sum(session<B>& s, tensor<B>& t) {
     if (detail::on_device(
             s, [&](void* stream) { s.comm().device_allreduce_sum(t.data(), t.size(), stream); }))
         return;
-    detail::on_host_values(s, t, true, [&](std::span<float> v) { s.comm().allreduce_sum(v); });
+    detail::on_host_values(s, t, [&](std::span<float> v) { s.comm().allreduce_sum(v); });
 }
 
 /// Every rank's `t` becomes rank `root`'s (same shape on every rank).
@@ -84,7 +84,7 @@ void broadcast(session<B>& s, tensor<B>& t, int root = 0) {
     if (detail::on_device(
             s, [&](void* stream) { s.comm().device_broadcast(t.data(), t.size(), root, stream); }))
         return;
-    detail::on_host_values(s, t, true, [&](std::span<float> v) { s.comm().broadcast(v, root); });
+    detail::on_host_values(s, t, [&](std::span<float> v) { s.comm().broadcast(v, root); });
 }
 
 /// The data-parallel gradient seam: every fresh gradient among `params` becomes the mean over the

@@ -160,12 +160,15 @@ protected:
         ops<B>::copy(session_.context(), global.rows(begin, begin + rows), out.view());
         return out;
     }
-    /// This rank's `rows` rows of a host matrix of the global batch with `columns` values a row.
-    [[nodiscard]] std::vector<float> own_rows(std::vector<float> global, std::int64_t rows,
-                                              std::int64_t columns) const {
-        if (!session_.comm().distributed()) return global;
-        const auto from = global.begin() + rows * session_.comm().rank() * columns;
-        return {from, from + rows * columns};
+    /// The mixed targets of this rank's rows: λ·onehot(y) + (1 − λ)·onehot(y[perm]) over the
+    /// global batch's labels (the permutation indexes the global batch), then this rank's rows.
+    [[nodiscard]] std::vector<float> own_mixed_targets(const data::host_batch& batch,
+                                                       const mixup_plan& plan) {
+        const std::int64_t k = model_.num_classes(), rows = batch.size();
+        std::vector<float> all = mixed_one_hot(global_labels(batch), k, plan);
+        if (!session_.comm().distributed()) return all;
+        const auto from = all.begin() + rows * session_.comm().rank() * k;
+        return {from, from + rows * k};
     }
 
     session<B>& session_;

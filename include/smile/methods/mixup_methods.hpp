@@ -33,11 +33,9 @@ public:
         const mixup_plan plan = sample_mixup(this->rng_, mix_, x.shape().n);
         mix(s, plan, x, mixed_);
         this->model_.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
-        const std::int64_t k = this->model_.num_classes();
-        const double loss = cross_entropy(
-            s, this->model_.logits(),
-            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), batch.size(), k),
-            this->targets_, this->dlogits_);
+        const double loss =
+            cross_entropy(s, this->model_.logits(), this->own_mixed_targets(batch, plan),
+                          this->targets_, this->dlogits_);
         this->model_.backward(s, &this->dlogits_, nullptr);
         const double lr = this->apply_update(iter);
         return {loss, {{"mixup_ce", loss}, {"lambda", plan.lambda}}, lr};
@@ -77,11 +75,9 @@ public:
         const cutmix_plan plan = sample_cutmix(this->rng_, beta_, x.shape().n, x.shape().h, x.shape().w);
         apply_cutmix(s, plan, x, mixed_);
         this->model_.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
-        const std::int64_t k = this->model_.num_classes();
-        const double loss = cross_entropy(
-            s, this->model_.logits(),
-            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan.mix), batch.size(), k),
-            this->targets_, this->dlogits_);
+        const double loss =
+            cross_entropy(s, this->model_.logits(), this->own_mixed_targets(batch, plan.mix),
+                          this->targets_, this->dlogits_);
         this->model_.backward(s, &this->dlogits_, nullptr);
         return {loss, {{"ce", loss}, {"lambda", plan.mix.lambda}, {"cutmix", 1.0}}, this->apply_update(iter)};
     }

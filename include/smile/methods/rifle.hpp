@@ -55,11 +55,8 @@ public:
             lambda = plan.lambda;
             mix(s, plan, x, mixed_);
             student.forward(s, this->own_rows(mixed_, batch.size(), own_), mode::train);
-            const std::int64_t k = student.num_classes();
-            loss = cross_entropy(
-                s, student.logits(),
-                this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), batch.size(), k),
-                this->targets_, this->dlogits_);
+            loss = cross_entropy(s, student.logits(), this->own_mixed_targets(batch, plan),
+                                 this->targets_, this->dlogits_);
             student.backward(s, &this->dlogits_, nullptr);
         } else {
             loss = this->plain_cross_entropy(this->upload(batch), batch.labels);

@@ -112,11 +112,8 @@ public:
         // Student on the mixed batch: the three terms.
         mix(s, plan, global_x, mixed_);
         student.forward(s, this->own_rows(mixed_, rows, own_input_), mode::train);
-        const std::int64_t k = student.num_classes();
-        const double mxp = cross_entropy(
-            s, student.logits(),
-            this->own_rows(mixed_one_hot(this->global_labels(batch), k, plan), rows, k),
-            this->targets_, this->dlogits_);
+        const double mxp = cross_entropy(s, student.logits(), this->own_mixed_targets(batch, plan),
+                                         this->targets_, this->dlogits_);
         double fe = 0.0, fc = 0.0;
         if (need_map) {
             fe = distance(s, o_.fe_distance, student.feature_map(), teacher_features, feature_grad_,

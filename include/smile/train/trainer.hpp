@@ -176,7 +176,11 @@ run_result train(Method& m, const MakeLoader& make_loader,
     SMILE_CHECK(
         o.log_every >= 0 && o.eval_every >= 0 && o.checkpoint_every >= 0 && o.patience >= 0,
         "train: log, evaluation and checkpoint intervals and the patience must be non-negative");
-    if (m.sess().comm().is_root()) {
+    // Data-parallel: rank 0 writes the log, the checkpoints and the outputs and prints; every rank
+    // trains, resumes from the same checkpoint and takes every decision from reduced numbers.
+    communicator& comm = m.sess().comm();
+    const bool root = comm.is_root();
+    if (root) {
         io::check_writable(o.checkpoint_path, "checkpoint");
         io::check_writable(o.best_checkpoint_path, "best checkpoint");
         io::check_writable(o.log_path, "log");
@@ -185,10 +189,6 @@ run_result train(Method& m, const MakeLoader& make_loader,
                 "--resume needs --checkpoint: the file to resume from");
     SMILE_CHECK(o.patience == 0 || evaluate_now, "train: early stopping (patience ", o.patience,
                 ") needs an evaluation");
-    // Data-parallel: rank 0 writes the log, the checkpoints and the outputs and prints; every rank
-    // trains, resumes from the same checkpoint and takes every decision from reduced numbers.
-    communicator& comm = m.sess().comm();
-    const bool root = comm.is_root();
     run_result result;
     std::int64_t start = 0;
     // The best evaluation so far and how many evaluations since; a checkpoint carries them so
