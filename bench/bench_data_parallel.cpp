@@ -23,15 +23,13 @@ namespace {
 using B = smile::default_backend;
 constexpr std::int64_t global_batch = 48, size = 64, classes = 200;
 
+/// The launcher's ranks (host buffers over MPI), or one process.
 smile::communicator& ranks() {
 #ifdef SMILE_WITH_MPI
-    static smile::mpi_environment environment;
-    if (environment.active()) {
-        static smile::mpi_communicator world;
-        return world;
-    }
-#endif
+    return smile::launched_ranks();
+#else
     return smile::single_process::instance();
+#endif
 }
 
 struct step_setup {

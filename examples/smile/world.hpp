@@ -4,7 +4,6 @@
 // only one. MPI is initialised on the first call (main makes it before anything else) and
 // finalised at exit.
 #include <cstdint>
-#include <cstring>
 #include <smile/distributed/communicator.hpp>
 #include <string>
 #include <vector>
@@ -19,32 +18,25 @@ namespace smile::cli {
 
 inline communicator& world() {
 #ifdef SMILE_WITH_MPI
-    static mpi_environment environment;
-    if (environment.active()) {
-        static mpi_communicator ranks;
+    communicator& ranks = launched_ranks();
 #ifdef SMILE_WITH_NCCL
+    if (ranks.distributed()) {
         static cuda::nccl_communicator gpus(ranks);  // GPU buffers over NCCL, host values over MPI
         return gpus;
-#else
-        return ranks;
-#endif
     }
 #endif
+    return ranks;
+#else
     return single_process::instance();
+#endif
 }
 
 /// Rank 0's `text` on every rank (a run folder named after the time, say).
 inline std::string agree(const std::string& text) {
     communicator& c = world();
     if (!c.distributed()) return text;
-    std::uint64_t size = text.size();
-    std::uint8_t header[sizeof size];
-    std::memcpy(header, &size, sizeof size);
-    c.broadcast(std::span<std::uint8_t>(header), 0);
-    std::memcpy(&size, header, sizeof size);
     std::vector<std::uint8_t> bytes(text.begin(), text.end());
-    bytes.resize(size);
-    c.broadcast(std::span<std::uint8_t>(bytes), 0);
+    broadcast_vector(c, bytes, 0);
     return {bytes.begin(), bytes.end()};
 }
 

@@ -16,12 +16,14 @@
 /// the others wait in a collective).
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace smile {
 
@@ -71,6 +73,18 @@ private:
                                " has no device collectives (device_collectives() is false)");
     }
 };
+
+/// `values` becomes rank `root`'s on every rank, its length included: a result one rank computed
+/// or read (the others may pass an empty vector).
+template <class T>
+    requires std::same_as<T, float> || std::same_as<T, std::uint8_t>
+void broadcast_vector(communicator& c, std::vector<T>& values, int root = 0) {
+    if (!c.distributed()) return;
+    std::uint64_t n = values.size();
+    c.broadcast(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(&n), sizeof n), root);
+    values.resize(std::size_t(n));
+    c.broadcast(std::span<T>(values), root);
+}
 
 /// The one-process communicator: every collective is the identity.
 class single_process final : public communicator {

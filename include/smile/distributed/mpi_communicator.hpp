@@ -146,4 +146,15 @@ private:
     int size_ = 1;
 };
 
+/// The ranks of this process's job over MPI: the launcher's (mpirun, srun) when one started the
+/// process, MPI initialised on the first call and finalised at exit; otherwise one process.
+inline communicator& launched_ranks() {
+    static mpi_environment environment;
+    if (environment.active()) {
+        static mpi_communicator ranks;
+        return ranks;
+    }
+    return single_process::instance();
+}
+
 }  // namespace smile

@@ -121,6 +121,21 @@ void broadcast_buffers(session<B>& s, Model& model, int root = 0) {
     model.visit_buffers("", [&](const std::string&, tensor<B>& t) { broadcast(s, t, root); });
 }
 
+/// Runs `work` with `s` as one process: the collectives inside it (an optimizer's gradient
+/// average, synchronised batch norm) stay on this rank. For a preparation that one rank computes
+/// while the others wait for its result (`broadcast_vector`); the communicator is restored
+/// however `work` ends.
+template <Backend B, class F>
+void as_one_process(session<B>& s, F&& work) {
+    struct restore {
+        session<B>& s;
+        communicator& saved;
+        ~restore() { s.set_communicator(saved); }
+    } guard{s, s.comm()};
+    s.set_communicator(single_process::instance());
+    work();
+}
+
 /// `global` becomes every rank's `local` rows in rank order: [size·n, c, h, w] from [n, c, h, w].
 template <Backend B>
 void allgather_rows(session<B>& s, const tensor<B>& local, tensor<B>& global) {

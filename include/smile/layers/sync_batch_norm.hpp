@@ -19,6 +19,7 @@
 /// transfers of c values.
 
 #include <cmath>
+#include <span>
 #include <smile/core/ops.hpp>
 #include <smile/core/session.hpp>
 #include <smile/distributed/parallel.hpp>
@@ -39,8 +40,8 @@ public:
         bind(s, c);
         // Pass 1: the mean. The count is reduced with the sums (ranks may hold uneven slices).
         ops<B>::channel_sum(ctx, x.view(), sum_.view());
-        std::vector<double> reduced = as_doubles(sum_.to_host());
-        reduced.push_back(double(xs.n * xs.h * xs.w));
+        std::span<double> reduced = downloaded(ctx, sum_, 0, c + 1);
+        reduced[c] = double(xs.n * xs.h * xs.w);
         s.comm().allreduce_sum(reduced);
         count_ = reduced[c];
         SMILE_CHECK(
@@ -56,7 +57,7 @@ public:
         ops<B>::add_channel_bias(ctx, negated_mean_.view(), centred->view());
         ops<B>::multiply(ctx, centred->view(), centred->view(), centred->view());
         ops<B>::channel_sum(ctx, centred->view(), sum_.view());
-        std::vector<double> squares = as_doubles(sum_.to_host());
+        const std::span<double> squares = downloaded(ctx, sum_, 0, c);
         s.comm().allreduce_sum(squares);
         for (std::size_t k = 0; k < c; ++k) {
             var_host_[k] = squares[k] / count_;
@@ -98,13 +99,12 @@ public:
         ops<B>::channel_sum(ctx, g.view(), dbeta.view());
         ops<B>::channel_sum(ctx, product->view(), dgamma.view());
         if (dx == nullptr) return;
-        std::vector<double> sums = as_doubles(dbeta.to_host());
-        const std::vector<float> s2 = dgamma.to_host();
-        sums.insert(sums.end(), s2.begin(), s2.end());
+        downloaded(ctx, dgamma, c, 2 * c);
+        const std::span<double> sums = downloaded(ctx, dbeta, 0, 2 * c);
         s.comm().allreduce_sum(sums);
-        const std::vector<float> gamma_host = gamma.to_host();
+        ops<B>::download(ctx, gamma.view(), staging_.data());
         for (std::size_t k = 0; k < c; ++k) {
-            const double a = double(gamma_host[k]) * invstd_host_[k];
+            const double a = double(staging_[k]) * invstd_host_[k];
             scale_host_[k] = a;
             shift_host_[k] = -a * sums[k] / count_;
             slope_host_[k] = a * sums[c + k] / count_;
@@ -130,9 +130,16 @@ private:
              {&mean_host_, &var_host_, &invstd_host_, &scale_host_, &shift_host_, &slope_host_})
             v->resize(c);
         staging_.resize(c);
+        sums_.resize(2 * c + 1);
     }
-    static std::vector<double> as_doubles(const std::vector<float>& v) {
-        return {v.begin(), v.end()};
+    /// `t`'s c values, downloaded into `sums_` from place `at` on (in double precision); returns
+    /// `sums_`'s first `length` places. The host buffers are the layer's own, sized once by
+    /// `bind`: a step allocates nothing on the host.
+    std::span<double> downloaded(typename B::context& ctx, const tensor<B>& t, std::size_t at,
+                                 std::size_t length) {
+        ops<B>::download(ctx, t.view(), staging_.data());
+        for (std::size_t k = 0; k < t.size(); ++k) sums_[at + k] = staging_[k];
+        return {sums_.data(), length};
     }
     void upload(tensor<B>& t, const std::vector<double>& values, double factor) {
         for (std::size_t k = 0; k < values.size(); ++k) staging_[k] = float(values[k] * factor);
@@ -143,6 +150,7 @@ private:
     tensor<B> sum_, mean_, negated_mean_, var_, invstd_, scale_, shift_, slope_;
     std::vector<double> mean_host_, var_host_, invstd_host_, scale_host_, shift_host_, slope_host_;
     std::vector<float> staging_;
+    std::vector<double> sums_;  ///< the all-reduced sums: Σx or Σ(x − μ)², and the count; S₁, S₂
 };
 
 }  // namespace smile

@@ -59,6 +59,7 @@ public:
     }
 
     [[nodiscard]] std::string name() const override { return mix_ ? "dsmile-kd" : "delta"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     void prepare(const std::shared_ptr<const data::dataset>& d, const std::vector<data::sample>& train,
                  const preparation& p) override {
@@ -66,19 +67,26 @@ public:
         for (const auto& h : hooks_) convs.push_back(h.conv);
         const std::map<std::string, std::string> provenance{{"source", provenance_}, {"dataset", d->format},
                                                             {"flavour", o_.flavour}};
+        // Over several ranks rank 0 alone reads or computes the attention (and writes the cache),
+        // as one process, and every rank takes its values: one computation, one writer.
         std::map<std::string, std::vector<float>> attention;
-        if (!o_.attention_path.empty() && std::filesystem::exists(o_.attention_path)) {
-            attention = load_attention(o_.attention_path, convs, provenance);
-        } else {
-            auto model = attention_model_();
-            attention_options a = o_.attention;
-            a.workers = p.workers;
-            const std::uint64_t seed = a.seed.value_or(0);  // make_method fills it from the run's generator
-            attention = compute_channel_attention(this->session_, model, convs, d, train, p.train_transform, a, seed);
-            if (!o_.attention_path.empty()) save_attention(o_.attention_path, attention, provenance);
-        }
+        communicator& ranks = this->session_.comm();
+        if (ranks.is_root()) as_one_process(this->session_, [&] {
+                if (!o_.attention_path.empty() && std::filesystem::exists(o_.attention_path)) {
+                    attention = load_attention(o_.attention_path, convs, provenance);
+                } else {
+                    auto model = attention_model_();
+                    attention_options a = o_.attention;
+                    a.workers = p.workers;
+                    const std::uint64_t seed = a.seed.value_or(0);  // make_method fills it from the run's generator
+                    attention =
+                        compute_channel_attention(this->session_, model, convs, d, train, p.train_transform, a, seed);
+                    if (!o_.attention_path.empty()) save_attention(o_.attention_path, attention, provenance);
+                }
+            });
         for (auto& h : hooks_) {
-            const auto& w = attention.at(h.conv);
+            std::vector<float> w = ranks.is_root() ? attention.at(h.conv) : std::vector<float>{};
+            broadcast_vector(ranks, w);
             h.weights = tensor<B>::from_host(this->session_, vector_shape(std::int64_t(w.size())), w);
             if (o_.flavour == "original") h.factor = 0.5 * double(w.size());
         }
@@ -88,29 +96,35 @@ public:
         auto& s = this->session_;
         auto& student = this->model_;
         SMILE_CHECK(!hooks_.front().weights.empty(), name(), ": the channel attention was not prepared");
-        const tensor<B>& clean = this->upload(batch);
-        const tensor<B>* x = &clean;
+        const tensor<B>* x = nullptr;
         std::vector<float> targets;
         double lambda = 1.0;
         if (mix_) {
-            const mixup_plan plan = sample_mixup(this->rng_, *mix_, clean.shape().n);
-            mix(s, plan, clean, mixed_);
-            x = &mixed_;
-            targets = mixed_one_hot(batch.labels, student.num_classes(), plan);
+            // Over several ranks: the global batch mixed, this rank's rows of it (method.hpp).
+            const tensor<B>& global = this->upload_global(batch);
+            const mixup_plan plan = sample_mixup(this->rng_, *mix_, global.shape().n);
+            mix(s, plan, global, mixed_);
+            x = &this->own_rows(mixed_, batch.size(), own_);
+            targets = this->own_mixed_targets(batch, plan);
             lambda = plan.lambda;
         } else {
+            x = &this->upload(batch);
             targets = one_hot(batch.labels, student.num_classes());
         }
         source_.forward(s, *x, mode::eval);
         student.forward(s, *x, mode::train);
         const double ce = cross_entropy(s, student.logits(), targets, this->targets_, this->dlogits_);
+        // The DELTA term sums over the batch, unlike the cross-entropy's mean: over N ranks each
+        // rank's term and gradient are scaled by N, so that the ranks' mean (the gradient seam, the
+        // logged terms) is the global batch's sum.
+        const double ranks = double(s.comm().size());
         double delta = 0.0;
         for (auto& h : hooks_) {
             delta += attention_distance(s, student.find_tap(h.tap).output(), source_.find_tap(h.tap).output(), h.weights,
-                                        h.factor, grad_, static_cast<float>(o_.alpha));
+                                        h.factor, grad_, static_cast<float>(o_.alpha * ranks));
             student.find_tap(h.tap).inject(s, 1.0f, grad_);
         }
-        delta *= o_.alpha;
+        delta *= o_.alpha * ranks;
         student.backward(s, &this->dlogits_, nullptr);
         double head = 0.0;
         if (o_.beta > 0)
@@ -158,7 +172,7 @@ private:
     std::function<classifier<B>()> attention_model_;
     std::string provenance_;
     std::vector<hook> hooks_;
-    tensor<B> mixed_, grad_;
+    tensor<B> mixed_, own_, grad_;
 };
 
 }  // namespace smile
