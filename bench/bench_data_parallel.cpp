@@ -69,8 +69,7 @@ struct step_setup {
 
 void data_parallel_step(benchmark::State& state, bool sync_bn) {
     step_setup b(sync_bn);
-    b.step();
-    b.step();
+    for (int i = 0; i < 8; ++i) b.step();
     smile::bench::steady_state_probe probe(b.s.context().allocations);
     for (auto _ : state) b.step();
     probe.report(state, b.s.context().allocations);
