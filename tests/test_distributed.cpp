@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,10 +21,12 @@
 #include "backends.hpp"
 #include "dataset_builder.hpp"
 #include "json_lines.hpp"
+#include "planted_sentiment.hpp"
 #include "run_program.hpp"
 
 namespace fs = std::filesystem;
 using B = smile::default_backend;
+const std::string fixtures = SMILE_TEST_FIXTURES;
 
 namespace {
 
@@ -91,6 +93,32 @@ double largest_relative_difference(const std::string& a, const std::string& b, s
     return largest;
 }
 
+/// Checks that the 2-rank run's weights in `two` equal one process's in `one`: every tensor within
+/// 1e-4 relative, or within 3 times that tensor's own rounding noise when that is larger. The
+/// noise is the distance from `one` of the same process at another thread count (`reordered`):
+/// float sums in another order. It is large, relatively, for a tensor near zero whose gradient
+/// is a cancelling sum (an early batch norm's bias).
+void check_weights_match(const std::string& two, const std::string& one,
+                         const std::string& reordered) {
+    const auto noise = relative_differences(reordered, one);
+    for (const auto& [name, d] : relative_differences(two, one)) {
+        // An attention key's bias adds the same q·b to every score of a query's row, which the
+        // softmax cancels: its gradient is exactly zero but for rounding, which depends on how the
+        // batch is split, and AdamW turns that noise into steps of the learning rate's size.
+        if (name.ends_with("attention.self.key.bias")) continue;
+        CAPTURE(name);
+        CAPTURE(noise.at(name));
+        CHECK(d <= std::max(1e-4, 3.0 * noise.at(name)));
+    }
+}
+
+/// The program at the other thread count than the tests' own (1 when they run with more).
+std::string program_reordered() {
+    const char* threads = std::getenv("OMP_NUM_THREADS");
+    const std::string other = threads != nullptr && std::string(threads) == "1" ? "2" : "1";
+    return "OMP_NUM_THREADS=" + other + " " + std::string(SMILE_PROGRAM) + " ";
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -110,30 +138,16 @@ TEST_CASE(
                                                   f.args(method, 4, method + "-1") + " 2>&1");
         INFO(one.output);
         REQUIRE(one.status == 0);
-        // The same process at another thread count: float sums in another order. Its distance
-        // from the first is the rounding noise of each tensor (large, relatively, for a tensor
-        // near zero whose gradient is a cancelling sum, such as an early batch norm's bias).
-        const char* threads = std::getenv("OMP_NUM_THREADS");
-        const std::string other = threads != nullptr && std::string(threads) == "1" ? "2" : "1";
         const auto reordered = smile::test::run_command(
-            "OMP_NUM_THREADS=" + other + " " + std::string(SMILE_PROGRAM) + " " +
-            f.args(method, 4, method + "-1t") + " 2>&1");
+            program_reordered() + f.args(method, 4, method + "-1t") + " 2>&1");
         REQUIRE(reordered.status == 0);
         const auto two = smile::test::run_command(
             two_ranks() + f.args(method, 4, method + "-2", "--sync-bn") + " 2>&1");
         INFO(two.output);
         REQUIRE(two.status == 0);
-        // Every tensor within 1e-4 relative of one process's, or within 3 times that tensor's
-        // own rounding noise when the noise is larger.
-        const auto noise = relative_differences(f.out(method + "-1t/weights-last.safetensors"),
-                                                f.out(method + "-1/weights-last.safetensors"));
-        for (const auto& [name, d] :
-             relative_differences(f.out(method + "-2/weights-last.safetensors"),
-                                  f.out(method + "-1/weights-last.safetensors"))) {
-            CAPTURE(name);
-            CAPTURE(noise.at(name));
-            CHECK(d <= std::max(1e-4, 3.0 * noise.at(name)));
-        }
+        check_weights_match(f.out(method + "-2/weights-last.safetensors"),
+                            f.out(method + "-1/weights-last.safetensors"),
+                            f.out(method + "-1t/weights-last.safetensors"));
         std::string worst;
         // And the runs did move away from the pretrained network (the comparison is not vacuous).
         CHECK(largest_relative_difference(f.out(method + "-1/weights-last.safetensors"), f.weights,
@@ -201,7 +215,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "mpirun -np 2: bad settings and unsupported models stop every rank with one clear message") {
+    "mpirun -np 2: bad settings and unsupported methods stop every rank with one clear message") {
     setup f;
     std::string odd = f.args("finetune", 2, "uneven");
     odd.replace(odd.find("--batch-size 6"), 14, "--batch-size 5");
@@ -210,14 +224,92 @@ TEST_CASE(
     CHECK(uneven.status != 0);
     CHECK(uneven.output.find("--batch-size 5 does not split evenly over 2 ranks") !=
           std::string::npos);
-    // The text methods do not train data-parallel yet: refused before anything is read.
+    // A text method that mixes sentences after the embeddings is refused, naming itself.
+    const fs::path vocab = f.dir / "text-vocab.txt";
+    {
+        std::ofstream out(vocab);
+        for (const auto& token : smile::test::planted::vocabulary()) out << token << "\n";
+        fs::create_directories(f.dir / "sst" / "trees");
+        for (const char* split : {"train", "dev", "test"})
+            smile::test::planted::write_trees(
+                f.dir / "sst" / "trees" / (std::string(split) + ".txt"), 16, 1);
+    }
     const auto text = smile::test::run_command(
-        two_ranks() + "finetune --arch bert --weights " + f.weights + " --format sst --root " +
-        f.tree.root.string() + " 2>&1");
+        two_ranks() + "finetune --arch bert --model-config " + fixtures +
+        "/bert_tiny/config.json --weights " + fixtures + "/bert_tiny/model.safetensors --vocab " +
+        vocab.string() + " --format sst5 --root " + (f.dir / "sst").string() +
+        " --num-classes 2 --max-length 12 --method mixup 2>&1");
     INFO(text.output);
     CHECK(text.status != 0);
-    CHECK(text.output.find("--arch bert: data-parallel training (2 ranks) of the text methods is "
-                           "not supported yet") != std::string::npos);
+    CHECK(text.output.find("--arch bert --method mixup: data-parallel training (2 ranks) does "
+                           "not support it yet") != std::string::npos);
+}
+
+TEST_CASE(
+    "mpirun -np 2 smile finetune --arch bert ends with the weights of one process at the same "
+    "global batch, for FT, L2-SP and BSS") {
+    setup f;
+    // SST trees with a planted sentiment word, the tiny BERT without dropout (whose masks are
+    // drawn per rank's share, so that with dropout ranks train another, equally valid network).
+    const fs::path sst = f.dir / "sst";
+    fs::create_directories(sst / "trees");
+    smile::test::planted::write_trees(sst / "trees" / "train.txt", 48, 1);
+    smile::test::planted::write_trees(sst / "trees" / "dev.txt", 16, 2);
+    smile::test::planted::write_trees(sst / "trees" / "test.txt", 16, 3);
+    {
+        std::ofstream vocab(f.dir / "vocab.txt");
+        for (const auto& token : smile::test::planted::vocabulary()) vocab << token << "\n";
+        std::ifstream in(fixtures + "/bert_tiny/config.json");
+        auto config = nlohmann::json::parse(in);
+        config["hidden_dropout_prob"] = 0.0;
+        config["attention_probs_dropout_prob"] = 0.0;
+        std::ofstream(f.dir / "config.json") << config.dump(2);
+    }
+    auto args = [&](const std::string& method, const std::string& run) {
+        return "finetune --arch bert --model-config " + f.out("config.json") + " --weights " +
+               fixtures + "/bert_tiny/model.safetensors --vocab " + f.out("vocab.txt") +
+               " --format sst5 --root " + sst.string() +
+               " --num-classes 2 --max-length 12 --method " + method +
+               " --lr 5e-3 --seed 4 --batch-size 8 --iters 5 --log-every 0 --output-dir " +
+               f.out(run);
+    };
+    for (const std::string method : {"finetune", "l2sp", "bss"}) {
+        CAPTURE(method);
+        const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
+                                                  args(method, "text-" + method + "-1") + " 2>&1");
+        INFO(one.output);
+        REQUIRE(one.status == 0);
+        const auto reordered = smile::test::run_command(
+            program_reordered() + args(method, "text-" + method + "-1t") + " 2>&1");
+        REQUIRE(reordered.status == 0);
+        const auto two =
+            smile::test::run_command(two_ranks() + args(method, "text-" + method + "-2") + " 2>&1");
+        INFO(two.output);
+        REQUIRE(two.status == 0);
+        CHECK(two.output.find("data-parallel: MPI") != std::string::npos);
+        check_weights_match(f.out("text-" + method + "-2/weights-last.safetensors"),
+                            f.out("text-" + method + "-1/weights-last.safetensors"),
+                            f.out("text-" + method + "-1t/weights-last.safetensors"));
+        std::string worst;
+        CHECK(largest_relative_difference(f.out("text-" + method + "-1/weights-last.safetensors"),
+                                          fixtures + "/bert_tiny/model.safetensors", worst) > 1e-3);
+        // The logged losses and gradient norms (clipping sees the averaged gradients) are one
+        // process's; the evaluations, sharded over the ranks, count every sentence once.
+        const auto log1 = smile::test::read_json_lines(f.out("text-" + method + "-1/log.jsonl"));
+        const auto log2 = smile::test::read_json_lines(f.out("text-" + method + "-2/log.jsonl"));
+        REQUIRE(log1.size() == log2.size());
+        CHECK(log2[0]["config"]["ranks"] == 2);
+        for (std::size_t k = 1; k + 1 < log1.size(); ++k) {
+            CAPTURE(k);
+            if (!log1[k].contains("loss")) continue;
+            CHECK(log2[k]["loss"].get<double>() ==
+                  doctest::Approx(log1[k]["loss"].get<double>()).epsilon(1e-4));
+            CHECK(log2[k]["grad_norm"].get<double>() ==
+                  doctest::Approx(log1[k]["grad_norm"].get<double>()).epsilon(1e-4));
+        }
+        CHECK(log2.back()["eval_top1"].get<double>() ==
+              doctest::Approx(log1.back()["eval_top1"].get<double>()));
+    }
 }
 
 TEST_CASE(

@@ -241,4 +241,25 @@ TEST_CASE(
     for (std::int64_t r = 0; r < b->size(); ++r)
         numbers.push_back(b->tokens.input_ids[std::size_t(r * b->tokens.length)] - 100);
     CHECK(numbers == seen[4]);
+    // Two ranks: each batch's halves, in rank order, are the one-process batch (the remainder of
+    // 2 included); a batch size whose batches do not all split evenly is refused with its numbers.
+    smile::text_loader first(shared, {4, 9, 0, 0, 2}), second(shared, {4, 9, 0, 1, 2});
+    for (int k = 0; k < 6; ++k) {
+        CAPTURE(k);
+        std::vector<std::int64_t> together;
+        for (auto* l : {&first, &second}) {
+            const auto* part = l->next();
+            CHECK(part->size() == std::int64_t(seen[std::size_t(k)].size() / 2));
+            for (std::int64_t r = 0; r < part->size(); ++r)
+                together.push_back(part->tokens.input_ids[std::size_t(r * part->tokens.length)] -
+                                   100);
+        }
+        CHECK(together == seen[std::size_t(k)]);
+    }
+    CHECK_THROWS_WITH(
+        smile::text_loader(shared, {4, 9, 0, 0, 3}),
+        doctest::Contains("--batch-size 4 over 3 ranks: every batch of an epoch of 10 "
+                          "sentences must split evenly (the last one holds 2)"));
+    CHECK_THROWS_WITH(smile::text_loader(shared, {5, 9, 0, 0, 2}),
+                      doctest::Contains("--batch-size 5 over 2 ranks"));
 }

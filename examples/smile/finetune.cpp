@@ -96,10 +96,6 @@ command add_finetune(CLI::App& app) {
     o->text.add_to(*sub);
     return [o] {
         if (o->model.arch_given() && o->model.arch == "bert") {
-            if (world().distributed())
-                detail::fail(
-                    "--arch bert: data-parallel training (", world().size(),
-                    " ranks) of the text methods is not supported yet; run it as one process");
             finetune_bert(*o);
             return;
         }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <smile/default_backend.hpp>
+#include <smile/distributed/parallel.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/methods/text/text_registry.hpp>
@@ -22,6 +23,7 @@
 #include "smile/finetune_summary.hpp"
 #include "smile/plots.hpp"
 #include "smile/run_folder.hpp"
+#include "smile/world.hpp"
 
 namespace smile::cli {
 
@@ -175,10 +177,16 @@ void finetune_bert(finetune_options& o) {
         // The run folder; explicit --checkpoint, --log and --save-weights go where they say.
         std::ostringstream rate_text;
         rate_text << o.rate;
-        const run_folder folder =
-            o.output_dir.empty() ? run_folder::fresh(o.method, d.format, rate_text.str(), t.seed)
-                                 : run_folder{o.output_dir};
+        // Under mpirun every rank uses rank 0's folder (a fresh one is named after the time).
+        communicator& ranks = world();
+        const bool root = ranks.is_root();
+        const run_folder folder{
+            agree((o.output_dir.empty() && root
+                       ? run_folder::fresh(o.method, d.format, rate_text.str(), t.seed)
+                       : run_folder{o.output_dir})
+                      .dir.string())};
         folder.route(trainer, o.dry_run);
+        ranks.barrier();  // every rank has checked the folder before rank 0 writes into it
         trainer.best_checkpoint_path = validating ? folder.best_checkpoint().string() : "";
         trainer.patience = o.patience;
         trainer.progress = o.progress == "bar"     ? progress_style::bar
@@ -208,8 +216,21 @@ void finetune_bert(finetune_options& o) {
                     "--max-length ", x.max_length, " must be in 2..",
                     config.max_position_embeddings, " (the model's positions)");
         session<B> s;
+        s.set_communicator(ranks);
         rng gen(t.seed);
         auto m = make_text_method<B>(s, gen, config, classes, o.weights, c);
+        if (ranks.distributed() && !m->data_parallel_ready())
+            detail::fail("--arch bert --method ", m->name(), ": data-parallel training (",
+                         ranks.size(),
+                         " ranks) does not support it yet, because it mixes sentences across "
+                         "the batch after the embeddings; run it as one process "
+                         "(docs/distributed.md lists the methods)");
+        // Every rank starts from rank 0's state.
+        if (ranks.distributed()) {
+            io::checkpoint_content<B> state;
+            m->add_state(state);
+            state.visit_tensors([&](const std::string&, tensor<B>& v) { broadcast(s, v, 0); });
+        }
 
         // Every sentence tokenized once, before the first step.
         const auto max_length = std::size_t(x.max_length);
@@ -238,26 +259,40 @@ void finetune_bert(finetune_options& o) {
         run.config["test_sentences"] = d.test.size();
         run.config["early_stop"] = o.patience;
         run.config["output_dir"] = folder.dir.string();
+        if (ranks
+                .distributed()) {  // absent from one-process runs, whose settings stay as they were
+            run.config["ranks"] = ranks.size();
+        }
         run.checkpoint_info = {{"arch", "bert"}, {"bert_config", x.config}};
         if (!validating) run.best_checkpoint_path.clear();
         const nlohmann::json resolved = run_settings(*m, run);
-        std::fprintf(stderr,
-                     "%s on %s: %zu training sentences in %lld classes, %zu validation sentences, "
-                     "%zu test sentences; %lld steps of %lld\n",
-                     m->name().c_str(), d.format.c_str(), training.size(),
-                     static_cast<long long>(classes), validation.size(), d.test.size(),
-                     static_cast<long long>(t.iterations), static_cast<long long>(t.batch_size));
+        if (root)
+            std::fprintf(
+                stderr,
+                "%s on %s: %zu training sentences in %lld classes, %zu validation sentences, "
+                "%zu test sentences; %lld steps of %lld\n",
+                m->name().c_str(), d.format.c_str(), training.size(),
+                static_cast<long long>(classes), validation.size(), d.test.size(),
+                static_cast<long long>(t.iterations), static_cast<long long>(t.batch_size));
+        if (root && ranks.distributed())
+            std::fprintf(
+                stderr, "data-parallel: %s, %lld sentences per rank of each global batch of %lld\n",
+                ranks.describe().c_str(), static_cast<long long>(t.batch_size / ranks.size()),
+                static_cast<long long>(t.batch_size));
         const auto record = config_record("finetune", given_options(*o.sub), resolved);
         if (o.dry_run) {
-            std::printf("%s\n", record.dump(2).c_str());
+            if (root) std::printf("%s\n", record.dump(2).c_str());
             return;
         }
-        run_folder::write_json(folder.config(), record);
-        write_model_config(x.config, model_config, classes, d.classes);
+        if (root) {
+            run_folder::write_json(folder.config(), record);
+            write_model_config(x.config, model_config, classes, d.classes);
+        }
 
         auto make_loader = [&](std::int64_t start) {
-            return std::make_unique<text_loader>(train_text,
-                                                 text_loader_options{t.batch_size, t.seed, start});
+            return std::make_unique<text_loader>(
+                train_text,
+                text_loader_options{t.batch_size, t.seed, start, ranks.rank(), ranks.size()});
         };
         auto evaluate_now = [&] { return m->evaluate(validating ? validation_text : test_text); };
         auto save = [&](const std::filesystem::path& where) {
@@ -267,14 +302,15 @@ void finetune_bert(finetune_options& o) {
                                  {"dataset", d.format},
                                  {"iterations", std::to_string(t.iterations)}});
         };
-        run.save_outputs = [&] { save(save_weights); };
-        if (validating) run.save_best_outputs = [&] { save(save_best); };
+        if (root) run.save_outputs = [&] { save(save_weights); };
+        if (validating && root) run.save_best_outputs = [&] { save(save_best); };
         const run_result r = train<B>(*m, make_loader, evaluate_now, run, gen);
 
         evaluation test_last = r.final_evaluation;
         std::optional<evaluation> test_best;
         if (validating) {
             test_last = m->evaluate(test_text);
+            ranks.barrier();  // rank 0 has written the best checkpoint before any rank reads it
             if (std::filesystem::exists(run.best_checkpoint_path)) {
                 // The selected network: the best checkpoint's state, loaded into the same method.
                 io::checkpoint_content<B> content;
@@ -284,6 +320,7 @@ void finetune_bert(finetune_options& o) {
                 test_best = m->evaluate(test_text);
             }
         }
+        if (!root) return;
         run_folder::write_json(folder.summary(),
                                finetune_summary(o.method, d.format, t.iterations, r, test_last,
                                                 test_best, validating, trainer.resume, folder));

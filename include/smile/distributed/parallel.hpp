@@ -136,6 +136,21 @@ void as_one_process(session<B>& s, F&& work) {
     work();
 }
 
+/// This rank's `rows` rows of a global-batch tensor (every rank's rows in rank order), copied
+/// into `out`; `global` itself with one rank.
+template <Backend B>
+const tensor<B>& own_rows(session<B>& s, const tensor<B>& global, std::int64_t rows,
+                          tensor<B>& out) {
+    if (!s.comm().distributed()) return global;
+    shape4 sh = global.shape();
+    sh.n = rows;
+    out.bind(s.context());
+    out.resize(sh);
+    const std::int64_t begin = rows * s.comm().rank();
+    ops<B>::copy(s.context(), global.rows(begin, begin + rows), out.view());
+    return out;
+}
+
 /// `global` becomes every rank's `local` rows in rank order: [size·n, c, h, w] from [n, c, h, w].
 template <Backend B>
 void allgather_rows(session<B>& s, const tensor<B>& local, tensor<B>& global) {

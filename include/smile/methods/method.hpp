@@ -151,14 +151,7 @@ protected:
     /// This rank's `rows` rows of a global-batch tensor (copied into `out`; `global` itself with
     /// one rank).
     const tensor<B>& own_rows(const tensor<B>& global, std::int64_t rows, tensor<B>& out) {
-        if (!session_.comm().distributed()) return global;
-        shape4 sh = global.shape();
-        sh.n = rows;
-        out.bind(session_.context());
-        out.resize(sh);
-        const std::int64_t begin = rows * session_.comm().rank();
-        ops<B>::copy(session_.context(), global.rows(begin, begin + rows), out.view());
-        return out;
+        return smile::own_rows(session_, global, rows, out);
     }
     /// The mixed targets of this rank's rows: λ·onehot(y) + (1 − λ)·onehot(y[perm]) over the
     /// global batch's labels (the permutation indexes the global batch), then this rank's rows.

@@ -75,6 +75,17 @@ public:
         }
     }
 
+    /// Makes every fresh gradient the mean over the session's ranks now, ahead of `step`, which
+    /// then does not average again: for what must see the averaged gradients before the update
+    /// (clipping by the global norm). Nothing with one process.
+    void average_now(session<B>& s) {
+        if (!s.comm().distributed()) return;
+        attached_.clear();
+        for (auto& e : entries_) attached_.push_back(e.param);
+        average_gradients(s, std::span<parameter<B>* const>(attached_));
+        averaged_ = true;
+    }
+
     /// One update of every attached parameter that has a fresh gradient, at learning rate `lr`.
     /// Returns how many parameters were updated.
     std::size_t step(session<B>& s, float lr) {
@@ -82,12 +93,10 @@ public:
         SMILE_CHECK(std::isfinite(lr) && lr >= 0.0f, name(), ": the learning rate must be finite and non-negative, got ",
                     lr);
         // The data-parallel seam: every rank's gradients become the mean over the ranks here,
-        // before weight decay and the update, so every rank takes the same step.
-        if (s.comm().distributed()) {
-            attached_.clear();
-            for (auto& e : entries_) attached_.push_back(e.param);
-            average_gradients(s, std::span<parameter<B>* const>(attached_));
-        }
+        // before weight decay and the update, so every rank takes the same step (unless
+        // `average_now` already did, for this step).
+        if (!averaged_) average_now(s);
+        averaged_ = false;
         std::size_t updated = 0;
         for (auto& e : entries_) {
             parameter<B>& p = *e.param;
@@ -191,6 +200,7 @@ private:
     std::vector<parameter_rule> rules_;
     std::vector<entry> entries_;
     std::vector<parameter<B>*> attached_;  // the entries' parameters, for the gradient seam
+    bool averaged_ = false;                // average_now ran since the last step
 };
 
 }  // namespace smile

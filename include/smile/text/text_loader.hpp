@@ -20,6 +20,10 @@ struct text_loader_options {
     std::int64_t batch_size = 24;
     std::uint64_t seed = 0;
     std::int64_t start_batch = 0;  ///< the first batch to give (resuming at iteration k: k)
+    /// Data-parallel: this rank's place among `ranks`; each batch is then the rank's equal,
+    /// contiguous share of the global batch one process would take (docs/distributed.md).
+    int rank = 0;
+    int ranks = 1;
 };
 
 class text_loader {
@@ -30,6 +34,16 @@ public:
         SMILE_CHECK(o.batch_size >= 1, "text loader: batch size must be at least 1, got ",
                     o.batch_size);
         SMILE_CHECK(o.start_batch >= 0, "text loader: negative start batch ", o.start_batch);
+        SMILE_CHECK(o.ranks >= 1 && o.rank >= 0 && o.rank < o.ranks, "text loader: rank ", o.rank,
+                    " of ", o.ranks);
+        // Every batch of an epoch, the shorter last one included, must split evenly: each rank's
+        // loss is the mean over its share, and the ranks' mean is the batch's mean only then.
+        const auto remainder = std::int64_t(data_->size()) % o.batch_size;
+        SMILE_CHECK(o.batch_size % o.ranks == 0 && remainder % o.ranks == 0, "--batch-size ",
+                    o.batch_size, " over ", o.ranks, " ranks: every batch of an epoch of ",
+                    data_->size(), " sentences must split evenly (the last one holds ",
+                    remainder == 0 ? o.batch_size : remainder,
+                    "); choose a batch size that makes both multiples of ", o.ranks);
         next_ = o.start_batch;
     }
 
@@ -52,8 +66,11 @@ public:
             gen.shuffle(order_);
             order_epoch_ = epoch;
         }
-        const auto from = std::size_t(within * o_.batch_size);
-        const auto to = std::min(order_.size(), from + std::size_t(o_.batch_size));
+        auto from = std::size_t(within * o_.batch_size);
+        auto to = std::min(order_.size(), from + std::size_t(o_.batch_size));
+        const std::size_t share = (to - from) / std::size_t(o_.ranks);
+        from += share * std::size_t(o_.rank);
+        to = from + share;
         rows_.assign(order_.begin() + std::ptrdiff_t(from), order_.begin() + std::ptrdiff_t(to));
         data_->gather(rows_, batch_);
         ++next_;

@@ -59,6 +59,10 @@ public:
     /// One optimizer step on `batch` at iteration `iter` (0-based).
     virtual step_report step(const text_batch& batch, std::int64_t iter) = 0;
 
+    /// True when the method's step keeps its single-process meaning over several ranks, each with
+    /// its share of the global batch (docs/distributed.md); the program refuses the others.
+    [[nodiscard]] virtual bool data_parallel_ready() const { return false; }
+
     [[nodiscard]] bert_classifier<B>& model() noexcept { return model_; }
     [[nodiscard]] session<B>& sess() noexcept { return session_; }
     [[nodiscard]] smile::optimizer<B>& optimizer() noexcept { return *optimizer_; }
@@ -91,11 +95,15 @@ public:
         e.class_images.assign(std::size_t(k), 0);
         e.class_correct.assign(std::size_t(k), 0);
         if (with_confusion) e.confusion.assign(std::size_t(k * k), 0);
+        // In a data-parallel session every rank must call this: each evaluates its contiguous
+        // share of the split and the counts are summed (as the image evaluate()).
+        communicator& c = session_.comm();
+        const std::size_t begin = split.size() * std::size_t(c.rank()) / std::size_t(c.size()),
+                          end = split.size() * std::size_t(c.rank() + 1) / std::size_t(c.size());
         std::vector<std::size_t> rows;
-        for (std::size_t first = 0; first < split.size(); first += std::size_t(batch_size)) {
+        for (std::size_t first = begin; first < end; first += std::size_t(batch_size)) {
             rows.clear();
-            for (std::size_t i = first; i < std::min(split.size(), first + std::size_t(batch_size));
-                 ++i)
+            for (std::size_t i = first; i < std::min(end, first + std::size_t(batch_size)); ++i)
                 rows.push_back(i);
             split.gather(rows, eval_batch_);
             model_.forward(session_, eval_batch_.tokens, eval_logits_, mode::eval);
@@ -106,6 +114,10 @@ public:
                             "-class classifier");
                 count_prediction(e, logits.data() + std::ptrdiff_t(i) * k, k, label);
             }
+        }
+        if (c.distributed()) {
+            reduce_evaluation(c, e);
+            return e;
         }
         e.top1 = e.images > 0 ? double(e.correct) / double(e.images) : 0.0;
         e.top5 = e.images > 0 ? double(e.correct_top5) / double(e.images) : 0.0;
@@ -140,8 +152,10 @@ protected:
     }
 
     /// Clips the gradients (when asked), applies AdamW at the scheduled rate; returns that rate
-    /// and the gradient norm before clipping.
+    /// and the gradient norm before clipping. Over several ranks the gradients are averaged
+    /// first, so that the norm and the clipping are the global batch's.
     std::pair<double, double> apply_update(std::int64_t iter) {
+        optimizer_->average_now(session_);
         double norm = 0.0;
         if (options_.max_grad_norm > 0.0)
             norm = clip_grad_norm(session_, parameters_, options_.max_grad_norm);

@@ -44,6 +44,7 @@ class text_finetune : public text_method<B> {
 public:
     using text_method<B>::text_method;
     [[nodiscard]] std::string name() const override { return "finetune"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
         const double ce = this->forward_cross_entropy(batch);
@@ -105,6 +106,7 @@ public:
         }
     }
     [[nodiscard]] std::string name() const override { return "l2sp"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
@@ -138,13 +140,24 @@ public:
         SMILE_CHECK(b.k >= 1 && b.eta >= 0, "bss: k must be at least 1 and eta non-negative");
     }
     [[nodiscard]] std::string name() const override { return "bss"; }
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
         auto& model = this->model_;
         const double ce = this->forward_cross_entropy(batch);
-        const double shrinkage = spectral_shrinkage(s, model.features(), o_.eta, o_.k, grad_);
-        model.backward(s, this->d_logits_, &grad_);
+        // Over several ranks, as the image BSS (methods/bss.hpp): the SVD of the global batch's
+        // pooled outputs on every rank, the rank's own rows of the gradient, N times over.
+        const tensor<B>* features = &model.features();
+        if (s.comm().distributed()) {
+            allgather_rows(s, model.features(), gathered_);
+            features = &gathered_;
+        }
+        const double shrinkage = spectral_shrinkage(s, *features, o_.eta, o_.k, global_grad_);
+        const tensor<B>& own = own_rows(s, global_grad_, model.features().shape().n, grad_);
+        if (const int ranks = s.comm().size(); ranks > 1)
+            ops<B>::add(s.context(), float(ranks), grad_.view(), 0.0f, grad_.view(), grad_.view());
+        model.backward(s, this->d_logits_, &own);
         return this->report(ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, iter);
     }
 
@@ -156,7 +169,7 @@ protected:
 
 private:
     bss_options o_;
-    tensor<B> grad_;
+    tensor<B> gathered_, global_grad_, grad_;
 };
 
 /// BERT's next-sentence head (`cls.seq_relationship`: weight [2, hidden], bias [2]) as read
