@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <fstream>
 #include <smile/default_backend.hpp>
-#include <smile/distributed/parallel.hpp>
 #include <smile/io/output_paths.hpp>
 #include <smile/io/weights.hpp>
 #include <smile/methods/text/text_registry.hpp>
@@ -22,6 +21,7 @@
 #include "smile/finetune_options.hpp"
 #include "smile/finetune_summary.hpp"
 #include "smile/plots.hpp"
+#include "smile/rank_zero_state.hpp"
 #include "smile/run_folder.hpp"
 #include "smile/world.hpp"
 
@@ -225,12 +225,7 @@ void finetune_bert(finetune_options& o) {
                          " ranks) does not support it yet, because it mixes sentences across "
                          "the batch after the embeddings; run it as one process "
                          "(docs/distributed.md lists the methods)");
-        // Every rank starts from rank 0's state.
-        if (ranks.distributed()) {
-            io::checkpoint_content<B> state;
-            m->add_state(state);
-            state.visit_tensors([&](const std::string&, tensor<B>& v) { broadcast(s, v, 0); });
-        }
+        start_from_rank_zero(s, *m);
 
         // Every sentence tokenized once, before the first step.
         const auto max_length = std::size_t(x.max_length);

@@ -9,6 +9,7 @@
 #include <smile/io/weights.hpp>
 #include <smile/smile.hpp>
 
+#include "smile/rank_zero_state.hpp"
 #include "smile/training_options.hpp"
 #include "smile/world.hpp"
 
@@ -81,13 +82,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
                      "are not yet "
                      "reduced over the ranks; run it as one process (docs/distributed.md lists the "
                      "methods)");
-    // Every rank starts from rank 0's state (the same files and seed give the same, but a rank
-    // on a node with another copy of the weights must not train another network).
-    if (ranks.distributed()) {
-        io::checkpoint_content<B> state;
-        m->add_state(state);
-        state.visit_tensors([&](const std::string&, tensor<B>& v) { broadcast(s, v, 0); });
-    }
+    start_from_rank_zero(s, *m);  // every rank trains rank 0's network
     const auto [train_pipe, test_pipe] = job.training.pipelines(job.data->format);
     trainer_options o = t.trainer;
     o.iterations = t.iterations;
