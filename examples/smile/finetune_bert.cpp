@@ -254,10 +254,8 @@ void finetune_bert(finetune_options& o) {
         run.config["test_sentences"] = d.test.size();
         run.config["early_stop"] = o.patience;
         run.config["output_dir"] = folder.dir.string();
-        if (ranks
-                .distributed()) {  // absent from one-process runs, whose settings stay as they were
-            run.config["ranks"] = ranks.size();
-        }
+        // Absent from one-process runs, whose settings stay as they were.
+        if (ranks.distributed()) run.config["ranks"] = ranks.size();
         run.checkpoint_info = {{"arch", "bert"}, {"bert_config", x.config}};
         if (!validating) run.best_checkpoint_path.clear();
         const nlohmann::json resolved = run_settings(*m, run);

@@ -121,12 +121,13 @@ void broadcast_buffers(session<B>& s, Model& model, int root = 0) {
     model.visit_buffers("", [&](const std::string&, tensor<B>& t) { broadcast(s, t, root); });
 }
 
-/// Runs `work` with `s` as one process: the collectives inside it (an optimizer's gradient
-/// average, synchronised batch norm) stay on this rank. For a preparation that one rank computes
-/// while the others wait for its result (`broadcast_vector`); the communicator is restored
-/// however `work` ends.
+/// Runs `work` on rank 0 only, with `s` as one process there: the collectives inside it (an
+/// optimizer's gradient average, synchronised batch norm) stay on that rank. For a preparation
+/// that rank 0 computes while the others wait for its result (`broadcast_vector`); the
+/// communicator is restored however `work` ends.
 template <Backend B, class F>
-void as_one_process(session<B>& s, F&& work) {
+void on_rank_zero_alone(session<B>& s, F&& work) {
+    if (!s.comm().is_root()) return;
     struct restore {
         session<B>& s;
         communicator& saved;

@@ -20,6 +20,35 @@ struct bss_options {
     std::int64_t k = 1;
 };
 
+/// The BSS penalty of the global batch, for image and text methods alike: over N ranks every rank
+/// gathers the pooled features, takes the same SVD and keeps its own rows of the gradient, N
+/// times over (the penalty is not a mean over images, and the gradient seam divides every
+/// gradient by N). With one rank, `spectral_shrinkage` of the features.
+template <Backend B>
+class global_shrinkage {
+public:
+    /// The penalty of the features every rank's `features` make together.
+    double operator()(session<B>& s, const tensor<B>& features, const bss_options& o) {
+        const tensor<B>* all = &features;
+        if (s.comm().distributed()) {
+            allgather_rows(s, features, gathered_);
+            all = &gathered_;
+        }
+        const double value = spectral_shrinkage(s, *all, o.eta, o.k, global_grad_);
+        gradient_ = &own_rows(s, global_grad_, features.shape().n, own_grad_);
+        if (const int ranks = s.comm().size(); ranks > 1)
+            ops<B>::add(s.context(), float(ranks), own_grad_.view(), 0.0f, own_grad_.view(),
+                        own_grad_.view());
+        return value;
+    }
+    /// ∂(penalty)/∂(this rank's features), scaled as above (after a call).
+    [[nodiscard]] const tensor<B>& gradient() const { return *gradient_; }
+
+private:
+    tensor<B> gathered_, global_grad_, own_grad_;
+    const tensor<B>* gradient_ = nullptr;
+};
+
 template <Backend B>
 class bss_method : public method<B> {
 public:
@@ -38,16 +67,8 @@ public:
         student.forward(s, this->upload(batch), mode::train);
         const double ce = cross_entropy(s, student.logits(), one_hot(batch.labels, student.num_classes()), this->targets_,
                                         this->dlogits_);
-        // Over several ranks the singular values are the global batch's: every rank gathers the
-        // pooled features, takes the same SVD, and injects its own rows of the gradient, N times
-        // over (the penalty is not a mean over images; the seam divides every gradient by N).
-        const std::int64_t rows = student.pooled().shape().n;
-        const double shrinkage = spectral_shrinkage(s, this->gathered(student.pooled(), gathered_),
-                                                    o_.eta, o_.k, global_grad_);
-        const tensor<B>& grad = this->own_rows(global_grad_, rows, grad_);
-        if (const int ranks = s.comm().size(); ranks > 1)
-            ops<B>::add(s.context(), float(ranks), grad_.view(), 0.0f, grad_.view(), grad_.view());
-        student.pooled_tap().inject(s, 1.0f, grad);
+        const double shrinkage = shrinkage_(s, student.pooled(), o_);  // over the global batch
+        student.pooled_tap().inject(s, 1.0f, shrinkage_.gradient());
         student.backward(s, &this->dlogits_, nullptr);
         return {ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, this->apply_update(iter)};
     }
@@ -61,7 +82,7 @@ public:
 
 private:
     bss_options o_;
-    tensor<B> global_grad_, grad_, gathered_;
+    global_shrinkage<B> shrinkage_;
 };
 
 }  // namespace smile

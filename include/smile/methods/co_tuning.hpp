@@ -67,23 +67,24 @@ public:
         const std::int64_t ct = this->model_.num_classes(), cs = this->model_.source_classes();
         // Over several ranks rank 0 alone computes r, as one process, and every rank takes it.
         relationship_.clear();
-        if (this->session_.comm().is_root()) as_one_process(this->session_, [&] {
-                Eigen::MatrixXd r;
-                if (o_.relationship == "direct") {
-                    std::vector<std::int64_t> labels;
-                    r = direct_relationship(softmax_rows(logits_of(train, labels)), labels, ct);
-                } else {
-                    const auto [fit, held_out] = data::split_validation(train, ct, o_.validation, 0x636f74);
-                    std::vector<std::int64_t> fit_labels, val_labels;
-                    const auto p_fit = softmax_rows(logits_of(fit, fit_labels), o_.temperature);
-                    const auto p_val = softmax_rows(logits_of(held_out, val_labels), o_.temperature);
-                    r = reverse_relationship(p_fit, fit_labels, p_val, val_labels, ct);
-                }
-                relationship_.assign(std::size_t(r.size()), 0.0f);
-                for (Eigen::Index t = 0; t < r.rows(); ++t)
-                    for (Eigen::Index k = 0; k < r.cols(); ++k)
-                        relationship_[std::size_t(t * r.cols() + k)] = float(r(t, k));
-            });
+        on_rank_zero_alone(this->session_, [&] {
+            Eigen::MatrixXd r;
+            if (o_.relationship == "direct") {
+                std::vector<std::int64_t> labels;
+                r = direct_relationship(softmax_rows(logits_of(train, labels)), labels, ct);
+            } else {
+                const auto [fit, held_out] =
+                    data::split_validation(train, ct, o_.validation, 0x636f74);
+                std::vector<std::int64_t> fit_labels, val_labels;
+                const auto p_fit = softmax_rows(logits_of(fit, fit_labels), o_.temperature);
+                const auto p_val = softmax_rows(logits_of(held_out, val_labels), o_.temperature);
+                r = reverse_relationship(p_fit, fit_labels, p_val, val_labels, ct);
+            }
+            relationship_.assign(std::size_t(r.size()), 0.0f);
+            for (Eigen::Index t = 0; t < r.rows(); ++t)
+                for (Eigen::Index k = 0; k < r.cols(); ++k)
+                    relationship_[std::size_t(t * r.cols() + k)] = float(r(t, k));
+        });
         broadcast_vector(this->session_.comm(), relationship_);
         SMILE_CHECK(relationship_.size() == std::size_t(ct * cs), "cotuning: the relationship has ",
                     relationship_.size(), " values, expected ", ct, " x ", cs);

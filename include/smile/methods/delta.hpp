@@ -71,7 +71,8 @@ public:
         // as one process, and every rank takes its values: one computation, one writer.
         std::map<std::string, std::vector<float>> attention;
         communicator& ranks = this->session_.comm();
-        if (ranks.is_root()) as_one_process(this->session_, [&] {
+        on_rank_zero_alone(
+            this->session_, [&] {
                 if (!o_.attention_path.empty() && std::filesystem::exists(o_.attention_path)) {
                     attention = load_attention(o_.attention_path, convs, provenance);
                 } else {
@@ -81,7 +82,8 @@ public:
                     const std::uint64_t seed = a.seed.value_or(0);  // make_method fills it from the run's generator
                     attention =
                         compute_channel_attention(this->session_, model, convs, d, train, p.train_transform, a, seed);
-                    if (!o_.attention_path.empty()) save_attention(o_.attention_path, attention, provenance);
+                    if (!o_.attention_path.empty())
+                        save_attention(o_.attention_path, attention, provenance);
                 }
             });
         for (auto& h : hooks_) {

@@ -146,18 +146,8 @@ public:
         auto& s = this->session_;
         auto& model = this->model_;
         const double ce = this->forward_cross_entropy(batch);
-        // Over several ranks, as the image BSS (methods/bss.hpp): the SVD of the global batch's
-        // pooled outputs on every rank, the rank's own rows of the gradient, N times over.
-        const tensor<B>* features = &model.features();
-        if (s.comm().distributed()) {
-            allgather_rows(s, model.features(), gathered_);
-            features = &gathered_;
-        }
-        const double shrinkage = spectral_shrinkage(s, *features, o_.eta, o_.k, global_grad_);
-        const tensor<B>& own = own_rows(s, global_grad_, model.features().shape().n, grad_);
-        if (const int ranks = s.comm().size(); ranks > 1)
-            ops<B>::add(s.context(), float(ranks), grad_.view(), 0.0f, grad_.view(), grad_.view());
-        model.backward(s, this->d_logits_, &own);
+        const double shrinkage = shrinkage_(s, model.features(), o_);  // over the global batch
+        model.backward(s, this->d_logits_, &shrinkage_.gradient());
         return this->report(ce + shrinkage, {{"ce", ce}, {"bss", shrinkage}}, iter);
     }
 
@@ -169,7 +159,7 @@ protected:
 
 private:
     bss_options o_;
-    tensor<B> gathered_, global_grad_, grad_;
+    global_shrinkage<B> shrinkage_;
 };
 
 /// BERT's next-sentence head (`cls.seq_relationship`: weight [2, hidden], bias [2]) as read
