@@ -11,6 +11,7 @@
 #include <set>
 #include <smile/core/op_table.hpp>
 #include <smile/core/ops.hpp>
+#include <smile/core/precision_scope.hpp>
 #include <smile/core/session.hpp>
 #include <string>
 #include <string_view>
@@ -809,6 +810,159 @@ TEST_CASE("ops: dropout draws the same counter-based mask on every backend, forw
         CHECK_THROWS_WITH_AS(
             smile::ops<device>::dropout_forward(s.context(), {1.0f, 0}, ones.view(), y.view()),
             doctest::Contains("dropout_forward: probability must be in [0, 1)"), smile::error);
+    }
+}
+
+constexpr op_list mixed_precision_ops{"set_compute_precision", "precision_refusal"};
+const bool mixed_precision_ops_listed = covers(mixed_precision_ops);
+
+namespace {
+
+/// A bf16 case: `op(s)` runs on the device and on the reference at compute precision bf16, and
+/// on the reference at float32. The reference's bf16 is the definition (operands rounded to
+/// bfloat16, float32 arithmetic after that; products of two bfloat16 values are exact in
+/// float32, so only the order of the sums differs): the device must match it to float32
+/// rounding, and miss the float32 result by about bfloat16's precision (so a backend that
+/// ignored the precision fails).
+template <class Op>
+void check_bf16(const std::string& what, Op&& op) {
+    smile::session<device> ds;
+    smile::session<oracle> os;
+    auto at_bf16 = [&](auto& s) {
+        smile::precision_scope<BACKEND_OF(s)> scope(s.context(), smile::precision::bf16);
+        return op(s);
+    };
+    const std::vector<float> got = at_bf16(ds), want = at_bf16(os), f32 = op(os);
+    const double err = smile::test::relative_error(got, want),
+                 rounding = smile::test::relative_error(got, f32);
+    INFO(what, ": relative error ", err, " against the reference at bf16, ", rounding,
+         " against float32");
+    CHECK(err <= 2e-6);
+    CHECK(rounding >= 3e-4);  // bfloat16 keeps 8 significant bits: 2^-9 ≈ 2e-3 per operand
+    CHECK(rounding <= 1e-2);
+}
+
+}  // namespace
+
+TEST_CASE("ops: bf16 compute precision: convolutions, folded convolutions, gemm and batched gemm") {
+    if constexpr (!has_all<device>(mixed_precision_ops)) {
+        skipped(mixed_precision_ops);
+        smile::session<device> s;
+        CHECK(smile::ops<device>::precision_refusal(s.context(), smile::precision::bf16)
+                  .find("float32 only") != std::string::npos);
+    } else {
+        smile::session<device> probe;
+        if (const auto why =
+                smile::ops<device>::precision_refusal(probe.context(), smile::precision::bf16);
+            !why.empty()) {
+            MESSAGE("skipped: bf16 is refused here: ", why);
+            return;
+        }
+        CHECK(
+            smile::ops<device>::precision_refusal(probe.context(), smile::precision::f32).empty());
+        const conv_case convs[] = {
+            {{2, 16, 9, 7}, {24, 16, 3, 3}, {1, 1, 1, 1, 1}, true},   // padding, bias
+            {{2, 32, 8, 8}, {16, 32, 1, 1}, {2, 2, 0, 0, 1}, false},  // 1x1 stride 2
+            {{2, 16, 8, 8}, {16, 1, 3, 3}, {1, 1, 1, 1, 16}, false},  // depthwise
+        };
+        for (const auto& c : convs)
+            check_bf16("conv2d " + c.x.str() + " * " + c.w.str(), [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const shape4 ys = smile::conv2d_output_shape(c.x, c.w, c.d);
+                auto x = random_tensor(s, c.x, 20), w = random_tensor(s, c.w, 21),
+                     dy = random_tensor(s, ys, 23);
+                auto b = random_tensor(s, smile::vector_shape(c.w.n), 22);
+                smile::tensor<B> y(s, ys), dx(s, c.x), dw(s, c.w),
+                    db(s, smile::vector_shape(c.w.n));
+                typename B::conv2d_plan plan;
+                const smile::const_tensor_view<B> bias =
+                    c.bias ? b.view() : smile::const_tensor_view<B>{};
+                smile::ops<B>::conv2d_forward(s.context(), plan, c.d, x.view(), w.view(), bias,
+                                              y.view(), mode::train);
+                smile::ops<B>::conv2d_backward_weights(
+                    s.context(), plan, x.view(), dy.view(), dw.view(),
+                    c.bias ? db.view() : smile::tensor_view<B>{});
+                smile::ops<B>::conv2d_backward_data(s.context(), plan, dy.view(), w.view(),
+                                                    dx.view());
+                // The output gradient converted by backward weights is reused by backward data;
+                // a second backward data with another output gradient must not reuse it.
+                auto dy2 = random_tensor(s, ys, 24);
+                smile::tensor<B> dx2(s, c.x);
+                smile::ops<B>::conv2d_backward_weights(
+                    s.context(), plan, x.view(), dy.view(), dw.view(),
+                    c.bias ? db.view() : smile::tensor_view<B>{});
+                smile::ops<B>::conv2d_backward_data(s.context(), plan, dy2.view(), w.view(),
+                                                    dx2.view());
+                auto out = concat({y.to_host(), dx.to_host(), dw.to_host(), dx2.to_host()});
+                if (c.bias) out = concat({out, db.to_host()});
+                return out;
+            });
+        for (const bool sum : {false, true})
+            check_bf16(std::string("conv2d+bn relu") + (sum ? " +sum" : ""), [&](auto& s) {
+                using B = BACKEND_OF(s);
+                const conv_case& c = convs[0];
+                const auto v = smile::vector_shape(c.w.n);
+                auto x = random_tensor(s, c.x, 60), w = random_tensor(s, c.w, 61);
+                auto b = random_tensor(s, v, 62), gamma = random_tensor(s, v, 63, 0.5, 1.5);
+                auto beta = random_tensor(s, v, 64), mean = random_tensor(s, v, 65);
+                auto var = random_tensor(s, v, 66, 0.5, 2);
+                auto y = random_tensor(s, smile::conv2d_output_shape(c.x, c.w, c.d), 67);
+                typename B::conv2d_plan plan;
+                smile::ops<B>::conv2d_bn_inference(s.context(), plan, c.d,
+                                                   {1e-3f, smile::activation_kind::relu, sum, true},
+                                                   x.view(), w.view(), b.view(), gamma.view(),
+                                                   beta.view(), mean.view(), var.view(), y.view());
+                return y.to_host();
+            });
+        for (auto ta : {smile::transpose::no, smile::transpose::yes})
+            for (auto tb : {smile::transpose::no, smile::transpose::yes})
+                check_bf16("gemm and batched_gemm", [&](auto& s) {
+                    using B = BACKEND_OF(s);
+                    const std::int64_t count = 3, m = 5, k = 40, n = 6;
+                    const auto no = smile::transpose::no;
+                    auto a = random_tensor(s,
+                                           ta == no ? smile::matrix_shape(count * m, k)
+                                                    : smile::matrix_shape(count * k, m),
+                                           80);
+                    auto b = random_tensor(s,
+                                           tb == no ? smile::matrix_shape(count * k, n)
+                                                    : smile::matrix_shape(count * n, k),
+                                           81);
+                    auto c = random_tensor(s, smile::matrix_shape(count * m, n), 82);
+                    smile::ops<B>::batched_gemm(s.context(), count, ta, tb, 0.8f, a.view(),
+                                                b.view(), 0.5f, c.view());
+                    auto a1 = random_tensor(
+                        s, ta == no ? smile::matrix_shape(m, k) : smile::matrix_shape(k, m), 83);
+                    auto b1 = random_tensor(
+                        s, tb == no ? smile::matrix_shape(k, n) : smile::matrix_shape(n, k), 84);
+                    auto c1 = random_tensor(s, smile::matrix_shape(m, n), 85);
+                    smile::ops<B>::gemm(s.context(), ta, tb, -0.7f, a1.view(), b1.view(), 0.0f,
+                                        c1.view());
+                    return concat({c.to_host(), c1.to_host()});
+                });
+        // Scopes nest and restore: float32 again after the bf16 block, exceptions included.
+        smile::session<device> s;
+        auto a = smile::tensor<device>::from_host(s, smile::matrix_shape(1, 1),
+                                                  std::vector<float>{1.0f + 1.0f / 1024});
+        smile::tensor<device> c(s, smile::matrix_shape(1, 1));
+        auto product = [&] {
+            smile::ops<device>::gemm(s.context(), smile::transpose::no, smile::transpose::no, 1.0f,
+                                     a.view(), a.view(), 0.0f, c.view());
+            return c.to_host()[0];
+        };
+        try {
+            smile::precision_scope<device> outer(s.context(), smile::precision::bf16);
+            CHECK(product() == 1.0f);  // 1 + 2^-10 rounds to 1 in bfloat16
+            {
+                smile::precision_scope<device> inner(s.context(), smile::precision::f32);
+                CHECK(product() ==
+                      doctest::Approx((1.0 + 1.0 / 1024) * (1.0 + 1.0 / 1024)).epsilon(1e-7));
+            }
+            CHECK(product() == 1.0f);
+            throw smile::error("leaving the scope by an exception");
+        } catch (const smile::error&) {
+        }
+        CHECK(product() == doctest::Approx((1.0 + 1.0 / 1024) * (1.0 + 1.0 / 1024)).epsilon(1e-7));
     }
 }
 

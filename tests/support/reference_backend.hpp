@@ -12,8 +12,10 @@
 #include <limits>
 #include <smile/core/backend.hpp>
 #include <smile/core/error.hpp>
+#include <smile/io/half.hpp>
 #include <smile/linalg/svd.hpp>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +27,7 @@ using cview = const_tensor_view<backend>;
 
 struct context {
     std::size_t allocations = 0;
+    precision compute = precision::f32;
 };
 
 /// What a training forward remembers for backward, shared by the three plan kinds.
@@ -48,6 +51,16 @@ struct batch_norm_plan {
 };
 
 namespace detail {
+/// An operand as a computation at precision `p` sees it: itself at float32; at bf16 a copy (in
+/// `storage`) with every value rounded to the nearest bfloat16. That is the whole definition of
+/// bf16 compute (core/precision.hpp): the arithmetic after it is the float32 one, in double here.
+inline cview at_precision(precision p, cview v, std::vector<float>& storage) {
+    if (p == precision::f32 || v.empty()) return v;
+    storage.assign(v.data, v.data + v.size());
+    for (float& e : storage) e = io::round_to_bf16(e);
+    return {storage.data(), v.shape};
+}
+
 inline std::size_t at(const shape4& s, std::int64_t n, std::int64_t c, std::int64_t h,
                       std::int64_t w) {
     return static_cast<std::size_t>(((n * s.c + c) * s.h + h) * s.w + w);
@@ -79,8 +92,11 @@ struct backend {
     static void fill(context&, view dst, float v) { std::fill_n(dst.data, dst.size(), v); }
     static void synchronize(context&) {}
 
-    static void gemm(context&, transpose ta, transpose tb, float alpha, cview a, cview b,
+    static void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a_in, cview b_in,
                      float beta, view c) {
+        std::vector<float> a_low, b_low;
+        const cview a = detail::at_precision(ctx.compute, a_in, a_low),
+                    b = detail::at_precision(ctx.compute, b_in, b_low);
         const bool tra = ta == transpose::yes, trb = tb == transpose::yes;
         const std::int64_t m = tra ? a.shape.c : a.shape.n, k = tra ? a.shape.n : a.shape.c;
         const std::int64_t n = trb ? b.shape.n : b.shape.c;
@@ -221,8 +237,11 @@ struct backend {
         std::memcpy(dx.data, dy.data, dy.size() * sizeof(float));
     }
 
-    static void conv2d_forward(context&, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w,
-                               cview bias, view y, mode m) {
+    static void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x_in,
+                               cview w_in, cview bias, view y, mode m) {
+        std::vector<float> x_low, w_low;
+        const cview x = detail::at_precision(ctx.compute, x_in, x_low),
+                    w = detail::at_precision(ctx.compute, w_in, w_low);
         const auto &xs = x.shape, &ws = w.shape, &ys = y.shape;
         const std::int64_t out_per_group = ws.n / d.groups;
         for (std::int64_t n = 0; n < xs.n; ++n)
@@ -250,6 +269,8 @@ struct backend {
     static void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d, const conv_bn_fold& f,
                                     cview x, cview w, cview bias, cview gamma, cview beta, cview mean, cview var,
                                     view y) {
+        if (ctx.compute == precision::bf16)
+            return folded_bf16(ctx, plan, d, f, x, w, bias, gamma, beta, mean, var, y);
         std::vector<float> t(y.size());
         conv2d_forward(ctx, plan, d, x, w, bias, view{t.data(), y.shape}, mode::eval);
         const auto& s = y.shape;
@@ -264,8 +285,12 @@ struct backend {
                     y.data[i] = static_cast<float>(v);
                 }
     }
-    static void conv2d_backward_data(context&, conv2d_plan& plan, cview dy, cview w, view dx) {
+    static void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy_in, cview w_in,
+                                     view dx) {
         SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
+        std::vector<float> dy_low, w_low;
+        const cview dy = detail::at_precision(ctx.compute, dy_in, dy_low),
+                    w = detail::at_precision(ctx.compute, w_in, w_low);
         const auto& d = plan.desc;
         const auto &xs = plan.x, &ws = w.shape, &ys = dy.shape;
         std::vector<double> acc(xs.size(), 0.0);
@@ -287,9 +312,12 @@ struct backend {
                     }
         for (std::size_t i = 0; i < acc.size(); ++i) dx.data[i] = static_cast<float>(acc[i]);
     }
-    static void conv2d_backward_weights(context&, conv2d_plan& plan, cview x, cview dy, view dw,
-                                        view db) {
+    static void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x_in, cview dy_in,
+                                        view dw, view db) {
         SMILE_CHECK(plan.trained, "reference conv2d: backward without a training forward");
+        std::vector<float> x_low, dy_low;
+        const cview x = detail::at_precision(ctx.compute, x_in, x_low),
+                    dy = detail::at_precision(ctx.compute, dy_in, dy_low);
         const auto& d = plan.desc;
         const auto &xs = x.shape, &ws = dw.shape, &ys = dy.shape;
         const std::int64_t out_per_group = ws.n / d.groups;
@@ -706,10 +734,48 @@ struct backend {
     static void dropout_backward(context& ctx, const dropout_desc& d, cview dy, view dx) {
         dropout_forward(ctx, d, dy, dx);
     }
+
+    // Mixed precision: bf16 is rounding the operands (detail::at_precision), so it runs anywhere.
+    static precision set_compute_precision(context& ctx, precision p) {
+        const precision previous = ctx.compute;
+        ctx.compute = p;
+        return previous;
+    }
+    static std::string precision_refusal(context&, precision) { return {}; }
+
+private:
+    /// The folded evaluation convolution at bf16: the backends fold BN into the weights in
+    /// float32 (w·s, s = γ/√(σ² + ε) per output channel) and round the folded weights, so this
+    /// is conv(x, w·s) at bf16 + the shift (b − μ)·s + β, then the sum and the activation.
+    static void folded_bf16(context& ctx, conv2d_plan& plan, const conv2d_desc& d,
+                            const conv_bn_fold& f, cview x, cview w, cview bias, cview gamma,
+                            cview beta, cview mean, cview var, view y) {
+        const std::int64_t out = w.shape.n, per_out = std::int64_t(w.size()) / out;
+        std::vector<float> folded(w.size()), shift(static_cast<std::size_t>(out));
+        for (std::int64_t o = 0; o < out; ++o) {
+            const double scale =
+                double(gamma.data[o]) / std::sqrt(double(var.data[o]) + double(f.epsilon));
+            shift[std::size_t(o)] = static_cast<float>(
+                ((bias.empty() ? 0.0 : double(bias.data[o])) - mean.data[o]) * scale +
+                beta.data[o]);
+            for (std::int64_t i = 0; i < per_out; ++i)
+                folded[std::size_t(o * per_out + i)] =
+                    w.data[o * per_out + i] * static_cast<float>(scale);
+        }
+        std::vector<float> t(y.size());
+        conv2d_forward(ctx, plan, d, x, cview{folded.data(), w.shape},
+                       cview{shift.data(), vector_shape(out)}, view{t.data(), y.shape}, mode::eval);
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            double v = t[i];
+            if (f.accumulate) v += y.data[i];
+            y.data[i] = static_cast<float>(activation_value(f.activation, v));
+        }
+    }
 };
 
 static_assert(Backend<backend>);
 static_assert(BackendActivations<backend>);
 static_assert(BackendSequence<backend>);
+static_assert(BackendMixedPrecision<backend>);
 
 }  // namespace smile::reference

@@ -28,11 +28,12 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <span>
-#include <string_view>
-
 #include <smile/core/activation.hpp>
+#include <smile/core/precision.hpp>
 #include <smile/core/shape.hpp>
+#include <span>
+#include <string>
+#include <string_view>
 
 namespace smile {
 
@@ -400,6 +401,20 @@ concept BackendSequence = requires(typename B::context& ctx, tensor_view<B> v,
     // alias.
     {B::dropout_forward(ctx, dd, cv, v)};
     {B::dropout_backward(ctx, dd, cv, v)};
+};
+
+/// Optional: mixed precision (core/precision.hpp). The context carries a compute precision that
+/// convolutions (forward, folded evaluation, backward data and weights), `gemm` and
+/// `batched_gemm` honour; every other operation, and every tensor, stays float32. Generic code
+/// sets it only through `precision_scope` (core/precision_scope.hpp), around a model's forward
+/// and backward, so losses and methods outside a model always compute in float32.
+template <class B>
+concept BackendMixedPrecision = requires(typename B::context& ctx, precision p) {
+    // Sets the context's compute precision and returns the one it replaces.
+    { B::set_compute_precision(ctx, p) } -> std::same_as<precision>;
+    // Empty when this machine and library can compute in p; otherwise why not, in a sentence
+    // (e.g. the CPU lacks bf16 instructions).
+    { B::precision_refusal(ctx, p) } -> std::convertible_to<std::string>;
 };
 
 /// A complete backend.

@@ -29,7 +29,8 @@ enum class backend_part : std::uint8_t {
     linalg,
     activations,
     broadcast,
-    sequence
+    sequence,
+    mixed_precision
 };
 
 [[nodiscard]] constexpr std::string_view part_name(backend_part p) noexcept {
@@ -50,6 +51,8 @@ enum class backend_part : std::uint8_t {
             return "BackendBroadcast";
         case backend_part::sequence:
             return "BackendSequence";
+        case backend_part::mixed_precision:
+            return "BackendMixedPrecision";
     }
     return "?";
 }
@@ -57,7 +60,7 @@ enum class backend_part : std::uint8_t {
 /// True for the parts every backend must have (the `Backend` concept).
 [[nodiscard]] constexpr bool is_required(backend_part p) noexcept {
     return p != backend_part::activations && p != backend_part::broadcast &&
-           p != backend_part::sequence;
+           p != backend_part::sequence && p != backend_part::mixed_precision;
 }
 
 /// Whether backend B has part `p`, decided at compile time from the concept.
@@ -80,6 +83,8 @@ template <class B>
             return BackendBroadcast<B>;
         case backend_part::sequence:
             return BackendSequence<B>;
+        case backend_part::mixed_precision:
+            return BackendMixedPrecision<B>;
     }
     return false;
 }
@@ -149,6 +154,9 @@ inline constexpr std::array op_table{
     op_entry{"gather_rows_backward", backend_part::sequence},
     op_entry{"dropout_forward", backend_part::sequence},
     op_entry{"dropout_backward", backend_part::sequence},
+    // Optional: mixed precision (the compute precision of convolutions and matrix products).
+    op_entry{"set_compute_precision", backend_part::mixed_precision},
+    op_entry{"precision_refusal", backend_part::mixed_precision},
 };
 
 /// The row of the operation named `name`, or op_table.size() when the table has none.

@@ -18,6 +18,7 @@
 #include <smile/core/op_table.hpp>
 #include <smile/core/operand_checks.hpp>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace smile {
@@ -418,6 +419,28 @@ struct ops {
         operand_checks::dropout(op, d, dy.shape);
         operand_checks::same(op, dy.shape, dx.shape);
         B::dropout_backward(ctx, d, dy, dx);
+    }
+
+    // Mixed precision (optional) --------------------------------------------------------------
+    /// Sets the compute precision of convolutions and matrix products; returns the previous one.
+    /// Generic code calls it through precision_scope only.
+    static precision set_compute_precision(context& ctx,
+                                           precision p) requires BackendMixedPrecision<B> {
+        [[maybe_unused]] constexpr const char* op =
+            detail::op_name("set_compute_precision", backend_part::mixed_precision);
+        return B::set_compute_precision(ctx, p);
+    }
+    /// Empty when the backend can compute in p here, else why not (float32 is always possible).
+    [[nodiscard]] static std::string precision_refusal(context& ctx, precision p) {
+        [[maybe_unused]] constexpr const char* op =
+            detail::op_name("precision_refusal", backend_part::mixed_precision);
+        if (p == precision::f32) return {};
+        if constexpr (BackendMixedPrecision<B>) {
+            return std::string(B::precision_refusal(ctx, p));
+        } else {
+            return std::string("the ") + std::string(B::name) +
+                   " backend computes in float32 only (it has no BackendMixedPrecision)";
+        }
     }
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 /// @file
-/// IEEE binary16 and bfloat16 to float32, for reading half-precision checkpoints. (Bit
+/// IEEE binary16 and bfloat16 to float32, for reading half-precision checkpoints, and float32 to
+/// bfloat16. (Bit
 /// manipulation of two fixed formats; no library is needed for it.)
 
 #include <bit>
@@ -11,6 +12,20 @@ namespace smile::io {
 /// bfloat16 is the top half of a float32.
 [[nodiscard]] inline float bf16_to_float(std::uint16_t v) noexcept {
     return std::bit_cast<float>(static_cast<std::uint32_t>(v) << 16);
+}
+
+/// float32 → bfloat16 rounded to nearest, ties to even (NaN stays a quiet NaN): what oneDNN's
+/// and PyTorch's conversions do. Tests use it to build the exact inputs of a bf16 computation.
+[[nodiscard]] inline std::uint16_t float_to_bf16(float f) noexcept {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
+    const std::uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+    return static_cast<std::uint16_t>((bits + rounding) >> 16);
+}
+
+/// f rounded to the nearest bfloat16, as a float32.
+[[nodiscard]] inline float round_to_bf16(float f) noexcept {
+    return bf16_to_float(float_to_bf16(f));
 }
 
 /// IEEE 754 binary16 (1 sign, 5 exponent, 10 mantissa bits), including subnormals, ±inf, NaN.

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <smile/core/ops.hpp>
+#include <smile/core/precision_scope.hpp>
 #include <smile/layers/linear.hpp>
 #include <smile/layers/pooling.hpp>
 #include <smile/layers/tap.hpp>
@@ -55,12 +56,21 @@ public:
         feature_tap().enable();
     }
 
+    /// The precision its convolutions and matrix products compute in, forward and backward
+    /// (core/precision.hpp; float32 by default). Refused here, naming `role` ("student",
+    /// "teacher"), when the backend or machine cannot compute in it.
+    void set_precision(session<B>& s, precision p, std::string_view role = "model") {
+        precision_.set(s.context(), p, std::string(arch()) + " " + std::string(role));
+    }
+    [[nodiscard]] precision compute_precision() const noexcept { return precision_.get(); }
+
     /// Where the backbone's training-time draws (stochastic depth) come from; methods give their
     /// run generator, so a run reproduces and resumes exactly.
     void set_generator(rng& gen) { backbone_->set_generator(&gen); }
 
     /// Runs the model on a batch x [n, c, h, w]; results stay available until the next forward.
     void forward(session<B>& s, const tensor<B>& x, mode m) {
+        const auto scope = precision_.enter(s.context());
         features_.bind(s.context());
         backbone_->forward(s, x, features_, m);
         feature_tap_.record_kept(features_);
@@ -80,6 +90,7 @@ public:
                     "classifier: backward needs a preceding forward in mode::train or mode::eval_grad");
         SMILE_CHECK(dsource_logits == nullptr || source_head_,
                     "classifier: a source-logit gradient was given but the model has no source head");
+        const auto scope = precision_.enter(s.context());
         auto g_pooled = s.borrow(pooled_.shape());
         bool have = false;
         if (dlogits != nullptr) {
@@ -179,6 +190,7 @@ private:
     tap<B> feature_tap_, pooled_tap_;
     tensor<B> features_, pooled_, logits_, source_logits_;
     mode last_mode_ = mode::eval;
+    model_precision<B> precision_;
 };
 
 }  // namespace smile

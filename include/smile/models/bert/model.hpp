@@ -20,6 +20,7 @@
 /// permutation: for y_i = λx_i + (1 − λ)x_{p(i)}, ∂L/∂x_j = λ·∂L/∂y_j + (1 − λ)·∂L/∂y_{p⁻¹(j)}.
 
 #include <memory>
+#include <smile/core/precision_scope.hpp>
 #include <smile/io/weight_naming.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <smile/models/bert/embeddings.hpp>
@@ -236,9 +237,17 @@ public:
         dropout_.set_generator(gen);
     }
 
+    /// The precision its matrix products compute in, forward and backward (core/precision.hpp;
+    /// float32 by default); refused here, naming `role`, when the machine cannot.
+    void set_precision(session<B>& s, precision p, std::string_view role = "model") {
+        precision_.set(s.context(), p, "bert " + std::string(role));
+    }
+    [[nodiscard]] precision compute_precision() const noexcept { return precision_.get(); }
+
     /// logits [batch, num_labels]. A mixup plan mixes the sequences at `point` (file comment).
     void forward(session<B>& s, const token_batch& b, tensor<B>& logits, mode m,
                  const mixup_plan* mix = nullptr, text_mix_point point = text_mix_point::pooled) {
+        const auto scope = precision_.enter(s.context());
         bert_.forward(s, b, m,
                       mix != nullptr && point == text_mix_point::embeddings ? mix : nullptr);
         pooled_mix_ = mix != nullptr && point == text_mix_point::pooled;
@@ -261,6 +270,7 @@ public:
     void backward(session<B>& s, const tensor<B>& d_logits,
                   const tensor<B>* d_features_extra = nullptr,
                   const tensor<B>* d_hidden_extra = nullptr) {
+        const auto scope = precision_.enter(s.context());
         fc_.backward(s, d_logits, &d_dropped_);
         dropout_.backward(s, d_dropped_, &d_features_);
         if (d_features_extra != nullptr)
@@ -295,6 +305,7 @@ private:
     float mix_lambda_ = 1.0f;
     std::vector<std::int64_t> inverse_;
     tensor<B> mixed_pooled_, dropped_, d_dropped_, d_features_, d_pooled_;
+    model_precision<B> precision_;
 };
 
 }  // namespace smile

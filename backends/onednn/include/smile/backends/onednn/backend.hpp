@@ -14,6 +14,7 @@
 #include <smile/core/backend.hpp>
 #include <smile/linalg/svd.hpp>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace smile::onednn {
@@ -202,10 +203,29 @@ struct backend {
     static void dropout_backward(context& ctx, const dropout_desc& d, cview dy, view dx) {
         detail::dropout_backward(ctx, d, dy, dx);
     }
+
+    // Mixed precision ----------------------------------------------------------------------
+    static precision set_compute_precision(context& ctx, precision p) {
+        const precision previous = ctx.compute;
+        ctx.compute = p;
+        return previous;
+    }
+    /// bf16 needs oneDNN's avx512_core_bf16 ISA or better (AVX512-BF16 or AMX instructions, and
+    /// no lower limit set through ONEDNN_MAX_CPU_ISA): without them oneDNN would emulate bfloat16
+    /// at a fraction of the float32 speed, which defeats the purpose, so it is refused instead.
+    static std::string precision_refusal(context&, precision p) {
+        if (p != precision::bf16) return {};
+        const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+        const auto needed = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+        if ((isa & needed) == needed) return {};
+        return "this CPU (or ONEDNN_MAX_CPU_ISA) gives oneDNN no bfloat16 instructions "
+               "(AVX512-BF16 or AMX)";
+    }
 };
 
 static_assert(Backend<backend>, "smile::onednn::backend must satisfy smile::Backend");
 static_assert(BackendActivations<backend>, "smile::onednn::backend provides the activation family");
 static_assert(BackendSequence<backend>, "smile::onednn::backend provides the sequence operations");
+static_assert(BackendMixedPrecision<backend>, "smile::onednn::backend provides mixed precision");
 
 }  // namespace smile::onednn

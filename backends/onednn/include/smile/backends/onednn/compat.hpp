@@ -167,6 +167,31 @@ inline dnnl::post_ops sum_then_activation(bool sum, activation_kind k) {
     return po;
 }
 
+/// Post-ops "dst = alpha·acc + beta·dst" of a matrix product (skipping the parts that are 1 and 0).
+inline dnnl::post_ops scale_then_sum(float alpha, float beta) {
+    dnnl::post_ops po;
+    if (alpha != 1.0f) {
+#if DNNL_VERSION_MAJOR >= 3
+        po.append_eltwise(algorithm::eltwise_linear, alpha, 0.0f);
+#else
+        po.append_eltwise(1.0f, algorithm::eltwise_linear, alpha, 0.0f);
+#endif
+    }
+    if (beta != 0.0f) po.append_sum(beta);
+    return po;
+}
+
+inline dnnl::matmul::primitive_desc matmul(const engine& eng, const memory::desc& a,
+                                           const memory::desc& b, const memory::desc& c,
+                                           const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, a, b, c, attr};
+#else
+    dnnl::matmul::desc d(a, b, c);
+    return {d, attr, eng};
+#endif
+}
+
 /// Attributes every primitive of the backend uses: a user-managed scratchpad, so that oneDNN
 /// never allocates (and faults in) temporary memory on its own during a step.
 inline primitive_attr user_scratchpad() {

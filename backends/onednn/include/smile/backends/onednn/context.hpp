@@ -7,59 +7,56 @@
 /// page costs ~12 µs to fault in and a huge page ~50× less per byte (performance.md §3). The
 /// context counts allocations so tests can prove that steady-state steps allocate nothing.
 
+#include <omp.h>
 #include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
-
 #include <oneapi/dnnl/dnnl.hpp>
-#include <omp.h>
-
+#include <smile/backends/onednn/matmul_plans.hpp>
 #include <smile/core/error.hpp>
+#include <smile/core/precision.hpp>
 
 namespace smile::onednn {
 
-/// Engine, stream, the scratchpad shared by every primitive of this context, and counters.
+/// Engine, stream, the shared buffers of every primitive of this context, the compute precision
+/// and counters.
 struct context {
     dnnl::engine engine{dnnl::engine::kind::cpu, 0};
     dnnl::stream stream{engine};
+    /// The precision convolutions and matrix products compute in (core/precision.hpp); set
+    /// through backend::set_compute_precision, i.e. by precision_scope around a model's passes.
+    precision compute = precision::f32;
 
     context() = default;
     context(const context&) = delete;
     context& operator=(const context&) = delete;
     ~context() {
-        std::free(scratchpad_);
-        std::free(weights_buffer_);
+        for (auto* b : {&scratchpad_, &weights_, &low_precision_[0], &low_precision_[1]})
+            std::free(b->memory);
     }
 
     /// A scratchpad of at least `bytes`. Primitives run one at a time on the stream, so one
     /// buffer serves them all; it grows only when a new plan needs more.
-    void* scratchpad(std::size_t bytes) {
-        if (bytes > scratchpad_bytes_) {
-            std::free(scratchpad_);
-            scratchpad_ = nullptr;
-            scratchpad_bytes_ = 0;
-            scratchpad_ = allocate_bytes(bytes);
-            scratchpad_bytes_ = bytes;
-        }
-        return scratchpad_;
-    }
+    void* scratchpad(std::size_t bytes) { return grow(scratchpad_, bytes); }
 
     /// A buffer of at least `bytes` for weights reordered into a primitive's layout. Only one
     /// convolution call runs at a time and its reordered weights live only during that call, so
     /// all convolutions of the context share it (instead of three copies per layer).
-    void* weights_buffer(std::size_t bytes) {
-        if (bytes > weights_buffer_bytes_) {
-            std::free(weights_buffer_);
-            weights_buffer_ = nullptr;
-            weights_buffer_bytes_ = 0;
-            weights_buffer_ = allocate_bytes(bytes);
-            weights_buffer_bytes_ = bytes;
-        }
-        return weights_buffer_;
+    void* weights_buffer(std::size_t bytes) { return grow(weights_, bytes); }
+
+    /// Operands converted to bfloat16 for one call (slot 0: the input or left operand, slot 1:
+    /// the output gradient or right operand), shared by every primitive as the weights buffer
+    /// is. `low_precision_writes` counts conversions, so a caller can tell whether a slot still
+    /// holds what it wrote.
+    void* low_precision_buffer(int slot, std::size_t bytes) {
+        return grow(low_precision_[slot], bytes);
     }
+    std::uint64_t low_precision_writes = 0;
+    /// The bfloat16 matrix-product primitives of gemm and batched_gemm (matmul.hpp).
+    detail::matmul_plans matmuls;
 
     /// Aligned allocation (see the file comment); counted.
     void* allocate_bytes(std::size_t bytes) {
@@ -68,7 +65,7 @@ struct context {
         const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
         void* p = nullptr;
         if (posix_memalign(&p, alignment, rounded) != 0 || p == nullptr) {
-            detail::fail("onednn: out of memory allocating ", bytes, " bytes");
+            smile::detail::fail("onednn: out of memory allocating ", bytes, " bytes");
         }
         if (alignment == huge) madvise(p, rounded, MADV_HUGEPAGE);
         ++allocations;
@@ -76,16 +73,29 @@ struct context {
         return p;
     }
 
-    [[nodiscard]] std::size_t scratchpad_bytes() const noexcept { return scratchpad_bytes_; }
+    [[nodiscard]] std::size_t scratchpad_bytes() const noexcept { return scratchpad_.bytes; }
 
     std::size_t allocations = 0;      ///< number of allocations made through this context
     std::size_t bytes_allocated = 0;  ///< their total size
 
 private:
-    void* scratchpad_ = nullptr;
-    std::size_t scratchpad_bytes_ = 0;
-    void* weights_buffer_ = nullptr;
-    std::size_t weights_buffer_bytes_ = 0;
+    /// A buffer that only grows: reallocated when a call needs more, never shrunk.
+    struct grow_only {
+        void* memory = nullptr;
+        std::size_t bytes = 0;
+    };
+    void* grow(grow_only& b, std::size_t bytes) {
+        if (bytes > b.bytes) {
+            std::free(b.memory);
+            b = {};
+            b.memory = allocate_bytes(bytes);
+            b.bytes = bytes;
+        }
+        return b.memory;
+    }
+
+    grow_only scratchpad_, weights_;
+    grow_only low_precision_[2];
 };
 
 namespace detail {

@@ -13,6 +13,13 @@
 /// evaluation passes) is one inference primitive with the BN shift as its bias and the residual
 /// sum and ReLU as post-ops. Its weights change rarely (a mean teacher moves every few steps),
 /// so the folded, blocked weights are kept in the plan until the caller says they changed.
+///
+/// At compute precision bf16 (the context's, core/precision.hpp) every primitive takes bfloat16
+/// operands and writes float32: the weights' reorder into the blocked layout converts them on
+/// the way, and the input and the output gradient are converted into the context's two
+/// low-precision buffers before the call (the output gradient once for both backward calls of a
+/// layer). Measured per ResNet-50 layer shape, the bf16 primitives take about half the f32 time
+/// and the conversions 5-20 % of the f32 time (docs/performance.md).
 
 #include <cmath>
 #include <cstdlib>
@@ -34,7 +41,35 @@ struct conv_key {
     conv2d_desc desc;
     bool bias;
     bool training;  // training primitive (keeps what backward needs) vs inference primitive
+    precision compute;
     friend bool operator==(const conv_key&, const conv_key&) = default;
+};
+
+/// Converts float32 activations (NHWC) into a bfloat16 copy in one of the context's
+/// low-precision buffers, for one call; absent at float32.
+struct low_precision_copy {
+    bool used = false;
+    dnnl::memory::desc from, to;
+    dnnl::reorder convert;
+
+    void init(context& ctx, const shape4& s, precision p) {
+        used = p == precision::bf16;
+        from = activation_md(s);
+        if (!used) return;
+        to = activation_md(s, dt::bf16);
+        convert = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to));
+        ctx.low_precision_buffer(0, to.get_size());
+        ctx.low_precision_buffer(1, to.get_size());
+    }
+    /// The operand at `p` as the primitive takes it: itself, or its converted copy in `slot`.
+    dnnl::memory operand(context& ctx, const float* p, int slot) const {
+        if (!used) return wrap(ctx, from, p);
+        dnnl::memory copy(to, ctx.engine, ctx.low_precision_buffer(slot, to.get_size()));
+        auto stored = wrap(ctx, from, p);
+        convert.execute(ctx.stream, stored, copy);
+        ++ctx.low_precision_writes;
+        return copy;
+    }
 };
 
 /// Weights (or weight gradients) in the primitive's preferred layout, reordered from or to the
@@ -72,6 +107,12 @@ struct conv_entry {
     dnnl::convolution_forward::primitive_desc fwd_pd;
     dnnl::convolution_forward fwd;
     reordered_weights fwd_weights;
+    low_precision_copy src_copy;  // x, at bf16
+    low_precision_copy dy_copy;   // the output gradient, at bf16 (built with the backward)
+    // The output gradient last converted, and the context's conversion count just after: the
+    // backward-data call that follows backward-weights reuses the copy when both still match.
+    const float* dy_converted = nullptr;
+    std::uint64_t dy_converted_at = 0;
     // Backward primitives, built on the first backward of a training entry.
     bool has_backward = false;
     dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
@@ -87,6 +128,7 @@ struct folded_key {
     conv2d_desc desc;
     activation_kind activation;
     bool accumulate;
+    precision compute;
     friend bool operator==(const folded_key&, const folded_key&) = default;
 };
 
@@ -103,6 +145,7 @@ struct folded_entry {
     folded_key key;
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward conv;
+    low_precision_copy src_copy;  // x, at bf16
     dnnl::memory::desc stored;  // OHWI
     bool reorder = false;
     dnnl::reorder to_blocked;   // folded OHWI (in the shared weights buffer) → blocked, plan-owned
@@ -154,14 +197,17 @@ private:
         using namespace detail;
         const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
         const auto bias_md = vector_md(k.w.n);
+        const auto operands = operand_type(k.compute);
         conv_entry e{};
         e.key = k;
         e.fwd_pd = compat::conv_forward(
             ctx.engine,
             k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-            activation_md(k.x), any_weights_md(k.w, k.desc.groups), k.bias ? &bias_md : nullptr,
-            activation_md(y), strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), compat::user_scratchpad());
+            activation_md(k.x, operands), any_weights_md(k.w, k.desc.groups, operands),
+            k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc),
+            padding_after(k.desc), compat::user_scratchpad());
         e.fwd = dnnl::convolution_forward(e.fwd_pd);
+        e.src_copy.init(ctx, k.x, k.compute);
         e.fwd_weights.init(ctx, weights_md(k.w, k.desc.groups), e.fwd_pd.weights_desc(), false);
         return e;
     }
@@ -175,10 +221,13 @@ private:
         e.key = k;
         e.activation_after = !compat::fusable(k.activation);
         attr.set_post_ops(compat::sum_then_activation(k.accumulate, e.activation_after ? activation_kind::identity : k.activation));
-        e.pd = compat::conv_forward(ctx.engine, dnnl::prop_kind::forward_inference, activation_md(k.x),
-                                    any_weights_md(k.w, k.desc.groups), &bias_md, activation_md(y),
-                                    strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), attr);
+        const auto operands = operand_type(k.compute);
+        e.pd = compat::conv_forward(
+            ctx.engine, dnnl::prop_kind::forward_inference, activation_md(k.x, operands),
+            any_weights_md(k.w, k.desc.groups, operands), &bias_md, activation_md(y),
+            strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), attr);
         e.conv = dnnl::convolution_forward(e.pd);
+        e.src_copy.init(ctx, k.x, k.compute);
         e.stored = weights_md(k.w, k.desc.groups);
         e.reorder = !(e.pd.weights_desc() == e.stored);
         if (e.reorder)
@@ -195,21 +244,25 @@ private:
         const shape4 y = conv2d_output_shape(k.x, k.w, k.desc);
         const auto bias_md = vector_md(k.w.n);
         const auto attr = compat::user_scratchpad();
+        const auto operands = operand_type(k.compute);
+        // Gradients with respect to x and w are written in float32 whatever the precision.
         e.bwd_data_pd = compat::conv_backward_data(
-            ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups), activation_md(y),
-            strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), e.fwd_pd, attr);
+            ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups, operands),
+            activation_md(y, operands), strides_of(k.desc), padding_of(k.desc),
+            padding_after(k.desc), e.fwd_pd, attr);
         e.bwd_data = dnnl::convolution_backward_data(e.bwd_data_pd);
         e.bwd_data_weights.init(ctx, weights_md(k.w, k.desc.groups), e.bwd_data_pd.weights_desc(),
                                 false);
         e.bwd_weights_pd = compat::conv_backward_weights(
-            ctx.engine, activation_md(k.x), any_weights_md(k.w, k.desc.groups),
-            k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc), padding_after(k.desc),
-            e.fwd_pd, attr);
+            ctx.engine, activation_md(k.x, operands), any_weights_md(k.w, k.desc.groups),
+            k.bias ? &bias_md : nullptr, activation_md(y, operands), strides_of(k.desc),
+            padding_of(k.desc), padding_after(k.desc), e.fwd_pd, attr);
         e.bwd_weights = dnnl::convolution_backward_weights(e.bwd_weights_pd);
         e.diff_weights.init(ctx, weights_md(k.w, k.desc.groups),
                             e.bwd_weights_pd.diff_weights_desc(), true);
         ctx.scratchpad(std::max(e.bwd_data_pd.scratchpad_desc().get_size(),
                                 e.bwd_weights_pd.scratchpad_desc().get_size()));
+        e.dy_copy.init(ctx, y, k.compute);
         e.has_backward = true;
     }
 
@@ -224,7 +277,8 @@ namespace detail {
 
 inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d, cview x, cview w,
                            cview bias, view y, mode m) {
-    auto& e = plan.forward_entry(ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m)});
+    auto& e = plan.forward_entry(
+        ctx, {x.shape, w.shape, d, !bias.empty(), keeps_activations(m), ctx.compute});
     auto weights = wrap(ctx, e.fwd_weights.stored, w.data);
     if (e.fwd_weights.needed()) {
         auto blocked = e.fwd_weights.buffer(ctx);
@@ -232,12 +286,11 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
         weights = blocked;
     }
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
+        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
         {DNNL_ARG_WEIGHTS, weights},
         {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
-        {DNNL_ARG_SCRATCHPAD,
-         dnnl::memory(e.fwd_pd.scratchpad_desc(), ctx.engine,
-                      ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size()))}};
+        {DNNL_ARG_SCRATCHPAD, dnnl::memory(e.fwd_pd.scratchpad_desc(), ctx.engine,
+                                           ctx.scratchpad(e.fwd_pd.scratchpad_desc().get_size()))}};
     if (!bias.empty()) args.emplace(DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), bias.data));
     e.fwd.execute(ctx.stream, args);
 }
@@ -247,7 +300,8 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
 inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_desc& d,
                                 const conv_bn_fold& f, cview x, cview w, cview bias, cview gamma,
                                 cview beta, cview mean, cview var, view y) {
-    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate}, f.refold);
+    auto& e = plan.folded_for(ctx, {x.shape, w.shape, d, f.activation, f.accumulate, ctx.compute},
+                              f.refold);
     if (e.folded_at != plan.fold_epoch()) {
         // Fold: s and the shift per output channel in double, then w·s row by row (OHWI keeps
         // each output channel's weights contiguous), then the reorder into the blocked layout.
@@ -268,12 +322,32 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
         e.folded_at = plan.fold_epoch();
     }
     const auto& sp = e.pd.scratchpad_desc();
-    e.conv.execute(ctx.stream, {{DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
-                                {DNNL_ARG_WEIGHTS, wrap(ctx, e.pd.weights_desc(), e.weights.data())},
-                                {DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), e.shift.data())},
-                                {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
-                                {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+    e.conv.execute(
+        ctx.stream,
+        {{DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
+         {DNNL_ARG_WEIGHTS, wrap(ctx, e.pd.weights_desc(), e.weights.data())},
+         {DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), e.shift.data())},
+         {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
+         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
     if (e.activation_after) activation_forward(ctx, f.activation, y, y);
+}
+
+/// The output gradient as the backward primitives take it: dy itself at float32; at bf16 its
+/// converted copy. A layer calls backward weights and then backward data with the same dy
+/// (layers/conv2d.hpp), so the copy backward weights makes is taken once more by the backward
+/// data call right after it, when that call gets the same tensor and no conversion came between
+/// (`remember`: the backward weights call; the copy is used at most once more).
+inline dnnl::memory output_gradient(context& ctx, conv_entry& e, const float* dy, bool remember) {
+    if (!e.dy_copy.used) return wrap(ctx, e.dy_copy.from, dy);
+    const auto& md = e.dy_copy.to;
+    if (!remember && e.dy_converted == dy && e.dy_converted_at == ctx.low_precision_writes) {
+        e.dy_converted = nullptr;
+        return dnnl::memory(md, ctx.engine, ctx.low_precision_buffer(1, md.get_size()));
+    }
+    auto copy = e.dy_copy.operand(ctx, dy, 1);
+    e.dy_converted = remember ? dy : nullptr;
+    e.dy_converted_at = ctx.low_precision_writes;
+    return copy;
 }
 
 /// dx = conv_transpose(dy, w): the adjoint of the forward map x ↦ conv(x, w).
@@ -290,12 +364,12 @@ inline void conv2d_backward_data(context& ctx, conv2d_plan& plan, cview dy, cvie
         weights = blocked;
     }
     const auto& sp = e.bwd_data_pd.scratchpad_desc();
-    e.bwd_data.execute(ctx.stream,
-                       {{DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
-                        {DNNL_ARG_WEIGHTS, weights},
-                        {DNNL_ARG_DIFF_SRC, wrap(ctx, activation_md(dx.shape), dx.data)},
-                        {DNNL_ARG_SCRATCHPAD,
-                         dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+    e.bwd_data.execute(
+        ctx.stream,
+        {{DNNL_ARG_DIFF_DST, output_gradient(ctx, e, dy.data, false)},
+         {DNNL_ARG_WEIGHTS, weights},
+         {DNNL_ARG_DIFF_SRC, wrap(ctx, activation_md(dx.shape), dx.data)},
+         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
 }
 
 /// dw[o,i,kh,kw] = Σ_{n,y,x} dy[n,o,y,x]·x[n,i,y·s+kh−p,x·s+kw−p]; db[o] = Σ_{n,y,x} dy[n,o,y,x].
@@ -310,8 +384,8 @@ inline void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cv
     dnnl::memory blocked = e.diff_weights.needed() ? e.diff_weights.buffer(ctx) : stored;
     const auto& sp = e.bwd_weights_pd.scratchpad_desc();
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, wrap(ctx, activation_md(x.shape), x.data)},
-        {DNNL_ARG_DIFF_DST, wrap(ctx, activation_md(dy.shape), dy.data)},
+        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
+        {DNNL_ARG_DIFF_DST, output_gradient(ctx, e, dy.data, true)},
         {DNNL_ARG_DIFF_WEIGHTS, blocked},
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}};
     if (!db.empty()) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(ctx, vector_md(dw.shape.n), db.data));

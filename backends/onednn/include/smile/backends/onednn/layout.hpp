@@ -22,10 +22,13 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-/// Descriptor of an activation tensor (NHWC).
-inline memory::desc activation_md(const shape4& s) {
-    return memory::desc({s.n, s.c, s.h, s.w}, dt::f32, tag::nhwc);
+/// Descriptor of an activation tensor (NHWC), float32 as stored or `type` for a converted copy.
+inline memory::desc activation_md(const shape4& s, dt type = dt::f32) {
+    return memory::desc({s.n, s.c, s.h, s.w}, type, tag::nhwc);
 }
+
+/// The data type operands of convolutions and matrix products take at compute precision `p`.
+inline dt operand_type(precision p) { return p == precision::bf16 ? dt::bf16 : dt::f32; }
 
 /// Descriptor of convolution weights [out, in/groups, kh, kw] as stored (OHWI), grouped when
 /// `groups` > 1.
@@ -34,10 +37,10 @@ inline memory::desc weights_md(const shape4& w, std::int64_t groups) {
     return memory::desc({groups, w.n / groups, w.c, w.h, w.w}, dt::f32, tag::gohwi);
 }
 
-/// The same dims with layout left to the primitive (`any`).
-inline memory::desc any_weights_md(const shape4& w, std::int64_t groups) {
-    if (groups == 1) return memory::desc({w.n, w.c, w.h, w.w}, dt::f32, tag::any);
-    return memory::desc({groups, w.n / groups, w.c, w.h, w.w}, dt::f32, tag::any);
+/// The same dims with layout left to the primitive (`any`), of type `type`.
+inline memory::desc any_weights_md(const shape4& w, std::int64_t groups, dt type = dt::f32) {
+    if (groups == 1) return memory::desc({w.n, w.c, w.h, w.w}, type, tag::any);
+    return memory::desc({groups, w.n / groups, w.c, w.h, w.w}, type, tag::any);
 }
 
 inline memory::desc vector_md(std::int64_t n) { return memory::desc({n}, dt::f32, tag::x); }

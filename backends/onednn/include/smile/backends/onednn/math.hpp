@@ -7,19 +7,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <span>
-
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/backends/onednn/matmul.hpp>
 #include <smile/core/operand_checks.hpp>
+#include <span>
 #include <vector>
 
 namespace smile::onednn::detail {
 
 inline std::int64_t count(const cview& v) { return static_cast<std::int64_t>(v.size()); }
 
-/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C.
-inline void gemm(context&, transpose ta, transpose tb, float alpha, cview a, cview b, float beta,
-                 view c) {
+/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C (bfloat16 operands at compute precision bf16).
+inline void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b,
+                 float beta, view c) {
+    if (ctx.compute == precision::bf16)
+        return low_precision_matmul(ctx, 1, ta, tb, alpha, a, b, beta, c);
     const auto [m, n, k] = operand_checks::gemm_dimensions(ta, a.shape, tb, b.shape);
     const bool tra = ta == transpose::yes;
     const bool trb = tb == transpose::yes;

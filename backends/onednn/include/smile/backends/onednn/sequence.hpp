@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <smile/backends/onednn/layout.hpp>
+#include <smile/backends/onednn/matmul.hpp>
 #include <smile/core/operand_checks.hpp>
 #include <smile/core/row_groups.hpp>
 #include <span>
@@ -22,8 +23,10 @@ namespace smile::onednn::detail {
 /// C_i = α·op(A_i)·op(B_i) + β·C_i. With at least as many products as threads, each thread
 /// runs whole products (sgemm inside a parallel region is single-threaded); otherwise the
 /// products run one after the other on all threads.
-inline void batched_gemm(context&, std::int64_t count, transpose ta, transpose tb, float alpha,
+inline void batched_gemm(context& ctx, std::int64_t count, transpose ta, transpose tb, float alpha,
                          cview a, cview b, float beta, view c) {
+    if (ctx.compute == precision::bf16)
+        return low_precision_matmul(ctx, count, ta, tb, alpha, a, b, beta, c);
     const auto [m, n, k] = operand_checks::batched_gemm_dimensions(count, ta, a.shape, tb, b.shape);
     const std::int64_t a_step = (a.shape.n / count) * a.shape.c,
                        b_step = (b.shape.n / count) * b.shape.c, c_step = m * n;
