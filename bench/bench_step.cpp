@@ -18,6 +18,7 @@ using B = smile::default_backend;
 struct config {
     const char* arch;
     std::int64_t size, batch;
+    smile::precision precision = smile::precision::f32;
 };
 
 /// Two untimed steps (the first sight of every shape builds plans and buffers), then the timed
@@ -36,6 +37,7 @@ void train_step(benchmark::State& state, config c) {
     smile::session<B> s;
     smile::rng gen(1);
     auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
+    model.set_precision(s, c.precision);
     smile::sgd<B> opt({0.9f, 0.0f, 1e-4f, false});
     opt.attach(model);
     std::vector<float> images(static_cast<std::size_t>(c.batch * 3 * c.size * c.size));
@@ -61,11 +63,14 @@ void train_step(benchmark::State& state, config c) {
     if (const auto megabytes = smile::bench::backend_megabytes(s.context())) state.counters["backend_MB"] = *megabytes;
 }
 
+void train_step_bf16(benchmark::State& state, config c) { train_step(state, c); }
+
 /// The forward a teacher or frozen source network runs each step: evaluation mode, nothing kept.
 void eval_forward(benchmark::State& state, config c) {
     smile::session<B> s;
     smile::rng gen(1);
     auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
+    model.set_precision(s, c.precision);
     std::vector<float> images(static_cast<std::size_t>(c.batch * 3 * c.size * c.size));
     for (auto& v : images) v = static_cast<float>(gen.normal());
     auto x = smile::tensor<B>::from_host(s, {c.batch, 3, c.size, c.size}, images);
@@ -87,5 +92,40 @@ BENCHMARK_CAPTURE(eval_forward, mobilenet_v2_224px_b48, config{"mobilenet_v2", 2
 BENCHMARK_CAPTURE(train_step, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_CAPTURE(train_step, efficientnet_b0_224px_b48, config{"efficientnet_b0", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_CAPTURE(train_step, efficientnet_b4_224px_b48, config{"efficientnet_b4", 224, 48})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// Mixed precision (bf16 convolutions and matrix products, float32 elsewhere): the same
+// configurations, against PyTorch's torch.autocast("cpu", torch.bfloat16) in compare_pytorch.sh.
+constexpr auto bf16 = smile::precision::bf16;
+BENCHMARK_CAPTURE(eval_forward, bf16_resnet18_64px_b48, config{"resnet18", 64, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(eval_forward, bf16_resnet50_224px_b48, config{"resnet50", 224, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(train_step_bf16, resnet20_32px_b128, config{"resnet20", 32, 128, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(train_step_bf16, resnet18_64px_b48, config{"resnet18", 64, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(train_step_bf16, resnet50_224px_b48, config{"resnet50", 224, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(train_step_bf16, mobilenet_v2_224px_b48, config{"mobilenet_v2", 224, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(train_step_bf16, efficientnet_b0_224px_b48,
+                  config{"efficientnet_b0", 224, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(train_step_bf16, efficientnet_b4_224px_b48,
+                  config{"efficientnet_b4", 224, 48, bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(2);
 
 BENCHMARK_MAIN();

@@ -8,6 +8,7 @@ step and peak RSS. Run it both as shipped and tuned (performance.md §3-4):
     LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \\
     MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \\
         /usr/bin/python3 bench/pytorch_step.py resnet50 224 48 --channels-last   # tuned
+    ... --channels-last --autocast   # tuned, mixed precision (bfloat16 autocast)
 
 bench/compare_pytorch.sh runs every configuration both ways next to bench_step."""
 import argparse
@@ -73,6 +74,7 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--autocast", action="store_true", help='forward and loss under torch.autocast("cpu", torch.bfloat16)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -86,7 +88,8 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 
     def step():
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -102,7 +105,7 @@ def main():
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
     med = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"pytorch {a.arch} {a.size}px b{a.batch} {'channels_last' if a.channels_last else 'nchw'}: "
+    print(f"pytorch {a.arch} {a.size}px b{a.batch} {'channels_last' if a.channels_last else 'nchw'}{' autocast-bf16' if a.autocast else ''}: "
           f"{med:.3f} s/step [{min(times):.3f}-{max(times):.3f}] n={len(times)}, {a.batch / med:.1f} images/s, "
           f"{statistics.median(faults):.0f} faults/step, peak RSS {peak:.0f} MB")
 

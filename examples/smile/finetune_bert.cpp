@@ -173,6 +173,7 @@ void finetune_bert(finetune_options& o) {
         c.smile.gamma_fc = o.methods.config.smile.gamma_fc;
         c.strict = !o.methods.non_strict;
         c.allow_nonfinite = o.methods.config.weights.allow_nonfinite;
+        c.precision = o.methods.precision_policy_given();
 
         // The run folder; explicit --checkpoint, --log and --save-weights go where they say.
         std::ostringstream rate_text;

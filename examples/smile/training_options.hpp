@@ -215,9 +215,23 @@ struct method_options {
     std::string teacher_update = "ema", teacher_head = "frozen", fe_distance = "frobenius", fe_features = "map",
                 fc_loss_name = "soft-ce", preset;
     bool no_fold = false, non_strict = false;
+    std::string precision_text = "f32", teacher_precision_text;
 
     void add_to(CLI::App& app) {
         auto& c = config;
+        app.add_option("--precision", precision_text,
+                       "f32, or bf16: the student's convolutions and matrix products in bfloat16 "
+                       "with float32 "
+                       "accumulation (batch norm, losses, optimizer and weights stay float32); "
+                       "needs a CPU with "
+                       "AVX512-BF16 or AMX")
+            ->check(CLI::IsMember({"f32", "bf16"}))
+            ->capture_default_str();
+        app.add_option(
+               "--teacher-precision", teacher_precision_text,
+               "f32 or bf16 for the teacher or frozen source network (SMILE, DELTA, D-SMILE + KD); "
+               "default: --precision")
+            ->check(CLI::IsMember({"f32", "bf16"}));
         const auto weight = number_in(0, 1e6);
         app.add_flag("--non-strict", non_strict,
                      "accept a pretrained file with tensors the architecture does not have (reported, then ignored)");
@@ -273,6 +287,14 @@ struct method_options {
 
     void strength(CLI::Option* option) { strength_options_.push_back(option); }
 
+    /// --precision and --teacher-precision (which defaults to --precision).
+    [[nodiscard]] precision_policy precision_policy_given() const {
+        const precision student = parse_precision(precision_text, "--precision");
+        return {student, teacher_precision_text.empty()
+                             ? student
+                             : parse_precision(teacher_precision_text, "--teacher-precision")};
+    }
+
     [[nodiscard]] method_config finish(const std::string& name, const training_options& t) const {
         method_config c = config;
         c.name = name;
@@ -280,6 +302,7 @@ struct method_options {
         c.schedule = t.make_schedule();
         c.mixup.fold = !no_fold;
         c.weights.strict = !non_strict;
+        c.precision = precision_policy_given();
         if (c.smile.clean_tail > t.iterations)
             detail::fail("--clean-tail: ", c.smile.clean_tail, " is more than the ", t.iterations, " iterations (--iters)");
         c.smile.teacher.policy = parse_teacher_policy(teacher_update);

@@ -56,6 +56,7 @@ public:
             this->model_.find_tap(h.tap).enable();
             source_.find_tap(h.tap).enable();
         }
+        this->register_teacher(source_);
     }
 
     [[nodiscard]] std::string name() const override { return mix_ ? "dsmile-kd" : "delta"; }

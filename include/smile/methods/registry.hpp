@@ -52,6 +52,7 @@ struct method_config {
     bss_options bss;
     rifle_options rifle;
     co_tuning_options co_tuning;
+    precision_policy precision;  ///< the student's and the teacher's compute precision
 };
 
 /// The baselines' per-dataset strengths in the SMILE authors' task_config.ini (algorithms.md §1.2).
@@ -233,6 +234,7 @@ std::unique_ptr<method<B>> make_method(session<B>& s, rng& gen, const architectu
     }
     for (const auto& r : c.rules) m->optimizer().add_rule(r);
     m->optimizer().attach(m->model());
+    m->set_precision(c.precision);
     return m;
 }
 

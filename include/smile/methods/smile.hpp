@@ -57,6 +57,7 @@ public:
         SMILE_CHECK(o.gamma_fe >= 0 && o.gamma_fc >= 0, name_, ": gamma_fe and gamma_fc must be non-negative");
         SMILE_CHECK(o.clean_tail >= 0, name_, ": clean_tail must be non-negative");
         teacher_.attach(this->model_);
+        this->register_teacher(teacher_.model());
     }
 
     [[nodiscard]] std::string name() const override { return name_; }

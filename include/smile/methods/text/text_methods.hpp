@@ -189,6 +189,7 @@ public:
           name_(std::move(name)) {
         SMILE_CHECK(so.gamma_fe >= 0.0f && so.gamma_fc >= 0.0f,
                     "smile: gamma_fe and gamma_fc must be non-negative");
+        this->register_teacher(teacher_);
         const auto hidden = this->model_.bert().config().hidden_size;
         if (head && so.gamma_fc > 0.0f) {
             SMILE_CHECK(head->classes > 0 &&

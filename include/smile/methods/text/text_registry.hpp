@@ -35,6 +35,7 @@ struct text_method_config {
     text_smile_options smile;
     bool strict = true;            ///< refuse unexpected tensors in the weight file
     bool allow_nonfinite = false;  ///< accept NaN/Inf values in the weight file
+    precision_policy precision;    ///< the student's and the teacher's compute precision
 };
 
 [[nodiscard]] inline const std::vector<std::string>& text_method_names() {
@@ -103,11 +104,13 @@ bert_classifier<B> make_text_student(session<B>& s, rng& gen, bert_config config
 /// As for the image methods (methods/registry.hpp), model initialisation draws from a generator
 /// seeded by one draw of `gen`, so every method starts its training draws at the same point.
 /// The method keeps references to `s` and `gen`: both must outlive it.
+namespace detail {
 template <Backend B>
-std::unique_ptr<text_method<B>> make_text_method(session<B>& s, rng& gen, const bert_config& config,
-                                                 std::int64_t num_classes,
-                                                 const std::filesystem::path& weights,
-                                                 const text_method_config& c) {
+std::unique_ptr<text_method<B>> build_text_method(session<B>& s, rng& gen,
+                                                  const bert_config& config,
+                                                  std::int64_t num_classes,
+                                                  const std::filesystem::path& weights,
+                                                  const text_method_config& c) {
     const std::string& n = c.name;
     rng init(gen.bits());
     auto student = [&] { return make_text_student<B>(s, init, config, num_classes, weights, c); };
@@ -129,7 +132,18 @@ std::unique_ptr<text_method<B>> make_text_method(session<B>& s, rng& gen, const 
     }
     std::string names;
     for (const auto& m : text_method_names()) names += (names.empty() ? "" : ", ") + m;
-    detail::fail("--method '", n, "' is not a method for text (", names, ")");
+    fail("--method '", n, "' is not a method for text (", names, ")");
+}
+}  // namespace detail
+
+template <Backend B>
+std::unique_ptr<text_method<B>> make_text_method(session<B>& s, rng& gen, const bert_config& config,
+                                                 std::int64_t num_classes,
+                                                 const std::filesystem::path& weights,
+                                                 const text_method_config& c) {
+    auto m = detail::build_text_method<B>(s, gen, config, num_classes, weights, c);
+    m->set_precision(c.precision);
+    return m;
 }
 
 }  // namespace smile
