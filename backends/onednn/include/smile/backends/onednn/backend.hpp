@@ -211,15 +211,15 @@ struct backend {
         return previous;
     }
     /// bf16 needs oneDNN's avx512_core_bf16 ISA or better (AVX512-BF16 or AMX instructions, and
-    /// no lower limit set through ONEDNN_MAX_CPU_ISA): without them oneDNN would emulate bfloat16
+    /// no lower limit set through DNNL_MAX_CPU_ISA): without them oneDNN would emulate bfloat16
     /// at a fraction of the float32 speed, which defeats the purpose, so it is refused instead.
     static std::string precision_refusal(context&, precision p) {
         if (p != precision::bf16) return {};
         const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
         const auto needed = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
         if ((isa & needed) == needed) return {};
-        return "this CPU (or ONEDNN_MAX_CPU_ISA) gives oneDNN no bfloat16 instructions "
-               "(AVX512-BF16 or AMX)";
+        return "this CPU (or a DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA limit) gives oneDNN no "
+               "bfloat16 instructions (AVX512-BF16 or AMX)";
     }
 };
 
