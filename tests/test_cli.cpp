@@ -353,6 +353,64 @@ TEST_CASE("smile finetune: the log holds the whole configuration with numbers as
     CHECK(food["lr"].get<double>() == doctest::Approx(0.05));
 }
 
+TEST_CASE(
+    "smile finetune --precision bf16: logged and checkpointed, resumes bit for bit, refused at "
+    "another precision or without the CPU's bf16") {
+    finetune_setup f;
+    const std::string bf16 = " --precision bf16 --teacher-precision f32";
+    // Where oneDNN may not use bf16 instructions, the run stops before training, saying why.
+    auto r = smile::test::run_command(
+        "DNNL_MAX_CPU_ISA=AVX512_CORE ONEDNN_MAX_CPU_ISA=AVX512_CORE " +
+        std::string(SMILE_PROGRAM) + " " + f.args("smile", 2) + bf16 + " 2>&1");
+    CHECK(r.status != 0);
+    CHECK(r.output.find("resnet8 student: bf16 is not available: this CPU") != std::string::npos);
+    r = smile::test::run_smile(f.args("finetune", 2) + " --teacher-precision bf16");
+    CHECK(r.status != 0);
+    CHECK(r.output.find(
+              "finetune: has no teacher or source network, so a teacher precision (bf16)") !=
+          std::string::npos);
+    r = smile::test::run_smile(f.args("smile", 1) + bf16 + " --dry-run");
+    if (r.output.find("bf16 is not available") != std::string::npos) {
+        MESSAGE("skipped: this CPU has no bf16: ", r.output);
+        return;
+    }
+    // 4 iterations at once, and 2 + a resume to 4 (a constant rate, so that only the count
+    // differs, which --force-resume accepts): the same network, bit for bit.
+    const std::string bf16_run = bf16 + " --schedule constant";
+    const std::string whole = f.dir / "whole.safetensors", resumed = f.dir / "resumed.safetensors",
+                      checkpoint = f.dir / "bf16-checkpoint.safetensors",
+                      log = f.dir / "bf16.jsonl";
+    r = smile::test::run_smile(f.args("smile", 4) + bf16_run + " --save-weights " + whole +
+                               " --log " + log);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto lines = smile::test::read_json_lines(log);
+    CHECK(lines[0]["config"]["precision"] == "bf16");
+    CHECK(lines[0]["config"]["teacher_precision"] == "f32");
+    r = smile::test::run_smile(f.args("smile", 2) + bf16_run + " --checkpoint " + checkpoint);
+    REQUIRE(r.status == 0);
+    r = smile::test::run_smile(f.args("smile", 4) + bf16_run + " --checkpoint " + checkpoint +
+                               " --resume --force-resume --save-weights " + resumed);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    smile::io::safetensors_reader a(whole), b(resumed);
+    REQUIRE(a.entries().size() == b.entries().size());
+    for (const auto& [name, entry] : a.entries()) {
+        CAPTURE(name);
+        if (entry.is_floating())
+            CHECK(a.read_floats(name) == b.read_floats(name));
+        else
+            CHECK(a.read_integers(name) == b.read_integers(name));
+    }
+    // The checkpoint's settings hold the precisions: resuming at float32 is refused.
+    r = smile::test::run_smile(f.args("smile", 4) + " --schedule constant --checkpoint " +
+                               checkpoint + " --resume");
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("written by a run with other settings (precision: \"bf16\" -> \"f32\"") !=
+          std::string::npos);
+}
+
 TEST_CASE("smile finetune: --optimizer adamw trains, is logged and checkpointed, and SGD-only settings are refused with it") {
     finetune_setup f;
     const std::string log = f.dir / "adamw.jsonl", checkpoint = f.dir / "adamw.safetensors";
