@@ -17,6 +17,7 @@ using B = smile::default_backend;
 struct bert_case {
     std::int64_t hidden, layers, heads, intermediate, vocab, length, batch;
     bool smile_method;
+    smile::precision precision = smile::precision::f32;
 };
 
 smile::bert_config config_of(const bert_case& c) {
@@ -56,6 +57,7 @@ void bert_step(benchmark::State& state, bert_case c) {
         method = std::make_unique<smile::text_finetune<B>>(
             s, gen, smile::bert_classifier<B>(s, gen, config), o);
     }
+    method->set_precision({c.precision, c.precision});
     std::int64_t iter = 0;
     auto step = [&] {
         method->step(batch, iter++);
@@ -91,6 +93,23 @@ BENCHMARK_CAPTURE(bert_step, base_finetune_s128_b24,
     ->Iterations(2);
 BENCHMARK_CAPTURE(bert_step, base_smile_s128_b24,
                   bert_case{768, 12, 12, 3072, 30522, 128, 24, true})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(2);
+
+// Mixed precision: every matrix product in bf16 (against PyTorch's autocast in compare_pytorch.sh).
+BENCHMARK_CAPTURE(bert_step, bf16_small_finetune_s128_b24,
+                  bert_case{256, 4, 4, 1024, 30522, 128, 24, false, smile::precision::bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(bert_step, bf16_base_finetune_s128_b24,
+                  bert_case{768, 12, 12, 3072, 30522, 128, 24, false, smile::precision::bf16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(2);
+BENCHMARK_CAPTURE(bert_step, bf16_base_smile_s128_b24,
+                  bert_case{768, 12, 12, 3072, 30522, 128, 24, true, smile::precision::bf16})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(2);

@@ -26,6 +26,7 @@ struct config {
     const char* arch;
     std::int64_t size, batch;
     std::int64_t classes = 200;  // CUB-200
+    smile::precision_policy precision{};  // the method's; the baseline fine-tunes at the student's
 };
 
 /// A random "pretrained" network with a 1000-class source head, written once per architecture.
@@ -53,6 +54,9 @@ struct prepared_method {
         mc.delta.attention.batches = 1;
         mc.delta.attention.batch_size = 16;
         mc.delta.attention.workers = 0;
+        mc.precision = name == "finetune"
+                           ? smile::precision_policy{c.precision.student, c.precision.student}
+                           : c.precision;
         method = smile::make_method<B>(s, gen, *smile::resnet_by_name(c.arch), c.classes, weights, mc);
         // Preparation data: two images per class at the benchmark's size.
         auto d = std::make_shared<smile::data::dataset>(
@@ -120,6 +124,25 @@ void register_all() {
             ->Unit(benchmark::kMillisecond)
             ->UseManualTime()
             ->Iterations(3);
+    // Mixed precision: SMILE with a bf16 teacher and a float32 student (against float32
+    // fine-tuning), and everything at bf16 (against bf16 fine-tuning).
+    using smile::precision;
+    for (const auto& [tag, policy] :
+         {std::pair{"smile_bf16_teacher", smile::precision_policy{precision::f32, precision::bf16}},
+          std::pair{"bf16/smile", smile::precision_policy{precision::bf16, precision::bf16}}}) {
+        config r18_mixed = r18, r50_mixed = r50;
+        r18_mixed.precision = r50_mixed.precision = policy;
+        benchmark::RegisterBenchmark((std::string("step/resnet18_64px_b48/") + tag).c_str(),
+                                     method_step, "smile", r18_mixed)
+            ->Unit(benchmark::kMillisecond)
+            ->UseManualTime()
+            ->MinTime(3.0);
+        benchmark::RegisterBenchmark((std::string("step/resnet50_224px_b48/") + tag).c_str(),
+                                     method_step, "smile", r50_mixed)
+            ->Unit(benchmark::kMillisecond)
+            ->UseManualTime()
+            ->Iterations(3);
+    }
 }
 
 }  // namespace

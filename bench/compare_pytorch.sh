@@ -34,4 +34,7 @@ for size in small base; do
   echo "== PyTorch tuned (jemalloc): BERT $size, sequence 128, batch 24"
   LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
     /usr/bin/python3 "$here/bench/pytorch_bert_step.py" "$size" 128 24
+  echo "== PyTorch tuned (jemalloc), autocast bf16: BERT $size, sequence 128, batch 24"
+  LD_PRELOAD="$jemalloc" MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
+    /usr/bin/python3 "$here/bench/pytorch_bert_step.py" "$size" 128 24 --autocast
 done

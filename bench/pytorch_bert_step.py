@@ -33,6 +33,7 @@ def main():
     p.add_argument("length", type=int)
     p.add_argument("batch", type=int)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--autocast", action="store_true", help='forward and loss under torch.autocast("cpu", torch.bfloat16)')
     a = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     hidden, layers, heads, inner = SIZES[a.size]
@@ -50,8 +51,9 @@ def main():
     labels = torch.randint(0, 5, (a.batch,))
 
     def step():
-        logits, _, _ = model(ids, types, mask)
-        loss = nn.functional.cross_entropy(logits, labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            logits, _, _ = model(ids, types, mask)
+            loss = nn.functional.cross_entropy(logits, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -67,7 +69,7 @@ def main():
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"pytorch bert {a.size} s{a.length} b{a.batch}: {median * 1000:.0f} ms/step, "
+    print(f"pytorch bert {a.size} s{a.length} b{a.batch}{' autocast-bf16' if a.autocast else ''}: {median * 1000:.0f} ms/step, "
           f"{a.batch / median:.1f} sequences/s, peak RSS {peak:.0f} MB, threads {torch.get_num_threads()}")
 
 

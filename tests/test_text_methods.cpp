@@ -194,3 +194,56 @@ TEST_CASE("text methods: SMILE without a pretraining head runs with L_FC off and
                                                    wrong, recipe(10), {}),
                          doctest::Contains("cls.seq_relationship has 10 weights"), smile::error);
 }
+
+TEST_CASE(
+    "text methods at bf16: FT and SMILE (bf16 student and teacher) learn the planted rule; FT "
+    "tracks float32") {
+    smile::session<device> probe;
+    if (const auto why =
+            smile::ops<device>::precision_refusal(probe.context(), smile::precision::bf16);
+        !why.empty()) {
+        MESSAGE("skipped: bf16 is refused here: ", why);
+        return;
+    }
+    const data d = make_data();
+    const int epochs = 10;
+    const std::int64_t total = epochs * std::int64_t(d.train.size());
+    // The first steps' losses at float32 and bf16 from the same start: close, not equal.
+    std::vector<double> losses[2];
+    for (const auto p : {smile::precision::f32, smile::precision::bf16}) {
+        smile::session<device> s;
+        smile::rng gen(11);
+        smile::text_finetune<device> ft(s, gen, pretrained(s, gen), recipe(total));
+        ft.set_precision({p, p});
+        for (std::int64_t k = 0; k < 8; ++k)
+            losses[p == smile::precision::bf16].push_back(ft.step(d.train[std::size_t(k)], k).loss);
+        if (p == smile::precision::bf16) {
+            const double accuracy = train_and_test(ft, d, epochs);
+            MESSAGE("finetune at bf16: held-out accuracy ", accuracy);
+            CHECK(accuracy >= 0.85);
+        }
+    }
+    double worst = 0.0;
+    for (std::size_t k = 0; k < losses[0].size(); ++k)
+        worst = std::max(worst, std::abs(losses[1][k] - losses[0][k]) / losses[0][k]);
+    MESSAGE("largest relative loss difference bf16 vs float32 over 8 steps: ", worst);
+    CHECK(worst > 1e-6);
+    CHECK(worst < 0.02);
+    smile::session<device> s;
+    smile::rng gen(13);
+    smile::pretraining_head head;
+    head.classes = 2;
+    smile::rng draws(5);
+    for (int i = 0; i < 32; ++i) head.weight.push_back(static_cast<float>(draws.normal(0.0, 0.3)));
+    head.bias = {0.1f, -0.1f};
+    smile::text_smile<device> method(s, gen, pretrained(s, gen), pretrained(s, gen), head,
+                                     recipe(total), {});
+    method.set_precision({smile::precision::bf16, smile::precision::bf16});
+    CHECK(method.has_teacher());
+    const double accuracy = train_and_test(method, d, epochs);
+    MESSAGE("smile at bf16: held-out accuracy ", accuracy);
+    CHECK(accuracy >= 0.85);
+    smile::text_finetune<device> plain(s, gen, pretrained(s, gen), recipe(total));
+    CHECK_THROWS_WITH_AS(plain.set_precision({smile::precision::f32, smile::precision::bf16}),
+                         doctest::Contains("has no teacher or source network"), smile::error);
+}

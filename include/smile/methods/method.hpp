@@ -16,6 +16,7 @@
 #include <smile/distributed/parallel.hpp>
 #include <smile/io/checkpoint.hpp>
 #include <smile/losses/cross_entropy.hpp>
+#include <smile/methods/method_precision.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <smile/models/classifier.hpp>
 #include <smile/optim/lr_schedule.hpp>
@@ -78,28 +79,17 @@ public:
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
         auto settings = optimizer_->describe();
         settings.insert(settings.begin(), {"method", name()});
-        settings.emplace_back("precision", precision_name(precision_.student));
-        if (teacher_network_ != nullptr)
-            settings.emplace_back("teacher_precision", precision_name(precision_.teacher));
+        precision_.describe_into(settings);
         return settings;
     }
 
     /// The compute precisions (core/precision.hpp) of the student and of the network that
     /// teaches or anchors it (SMILE's mean teacher, DELTA's source network), if the method has
     /// one; refused, naming which, when the backend or the machine cannot compute in one.
-    void set_precision(const precision_policy& p) {
-        SMILE_CHECK(teacher_network_ != nullptr || p.teacher == p.student, name(),
-                    ": has no teacher or source network, so a teacher precision (",
-                    precision_name(p.teacher), ") other than the student's (",
-                    precision_name(p.student), ") would do nothing");
-        model_.set_precision(session_, p.student, "student");
-        if (teacher_network_ != nullptr)
-            teacher_network_->set_precision(session_, p.teacher, "teacher");
-        precision_ = p;
-    }
-    [[nodiscard]] const precision_policy& precision() const noexcept { return precision_; }
+    void set_precision(const precision_policy& p) { precision_.apply(session_, model_, p, name()); }
+    [[nodiscard]] const precision_policy& precision() const noexcept { return precision_.policy(); }
     /// Whether the method has a teacher or frozen source network (which takes p.teacher).
-    [[nodiscard]] bool has_teacher() const noexcept { return teacher_network_ != nullptr; }
+    [[nodiscard]] bool has_teacher() const noexcept { return precision_.has_teacher(); }
 
     /// True when the method's step keeps its single-process meaning over several ranks, each
     /// with its slice of the global batch (docs/distributed.md): the program refuses a
@@ -116,7 +106,7 @@ public:
 protected:
     /// Called by a method with a teacher or frozen source network, once, in its constructor: that
     /// network then takes the teacher precision.
-    void register_teacher(classifier<B>& t) noexcept { teacher_network_ = &t; }
+    void register_teacher(classifier<B>& t) noexcept { precision_.register_teacher(t); }
 
     /// The batch images as a backend tensor (one buffer, reused every step).
     const tensor<B>& upload(const data::host_batch& batch) {
@@ -197,8 +187,7 @@ protected:
     tensor<B> global_input_;  // the global batch of a data-parallel step
 
 private:
-    classifier<B>* teacher_network_ = nullptr;  // register_teacher
-    precision_policy precision_;
+    method_precision<classifier<B>> precision_;
 };
 
 }  // namespace smile

@@ -80,9 +80,7 @@ public:
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> describe() const {
         auto settings = optimizer_->describe();
         settings.insert(settings.begin(), {"method", name()});
-        settings.emplace_back("precision", precision_name(precision_.student));
-        if (teacher_network_ != nullptr)
-            settings.emplace_back("teacher_precision", precision_name(precision_.teacher));
+        precision_.describe_into(settings);
         settings.emplace_back("max_grad_norm", setting_text(options_.max_grad_norm));
         settings.emplace_back("warmup_steps", std::to_string(options_.schedule.warmup));
         for (auto& [k, v] : method_settings()) settings.emplace_back(std::move(k), std::move(v));
@@ -92,19 +90,10 @@ public:
     /// The compute precisions (core/precision.hpp) of the student and of the network that
     /// teaches or anchors it (SMILE's mean teacher, DELTA's source network), if the method has
     /// one; refused, naming which, when the backend or the machine cannot compute in one.
-    void set_precision(const precision_policy& p) {
-        SMILE_CHECK(teacher_network_ != nullptr || p.teacher == p.student, name(),
-                    ": has no teacher or source network, so a teacher precision (",
-                    precision_name(p.teacher), ") other than the student's (",
-                    precision_name(p.student), ") would do nothing");
-        model_.set_precision(session_, p.student, "student");
-        if (teacher_network_ != nullptr)
-            teacher_network_->set_precision(session_, p.teacher, "teacher");
-        precision_ = p;
-    }
-    [[nodiscard]] const precision_policy& precision() const noexcept { return precision_; }
+    void set_precision(const precision_policy& p) { precision_.apply(session_, model_, p, name()); }
+    [[nodiscard]] const precision_policy& precision() const noexcept { return precision_.policy(); }
     /// Whether the method has a teacher or frozen source network (which takes p.teacher).
-    [[nodiscard]] bool has_teacher() const noexcept { return teacher_network_ != nullptr; }
+    [[nodiscard]] bool has_teacher() const noexcept { return precision_.has_teacher(); }
 
     /// Accuracy of the classifier on `split`, in evaluation mode, `batch_size` sentences at a
     /// time (each batch padded to its longest sentence).
@@ -160,7 +149,7 @@ public:
 protected:
     /// Called by a method with a teacher or frozen source network, once, in its constructor: that
     /// network then takes the teacher precision.
-    void register_teacher(bert_classifier<B>& t) noexcept { teacher_network_ = &t; }
+    void register_teacher(bert_classifier<B>& t) noexcept { precision_.register_teacher(t); }
 
     /// The method's own settings for describe() (none by default).
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> method_settings() const {
@@ -208,8 +197,7 @@ protected:
     text_batch eval_batch_;
 
 private:
-    bert_classifier<B>* teacher_network_ = nullptr;  // register_teacher
-    precision_policy precision_;
+    method_precision<bert_classifier<B>> precision_;
 };
 
 }  // namespace smile
