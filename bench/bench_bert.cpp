@@ -33,6 +33,7 @@ smile::bert_config config_of(const bert_case& c) {
 
 void bert_step(benchmark::State& state, bert_case c) {
     smile::session<B> s;
+    if (smile::bench::refused<smile::ops<B>>(state, s.context(), c.precision)) return;
     smile::rng gen(1);
     const auto config = config_of(c);
     smile::text_batch batch;

@@ -79,6 +79,9 @@ struct prepared_method {
 /// is far steadier than one of two separate runs.
 void method_step(benchmark::State& state, std::string name, config c) {
     smile::session<B> s;
+    if (smile::bench::refused<smile::ops<B>>(state, s.context(), c.precision.student) ||
+        smile::bench::refused<smile::ops<B>>(state, s.context(), c.precision.teacher))
+        return;
     const auto weights = pretrained(s, c.arch);
     prepared_method baseline(s, "finetune", c, weights), measured(s, name, c, weights);
     smile::rng gen(2);

@@ -35,6 +35,7 @@ void time_steady_state(benchmark::State& state, smile::session<B>& s, std::int64
 
 void train_step(benchmark::State& state, config c) {
     smile::session<B> s;
+    if (smile::bench::refused<smile::ops<B>>(state, s.context(), c.precision)) return;
     smile::rng gen(1);
     auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
     model.set_precision(s, c.precision);
@@ -68,6 +69,7 @@ void train_step_bf16(benchmark::State& state, config c) { train_step(state, c); 
 /// The forward a teacher or frozen source network runs each step: evaluation mode, nothing kept.
 void eval_forward(benchmark::State& state, config c) {
     smile::session<B> s;
+    if (smile::bench::refused<smile::ops<B>>(state, s.context(), c.precision)) return;
     smile::rng gen(1);
     auto model = smile::make_classifier<B>(s, gen, smile::architecture_by_name(c.arch), {200, 0});
     model.set_precision(s, c.precision);

@@ -3,11 +3,11 @@
 // (performance.md §3: on these VMs a fresh page costs ~12 µs, so a steady-state step must take
 // none), and the conventional FLOP rate.
 
+#include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
 #include <optional>
-
-#include <benchmark/benchmark.h>
+#include <string>
 
 namespace smile::bench {
 
@@ -28,6 +28,15 @@ struct steady_state_probe {
         state.counters["allocs/iter"] = static_cast<double>(allocations_after - allocations_before) / n;
     }
 };
+
+/// True (after marking the benchmark skipped with the backend's reason) when the backend cannot
+/// compute in `p` here: a bf16 benchmark on a CPU without bf16 or on the float32-only CUDA backend.
+template <class Ops, class Context, class Precision>
+bool refused(benchmark::State& state, Context& ctx, Precision p) {
+    const std::string why = Ops::precision_refusal(ctx, p);
+    if (!why.empty()) state.SkipWithError(why.c_str());
+    return !why.empty();
+}
 
 /// FLOP/s counter for `flops` per iteration.
 inline void report_flops(benchmark::State& state, double flops) {
