@@ -77,7 +77,7 @@ TEST_CASE("bf16: a fine-tuning run and a SMILE run track their float32 runs step
 }
 
 TEST_CASE(
-    "bf16: every method trains with a bf16 student and teacher; settings record both; refusals "
+    "bf16: every method trains with a bf16 student and teacher, settings record both, refusals "
     "name the method") {
     if (const auto why = bf16_refusal(); !why.empty()) {
         MESSAGE("skipped: bf16 is refused here: ", why);

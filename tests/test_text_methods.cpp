@@ -196,7 +196,7 @@ TEST_CASE("text methods: SMILE without a pretraining head runs with L_FC off and
 }
 
 TEST_CASE(
-    "text methods at bf16: FT and SMILE (bf16 student and teacher) learn the planted rule; FT "
+    "text methods at bf16: FT and SMILE (bf16 student and teacher) learn the planted rule, and FT "
     "tracks float32") {
     smile::session<device> probe;
     if (const auto why =
