@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "backends.hpp"
+#include "bf16_support.hpp"
 #include "compare.hpp"
 #include "random_data.hpp"
 
@@ -851,13 +852,8 @@ TEST_CASE("ops: bf16 compute precision: convolutions, folded convolutions, gemm 
         CHECK(smile::ops<device>::precision_refusal(s.context(), smile::precision::bf16)
                   .find("float32 only") != std::string::npos);
     } else {
+        if (smile::test::bf16_unavailable<device>()) return;
         smile::session<device> probe;
-        if (const auto why =
-                smile::ops<device>::precision_refusal(probe.context(), smile::precision::bf16);
-            !why.empty()) {
-            MESSAGE("skipped: bf16 is refused here: ", why);
-            return;
-        }
         CHECK(
             smile::ops<device>::precision_refusal(probe.context(), smile::precision::f32).empty());
         const conv_case convs[] = {

@@ -10,6 +10,7 @@
 #include <smile/methods/registry.hpp>
 
 #include "backends.hpp"
+#include "bf16_support.hpp"
 #include "tiny_models.hpp"
 
 using D = smile::default_backend;
@@ -17,12 +18,6 @@ using smile::precision;
 using smile::precision_policy;
 
 namespace {
-
-/// Why bf16 cannot run here (empty when it can).
-std::string bf16_refusal() {
-    smile::session<D> s;
-    return smile::ops<D>::precision_refusal(s.context(), precision::bf16);
-}
 
 std::string setting(const smile::method<D>& m, const std::string& key) {
     for (const auto& [k, v] : m.describe())
@@ -51,10 +46,7 @@ std::vector<double> run_losses(const std::string& name, precision_policy p, std:
 }  // namespace
 
 TEST_CASE("bf16: a fine-tuning run and a SMILE run track their float32 runs step by step") {
-    if (const auto why = bf16_refusal(); !why.empty()) {
-        MESSAGE("skipped: bf16 is refused here: ", why);
-        return;
-    }
+    if (smile::test::bf16_unavailable<D>()) return;
     for (const std::string name : {"finetune", "smile"}) {
         CAPTURE(name);
         const std::int64_t steps = 40;
@@ -79,10 +71,7 @@ TEST_CASE("bf16: a fine-tuning run and a SMILE run track their float32 runs step
 TEST_CASE(
     "bf16: every method trains with a bf16 student and teacher, settings record both, refusals "
     "name the method") {
-    if (const auto why = bf16_refusal(); !why.empty()) {
-        MESSAGE("skipped: bf16 is refused here: ", why);
-        return;
-    }
+    if (smile::test::bf16_unavailable<D>()) return;
     smile::session<D> s;
     const auto pretrained = smile::test::tiny_pretrained(s, 32, "mixed_precision_methods");
     const auto data = smile::test::tiny_target();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "bf16_support.hpp"
 #include "planted_sentiment.hpp"
 
 using smile::test::device;
@@ -198,13 +199,7 @@ TEST_CASE("text methods: SMILE without a pretraining head runs with L_FC off and
 TEST_CASE(
     "text methods at bf16: FT and SMILE (bf16 student and teacher) learn the planted rule, and FT "
     "tracks float32") {
-    smile::session<device> probe;
-    if (const auto why =
-            smile::ops<device>::precision_refusal(probe.context(), smile::precision::bf16);
-        !why.empty()) {
-        MESSAGE("skipped: bf16 is refused here: ", why);
-        return;
-    }
+    if (smile::test::bf16_unavailable<device>()) return;
     const data d = make_data();
     const int epochs = 10;
     const std::int64_t total = epochs * std::int64_t(d.train.size());
