@@ -154,6 +154,21 @@ TEST_CASE("trainer: settings are logged as JSON numbers and booleans, exactly") 
 }
 
 TEST_CASE(
+    "trainer: settings added after a checkpoint was written count as their implicit value there") {
+    const nlohmann::json older{{"lr", 0.01},
+                               {"method", "smile"}};  // written before precisions were recorded
+    nlohmann::json now = older;
+    now["precision"] = "f32";
+    now["teacher_precision"] = "f32";
+    CHECK(smile::setting_differences(older, now).empty());
+    now["precision"] = "bf16";
+    CHECK(smile::setting_differences(older, now) ==
+          std::vector<std::string>{"precision: absent -> \"bf16\""});
+    // Not the other way: a checkpoint that records a precision, resumed by a run without one.
+    CHECK(smile::setting_differences(now, older).size() == 2);
+}
+
+TEST_CASE(
     "trainer: a resume with other settings is refused naming each, a finished run says so and "
     "evaluates") {
     scratch tmp;

@@ -112,7 +112,17 @@ struct run_result {
     return free.count(setting) > 0;
 }
 
-/// The settings in which two runs differ, as "name: before -> now" (absent settings as "absent").
+/// The value a setting introduced after the first checkpoints had before it existed: a checkpoint
+/// that lacks it was written with this value, so resuming one at this value is no change.
+[[nodiscard]] inline const nlohmann::json* implicit_setting(const std::string& setting) {
+    static const std::map<std::string, nlohmann::json> implicit{{"precision", "f32"},
+                                                                {"teacher_precision", "f32"}};
+    const auto it = implicit.find(setting);
+    return it == implicit.end() ? nullptr : &it->second;
+}
+
+/// The settings in which two runs differ, as "name: before -> now" (absent settings as "absent";
+/// a setting absent before and at its implicit value now is no difference).
 [[nodiscard]] inline std::vector<std::string> setting_differences(const nlohmann::json& before,
                                                                   const nlohmann::json& now) {
     std::set<std::string> names;
@@ -124,6 +134,9 @@ struct run_result {
         const auto text = [&](const nlohmann::json& j) {
             return j.contains(k) ? j.at(k).dump() : std::string("absent");
         };
+        if (const auto* implicit = implicit_setting(k);
+            implicit != nullptr && !before.contains(k) && now.contains(k) && now.at(k) == *implicit)
+            continue;
         if (!before.contains(k) || !now.contains(k) || before.at(k) != now.at(k))
             out.push_back(k + ": " + text(before) + " -> " + text(now));
     }
