@@ -94,6 +94,28 @@ smile::tensor<B> random_tensor(smile::session<B>& s, shape4 shape, std::uint64_t
                                        smile::test::uniform_values(gen, shape.size(), lo, hi));
 }
 
+template <class B>
+struct product_operands {
+    smile::tensor<B> a, b, c;
+};
+
+/// Random operands of `count` products op(A_i)·op(B_i) of m×k by k×n (A and B stored transposed
+/// where asked), and C [count·m × n]; seeds `seed`, `seed` + 1, `seed` + 2.
+template <class B>
+product_operands<B> random_product_operands(smile::session<B>& s, std::int64_t count,
+                                            std::int64_t m, std::int64_t k, std::int64_t n,
+                                            smile::transpose ta, smile::transpose tb,
+                                            std::uint64_t seed) {
+    const auto no = smile::transpose::no;
+    return {random_tensor(
+                s, ta == no ? smile::matrix_shape(count * m, k) : smile::matrix_shape(count * k, m),
+                seed),
+            random_tensor(
+                s, tb == no ? smile::matrix_shape(count * k, n) : smile::matrix_shape(count * n, k),
+                seed + 1),
+            random_tensor(s, smile::matrix_shape(count * m, n), seed + 2)};
+}
+
 std::vector<float> concat(std::initializer_list<std::vector<float>> parts) {
     std::vector<float> out;
     for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -110,12 +132,7 @@ TEST_CASE("ops: gemm with every transpose combination, alpha and beta") {
         for (auto tb : {smile::transpose::no, smile::transpose::yes})
             check_op("gemm", [&](auto& s) {
                 using B = BACKEND_OF(s);
-                const std::int64_t m = 5, k = 7, n = 3;
-                auto a = random_tensor(s, ta == smile::transpose::no ? smile::matrix_shape(m, k)
-                                                                     : smile::matrix_shape(k, m), 1);
-                auto b = random_tensor(s, tb == smile::transpose::no ? smile::matrix_shape(k, n)
-                                                                     : smile::matrix_shape(n, k), 2);
-                auto c = random_tensor(s, smile::matrix_shape(m, n), 3);
+                auto [a, b, c] = random_product_operands(s, 1, 5, 7, 3, ta, tb, 1);
                 smile::ops<B>::gemm(s.context(), ta, tb, 0.7f, a.view(), b.view(), -0.3f, c.view());
                 return c.to_host();
             });
@@ -573,17 +590,8 @@ TEST_CASE("ops: batched gemm of three products with every transpose combination,
             for (auto tb : {smile::transpose::no, smile::transpose::yes})
                 check_op("batched_gemm", [&](auto& s) {
                     using B = BACKEND_OF(s);
-                    const std::int64_t count = 3, m = 4, k = 6, n = 5;
-                    const auto no = smile::transpose::no;
-                    auto a = random_tensor(s,
-                                           ta == no ? smile::matrix_shape(count * m, k)
-                                                    : smile::matrix_shape(count * k, m),
-                                           80);
-                    auto b = random_tensor(s,
-                                           tb == no ? smile::matrix_shape(count * k, n)
-                                                    : smile::matrix_shape(count * n, k),
-                                           81);
-                    auto c = random_tensor(s, smile::matrix_shape(count * m, n), 82);
+                    const std::int64_t count = 3;
+                    auto [a, b, c] = random_product_operands(s, count, 4, 6, 5, ta, tb, 80);
                     smile::ops<B>::batched_gemm(s.context(), count, ta, tb, 0.8f, a.view(),
                                                 b.view(), 0.5f, c.view());
                     return c.to_host();
@@ -915,23 +923,10 @@ TEST_CASE("ops: bf16 compute precision: convolutions, folded convolutions, gemm 
                 check_bf16("gemm and batched_gemm", [&](auto& s) {
                     using B = BACKEND_OF(s);
                     const std::int64_t count = 3, m = 5, k = 40, n = 6;
-                    const auto no = smile::transpose::no;
-                    auto a = random_tensor(s,
-                                           ta == no ? smile::matrix_shape(count * m, k)
-                                                    : smile::matrix_shape(count * k, m),
-                                           80);
-                    auto b = random_tensor(s,
-                                           tb == no ? smile::matrix_shape(count * k, n)
-                                                    : smile::matrix_shape(count * n, k),
-                                           81);
-                    auto c = random_tensor(s, smile::matrix_shape(count * m, n), 82);
+                    auto [a, b, c] = random_product_operands(s, count, m, k, n, ta, tb, 80);
                     smile::ops<B>::batched_gemm(s.context(), count, ta, tb, 0.8f, a.view(),
                                                 b.view(), 0.5f, c.view());
-                    auto a1 = random_tensor(
-                        s, ta == no ? smile::matrix_shape(m, k) : smile::matrix_shape(k, m), 83);
-                    auto b1 = random_tensor(
-                        s, tb == no ? smile::matrix_shape(k, n) : smile::matrix_shape(n, k), 84);
-                    auto c1 = random_tensor(s, smile::matrix_shape(m, n), 85);
+                    auto [a1, b1, c1] = random_product_operands(s, 1, m, k, n, ta, tb, 83);
                     smile::ops<B>::gemm(s.context(), ta, tb, -0.7f, a1.view(), b1.view(), 0.0f,
                                         c1.view());
                     return concat({c.to_host(), c1.to_host()});

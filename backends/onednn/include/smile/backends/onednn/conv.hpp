@@ -45,26 +45,32 @@ struct conv_key {
     friend bool operator==(const conv_key&, const conv_key&) = default;
 };
 
-/// Converts float32 activations (NHWC) into a bfloat16 copy in one of the context's
-/// low-precision buffers, for one call; absent at float32.
+/// Converts float32 activations (NHWC) into a bfloat16 copy in one of the context's two
+/// low-precision buffers (`slot`: 0 for inputs, 1 for output gradients), for one call; absent at
+/// float32.
 struct low_precision_copy {
     bool used = false;
+    int slot = 0;
     dnnl::memory::desc from, to;
     dnnl::reorder convert;
 
-    void init(context& ctx, const shape4& s, precision p) {
+    void init(context& ctx, const shape4& s, precision p, int buffer_slot) {
         used = p == precision::bf16;
+        slot = buffer_slot;
         from = activation_md(s);
         if (!used) return;
         to = activation_md(s, dt::bf16);
         convert = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to));
-        ctx.low_precision_buffer(0, to.get_size());
-        ctx.low_precision_buffer(1, to.get_size());
+        ctx.low_precision_buffer(slot, to.get_size());  // sized now: steps allocate nothing
     }
-    /// The operand at `p` as the primitive takes it: itself, or its converted copy in `slot`.
-    dnnl::memory operand(context& ctx, const float* p, int slot) const {
+    /// The copy's buffer, holding whatever was converted into it last.
+    [[nodiscard]] dnnl::memory buffer(context& ctx) const {
+        return {to, ctx.engine, ctx.low_precision_buffer(slot, to.get_size())};
+    }
+    /// The operand at `p` as the primitive takes it: itself, or its converted copy.
+    dnnl::memory operand(context& ctx, const float* p) const {
         if (!used) return wrap(ctx, from, p);
-        dnnl::memory copy(to, ctx.engine, ctx.low_precision_buffer(slot, to.get_size()));
+        dnnl::memory copy = buffer(ctx);
         auto stored = wrap(ctx, from, p);
         convert.execute(ctx.stream, stored, copy);
         ++ctx.low_precision_writes;
@@ -207,7 +213,7 @@ private:
             k.bias ? &bias_md : nullptr, activation_md(y), strides_of(k.desc), padding_of(k.desc),
             padding_after(k.desc), compat::user_scratchpad());
         e.fwd = dnnl::convolution_forward(e.fwd_pd);
-        e.src_copy.init(ctx, k.x, k.compute);
+        e.src_copy.init(ctx, k.x, k.compute, 0);
         e.fwd_weights.init(ctx, weights_md(k.w, k.desc.groups), e.fwd_pd.weights_desc(), false);
         return e;
     }
@@ -227,7 +233,7 @@ private:
             any_weights_md(k.w, k.desc.groups, operands), &bias_md, activation_md(y),
             strides_of(k.desc), padding_of(k.desc), padding_after(k.desc), attr);
         e.conv = dnnl::convolution_forward(e.pd);
-        e.src_copy.init(ctx, k.x, k.compute);
+        e.src_copy.init(ctx, k.x, k.compute, 0);
         e.stored = weights_md(k.w, k.desc.groups);
         e.reorder = !(e.pd.weights_desc() == e.stored);
         if (e.reorder)
@@ -262,7 +268,7 @@ private:
                             e.bwd_weights_pd.diff_weights_desc(), true);
         ctx.scratchpad(std::max(e.bwd_data_pd.scratchpad_desc().get_size(),
                                 e.bwd_weights_pd.scratchpad_desc().get_size()));
-        e.dy_copy.init(ctx, y, k.compute);
+        e.dy_copy.init(ctx, y, k.compute, 1);
         e.has_backward = true;
     }
 
@@ -286,7 +292,7 @@ inline void conv2d_forward(context& ctx, conv2d_plan& plan, const conv2d_desc& d
         weights = blocked;
     }
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
+        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data)},
         {DNNL_ARG_WEIGHTS, weights},
         {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(e.fwd_pd.scratchpad_desc(), ctx.engine,
@@ -324,7 +330,7 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
     const auto& sp = e.pd.scratchpad_desc();
     e.conv.execute(
         ctx.stream,
-        {{DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
+        {{DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data)},
          {DNNL_ARG_WEIGHTS, wrap(ctx, e.pd.weights_desc(), e.weights.data())},
          {DNNL_ARG_BIAS, wrap(ctx, vector_md(w.shape.n), e.shift.data())},
          {DNNL_ARG_DST, wrap(ctx, activation_md(y.shape), y.data)},
@@ -338,13 +344,12 @@ inline void conv2d_bn_inference(context& ctx, conv2d_plan& plan, const conv2d_de
 /// data call right after it, when that call gets the same tensor and no conversion came between
 /// (`remember`: the backward weights call; the copy is used at most once more).
 inline dnnl::memory output_gradient(context& ctx, conv_entry& e, const float* dy, bool remember) {
-    if (!e.dy_copy.used) return wrap(ctx, e.dy_copy.from, dy);
-    const auto& md = e.dy_copy.to;
+    if (!e.dy_copy.used) return e.dy_copy.operand(ctx, dy);  // dy itself
     if (!remember && e.dy_converted == dy && e.dy_converted_at == ctx.low_precision_writes) {
         e.dy_converted = nullptr;
-        return dnnl::memory(md, ctx.engine, ctx.low_precision_buffer(1, md.get_size()));
+        return e.dy_copy.buffer(ctx);
     }
-    auto copy = e.dy_copy.operand(ctx, dy, 1);
+    auto copy = e.dy_copy.operand(ctx, dy);
     e.dy_converted = remember ? dy : nullptr;
     e.dy_converted_at = ctx.low_precision_writes;
     return copy;
@@ -384,7 +389,7 @@ inline void conv2d_backward_weights(context& ctx, conv2d_plan& plan, cview x, cv
     dnnl::memory blocked = e.diff_weights.needed() ? e.diff_weights.buffer(ctx) : stored;
     const auto& sp = e.bwd_weights_pd.scratchpad_desc();
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data, 0)},
+        {DNNL_ARG_SRC, e.src_copy.operand(ctx, x.data)},
         {DNNL_ARG_DIFF_DST, output_gradient(ctx, e, dy.data, true)},
         {DNNL_ARG_DIFF_WEIGHTS, blocked},
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}};

@@ -51,8 +51,7 @@ inline matmul_entry build_matmul(context& ctx, const matmul_key& k) {
 inline void low_precision_matmul(context& ctx, std::int64_t count, transpose ta, transpose tb,
                                  float alpha, cview a, cview b, float beta, view c) {
     const bool tra = ta == transpose::yes, trb = tb == transpose::yes;
-    const std::int64_t m = c.shape.n / count, n = c.shape.c;
-    const std::int64_t k = tra ? a.shape.n / count : a.shape.c;
+    const auto [m, n, k] = operand_checks::batched_gemm_dimensions(count, ta, a.shape, tb, b.shape);
     const matmul_key key{count,     m,         n,   k,   a.shape.n, a.shape.c,
                          b.shape.n, b.shape.c, tra, trb, alpha,     beta};
     auto& e = ctx.matmuls.find_or_create(key, [&] { return build_matmul(ctx, key); });
