@@ -14,6 +14,7 @@ packages=(
   libcsv-dev                                         # CSV (RFC 4180) text-classification files
   python3                                            # scripts/table7.sh's table (standard library only)
   libcli11-dev                                       # the smile program's command line
+  libboost-dev                                       # Boost.Math's t distribution (the study's paired tests)
   openmpi-bin libopenmpi-dev                         # data-parallel training (mpirun, MPI)
   libplplot-dev plplot-driver-cairo                  # the smile program's pictures (PNG, SVG)
   doctest-dev libbenchmark-dev                       # tests and benchmarks

@@ -15,6 +15,8 @@
 #include "smile/plots.hpp"
 #include "smile/pretrain.hpp"
 #include "smile/run_finetune.hpp"
+#include "smile/statistics.hpp"
+#include "smile/study.hpp"
 
 namespace smile::cli {
 
@@ -32,22 +34,9 @@ std::string label_of(const target& t) {
     return out.str();
 }
 
-/// The mean and the sample standard deviation (0 for one value).
-std::pair<double, double> mean_and_std(const std::vector<double>& v) {
-    double mean = 0;
-    for (double x : v) mean += x;
-    mean /= double(v.size());
-    double var = 0;
-    for (double x : v) var += (x - mean) * (x - mean);
-    return {mean, v.size() > 1 ? std::sqrt(var / double(v.size() - 1)) : 0.0};
-}
-
-std::string mean_std(const std::vector<double>& v) {
-    if (v.empty()) return "-";
-    const auto [mean, sd] = mean_and_std(v);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f ± %.2f", 100 * mean, 100 * sd);
-    return buf;
+void check_method_name(const std::string& m, const char* option) {
+    if (std::find(method_names().begin(), method_names().end(), m) == method_names().end())
+        detail::fail(option, ": unknown method '", m, "'");
 }
 
 }  // namespace
@@ -63,6 +52,9 @@ command add_compare(CLI::App& app) {
         std::string cache;
         std::size_t workers = 2;
         std::string precision = "f32";
+        bool study = false;
+        std::vector<std::string> targets, ablations;
+        std::vector<double> rates;
     };
     auto o = std::make_shared<options>();
     auto* sub = app.add_subcommand("compare", "the main job: MNIST -> Fashion-MNIST and UCI digits, methods x seeds, a Table-1-style comparison");
@@ -83,18 +75,71 @@ command add_compare(CLI::App& app) {
                     "(students and teachers)")
         ->check(CLI::IsMember({"f32", "bf16"}))
         ->capture_default_str();
-    return [o] {
+    auto* study = sub->add_flag(
+        "--study", o->study,
+        "the reproduction study (docs/reproduction.md): a converged ResNet-32 source, "
+        "the pretraining margin, Table 1 with paired tests, Table 3, Tables 4-5 and "
+        "Appendix C; resumes per run (default --out results/study)");
+    sub->get_option("--full")->excludes(study);
+    auto* targets_option = sub->add_option("--targets", o->targets,
+                                           "--study: the targets to run (fashion-mnist, digits)")
+                               ->delimiter(',')
+                               ->check(CLI::IsMember({"fashion-mnist", "digits"}));
+    auto* rates_option = sub->add_option("--rates", o->rates,
+                                         "--study: the sampling rates (percent) of every target")
+                             ->delimiter(',')
+                             ->check(number_in(0, 100, ends::open_low));
+    auto* ablations_option =
+        sub->add_option("--ablations", o->ablations,
+                        "--study: Table 3's methods (default: every SMILE ablation)")
+            ->delimiter(',');
+    for (auto* only_study : {targets_option, rates_option, ablations_option})
+        only_study->needs(study);
+    return [o, sub] {
+        if (o->study) {
+            study_options s;
+            s.plan = default_study_plan();
+            if (!o->methods.empty()) {  // the first method is the paired tests' baseline: plain
+                                        // fine-tuning
+                s.plan.methods = o->methods;
+                std::erase(s.plan.methods, std::string("finetune"));
+                s.plan.methods.insert(s.plan.methods.begin(), "finetune");
+            }
+            if (sub->get_option("--ablations")->count() > 0) s.plan.ablations = o->ablations;
+            for (const auto& m : s.plan.methods) check_method_name(m, "--methods");
+            for (const auto& m : s.plan.ablations) check_method_name(m, "--ablations");
+            if (o->seeds > 0) s.plan.seeds = o->seeds;
+            if (s.plan.seeds < 2)
+                detail::fail("--seeds: the study's paired tests need at least 2 seeds, got ",
+                             s.plan.seeds);
+            if (sub->get_option("--pretrain-iters")->count() > 0)
+                s.plan.pretrain_iterations = o->pretrain_iterations;
+            if (!o->targets.empty())
+                std::erase_if(s.plan.targets, [&](const study_target& t) {
+                    return std::find(o->targets.begin(), o->targets.end(), t.format) ==
+                           o->targets.end();
+                });
+            for (auto& t : s.plan.targets) {
+                if (!o->rates.empty()) t.rates = o->rates;
+                if (o->iterations > 0) t.iterations = o->iterations;
+            }
+            s.out = sub->get_option("--out")->count() > 0 ? o->out : "results/study";
+            s.cache = o->cache;
+            s.workers = o->workers;
+            s.precision = o->precision;
+            run_study(s);
+            return;
+        }
         const auto methods = !o->methods.empty() ? o->methods
                              : o->full ? method_names()
                                        : std::vector<std::string>{"finetune", "mixup", "smile"};
-        for (const auto& m : methods)
-            if (std::find(method_names().begin(), method_names().end(), m) == method_names().end())
-                detail::fail("--methods: unknown method '", m, "'");
+        for (const auto& m : methods) check_method_name(m, "--methods");
         io::check_writable(std::filesystem::path(o->out) / "compare.md", "--out");
         const std::int64_t seeds = o->seeds > 0 ? o->seeds : (o->full ? 5 : 3);
         std::vector<target> targets;
         if (o->full) {
-            for (double r : {15.0, 30.0, 50.0, 100.0}) targets.push_back({"fashion-mnist", r, 1500});
+            for (double r : {15.0, 30.0, 50.0, 100.0})
+                targets.push_back({"fashion-mnist", r, 1500});
             for (double r : {15.0, 30.0, 50.0, 100.0}) targets.push_back({"digits", r, 1000});
         } else {
             targets = {{"fashion-mnist", 1.0, 300}, {"digits", 10.0, 200}};
@@ -174,7 +219,8 @@ command add_compare(CLI::App& app) {
         md << "---|\n";
         for (const auto& name : methods) {
             md << "| " << name << " |";
-            for (const auto& t : targets) md << ' ' << mean_std(results[{name, label_of(t)}]) << " |";
+            for (const auto& t : targets)
+                md << ' ' << percent_mean_std(results[{name, label_of(t)}]) << " |";
             char sps[32];
             std::snprintf(sps, sizeof sps, " %.3f |", seconds_per_step[name] / double(targets.size() * std::size_t(seeds)));
             md << sps << "\n";
