@@ -95,22 +95,34 @@ TEST_CASE(
     const auto first = smile::test::run_smile(study);
     INFO(first.output);
     REQUIRE(first.status == 0);
-    CHECK(first.output.find("8 runs, 0 already done, 8 to run") != std::string::npos);
+    CHECK(first.output.find("10 runs, 0 already done, 10 to run") != std::string::npos);
 
-    // runs.csv: 2 seeds × (finetune, smile, scratch, smile-m-fe), each run's selected and final
-    // top-1.
+    // runs.csv: 2 seeds × (finetune, smile, scratch at lr 0.1 and 0.01, smile-m-fe), each run's
+    // selected and final top-1 and best validation top-1.
     const auto runs = read_csv(dir.path / "study/runs.csv");
-    REQUIRE(runs.size() == 9);
+    REQUIRE(runs.size() == 11);
     CHECK(runs[0][0] == "table");
     CHECK(runs[0][6] == "test_top1_selected");
+    CHECK(runs[0][8] == "validation_top1_best");
     std::map<std::string, std::map<std::string, double>> selected;  // method -> seed -> top-1
     std::map<std::string, std::int64_t> images;                     // seed -> training images
+    std::map<std::string, double> scratch_validation;               // seed -> best so far
     for (std::size_t i = 1; i < runs.size(); ++i) {
-        selected[runs[i][3]][runs[i][4]] = std::stod(runs[i][6]);
-        images[runs[i][4]] = std::stoll(runs[i][5]);
+        const std::string& seed = runs[i][4];
+        selected[runs[i][3]][seed] = std::stod(runs[i][6]);
+        images[seed] = std::stoll(runs[i][5]);
+        // The random start's learning rate is chosen per seed on validation (the first on a tie).
+        const double validation = std::stod(runs[i][8]);
+        if (runs[i][0] == "scratch" &&
+            (scratch_validation.count(seed) == 0 || validation > scratch_validation[seed])) {
+            scratch_validation[seed] = validation;
+            selected["scratch"][seed] = std::stod(runs[i][6]);
+        }
     }
-    CHECK(selected.size() == 4);
+    CHECK(selected.size() == 6);
     for (const auto& [method, seeds] : selected) CHECK(seeds.size() == 2);
+    CHECK(selected.count("scratch-lr0.1") == 1);
+    CHECK(selected.count("scratch-lr0.01") == 1);
 
     // table1.csv: smile's mean and sample std, and its paired difference to finetune, from the
     // runs.
@@ -184,7 +196,7 @@ TEST_CASE(
     const auto again = smile::test::run_smile(study);
     INFO(again.output);
     REQUIRE(again.status == 0);
-    CHECK(again.output.find("8 runs, 8 already done, 0 to run") != std::string::npos);
+    CHECK(again.output.find("10 runs, 10 already done, 0 to run") != std::string::npos);
     CHECK(read_text(dir.path / "study/runs.csv") == runs_before);
 }
 

@@ -200,7 +200,7 @@ study_result run_one(const study_plan& p, const study_run& run, const prepared_t
     job.training.iterations = target.iterations;
     job.training.seed = run.seed;
     job.training.workers = o.workers;
-    if (run.table == study_table::scratch) job.training.lr = p.scratch_lr;
+    if (run.table == study_table::scratch) job.training.lr = run.lr;
     job.training.trainer.log_every = 0;
     job.training.trainer.eval_every = std::max<std::int64_t>(1, target.iterations / 5);
     job.training.trainer.best_checkpoint_path = (folder / "checkpoint-best.safetensors").string();

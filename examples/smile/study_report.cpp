@@ -18,15 +18,32 @@ namespace {
 using by_seed = std::map<std::uint64_t, double>;
 
 struct result_index {
-    std::map<std::tuple<std::size_t, double, std::string>, by_seed> selected, final_top1;
+    std::map<std::tuple<std::size_t, double, std::string>, by_seed> selected, final_top1,
+        validation;
 
+    /// Also indexes "scratch": per seed, the scratch run (one per learning rate) whose best
+    /// validation top-1 is highest (the first in the plan on a tie), as the methods' networks are
+    /// selected on validation too.
     explicit result_index(const std::vector<study_result>& results) {
+        std::map<std::tuple<std::size_t, double, std::uint64_t>, const study_result*> best_scratch;
         for (const auto& r : results) {
             const auto key = std::make_tuple(r.run.target, r.run.rate, r.run.method);
             selected[key][r.run.seed] = r.test_selected;
             final_top1[key][r.run.seed] = r.test_final;
+            validation[key][r.run.seed] = r.validation_best;
+            if (r.run.table != study_table::scratch) continue;
+            const study_result*& best = best_scratch[{r.run.target, r.run.rate, r.run.seed}];
+            if (best == nullptr || r.validation_best > best->validation_best) best = &r;
+        }
+        for (const auto& [where, r] : best_scratch) {
+            const auto key = std::make_tuple(r->run.target, r->run.rate, std::string("scratch"));
+            selected[key][r->run.seed] = r->test_selected;
+            final_top1[key][r->run.seed] = r->test_final;
+            chosen_lr[key][r->run.seed] = r->run.lr;
         }
     }
+    std::map<std::tuple<std::size_t, double, std::string>, std::map<std::uint64_t, float>>
+        chosen_lr;
 };
 
 std::vector<double> values_of(const by_seed& m) {
@@ -113,10 +130,14 @@ void write_study_report(const study_plan& p, const std::vector<study_result>& re
            << " validation images held out of the training split, subsets drawn per class from the "
               "other "
            << facts.pool_images.at(t.format) << ");";
-    md << " batch 48, SGD momentum 0.9 Nesterov, weight decay 1e-4, lr 0.01 (scratch: "
-       << rate_text(p.scratch_lr)
-       << ") divided by 10 after 2/3 of the steps; every method at its default strengths. Test "
-          "top-1 (%) of the "
+    std::string scratch_lrs;
+    for (float lr : p.scratch_lrs)
+        scratch_lrs += (scratch_lrs.empty() ? "" : " or ") + rate_text(lr);
+    md << " batch 48, SGD momentum 0.9 Nesterov, weight decay 1e-4, lr 0.01 (from a random start: "
+       << scratch_lrs
+       << ", chosen per seed on validation) divided by 10 after 2/3 of the steps; every method at "
+          "its default "
+          "strengths. Test top-1 (%) of the "
           "network selected on the validation split (evaluated every 1/5 of the run), mean ± "
           "sample std over "
        << p.seeds
@@ -134,9 +155,11 @@ void write_study_report(const study_plan& p, const std::vector<study_result>& re
                "pretrained_n,difference_mean,difference_std,t,p\n";
     md << "## Pretraining margin: " << baseline
        << " from the source network vs from a random start\n\n"
-       << "| target | training images | from scratch | pretrained (" << baseline
-       << ") | pretrained − scratch (pp, p) |\n"
-       << "|---|---|---|---|---|\n";
+       << "| target | training images | from scratch |";
+    for (float lr : p.scratch_lrs) md << " scratch, lr " << rate_text(lr) << " |";
+    md << " pretrained (" << baseline << ") | pretrained − scratch (pp, p) |\n|---|---|---|";
+    for (std::size_t i = 0; i < p.scratch_lrs.size(); ++i) md << "---|";
+    md << "---|---|\n";
     for (const auto& [t, rate] : columns) {
         const by_seed& scratch = lookup(index.selected, t, rate, "scratch");
         const by_seed& ft = lookup(index.selected, t, rate, baseline);
@@ -145,8 +168,23 @@ void write_study_report(const study_plan& p, const std::vector<study_result>& re
         for (const auto& r : results)
             if (r.run.target == t && r.run.rate == rate) images = r.training_images;
         md << "| " << label_of(p, t, rate) << " | " << images << " | "
-           << percent_mean_std(values_of(scratch)) << " | " << percent_mean_std(values_of(ft))
-           << " | " << (test ? paired_cell(*test) : "-") << " |\n";
+           << percent_mean_std(values_of(scratch));
+        if (const auto it = index.chosen_lr.find({t, rate, "scratch"});
+            it != index.chosen_lr.end()) {
+            std::map<float, int> times;
+            for (const auto& [seed, lr] : it->second) ++times[lr];
+            md << " (lr";
+            for (const auto& [lr, n] : times) md << ' ' << rate_text(lr) << " ×" << n;
+            md << ')';
+        }
+        md << " |";
+        for (float lr : p.scratch_lrs)
+            md << ' '
+               << percent_mean_std(
+                      values_of(lookup(index.selected, t, rate, "scratch-lr" + rate_text(lr))))
+               << " |";
+        md << ' ' << percent_mean_std(values_of(ft)) << " | " << (test ? paired_cell(*test) : "-")
+           << " |\n";
         pre_csv << p.targets[t].format << ',' << rate << ',' << images << ','
                 << csv_summary(scratch) << ',' << csv_summary(ft) << ',' << csv_test(test) << '\n';
     }
