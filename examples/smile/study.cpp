@@ -138,9 +138,15 @@ prepared_target prepare_target(const study_target& t, const fs::path& out) {
     return p;
 }
 
+/// A seed's training subset at `rate` percent of the pool (every run and the analyses draw it
+/// here).
+std::vector<data::sample> draw_subset(const prepared_target& t, double rate, std::uint64_t seed) {
+    return data::sample_subset(t.pool, t.data->num_classes(), rate / 100.0, seed);
+}
+
 std::vector<data::sample> training_subset(const prepared_target& t, const study_target& target,
                                           double rate, std::uint64_t seed, const fs::path& out) {
-    auto subset = data::sample_subset(t.pool, t.data->num_classes(), rate / 100.0, seed);
+    auto subset = draw_subset(t, rate, seed);
     data::write_list(out / "splits" / target.format /
                          ("r" + rate_text(rate) + "-s" + std::to_string(seed) + ".txt"),
                      subset);
@@ -253,10 +259,8 @@ std::vector<analysed_losses> analyse(const study_plan& p, const prepared_target&
             request.weights = weights;
             request.names = names;
             request.data = t.data;
-            request.samples = split == "test"
-                                  ? t.data->test
-                                  : data::sample_subset(t.pool, t.data->num_classes(), rate / 100.0,
-                                                        std::uint64_t(seed));
+            request.samples =
+                split == "test" ? t.data->test : draw_subset(t, rate, std::uint64_t(seed));
             training_options transforms;
             request.pipe = transforms.pipelines(t.data->format).second;
             request.seed = std::uint64_t(seed);
