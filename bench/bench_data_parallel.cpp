@@ -3,10 +3,13 @@
 //   OMP_NUM_THREADS=2 bench_data_parallel
 //   mpirun -np 2 -x OMP_NUM_THREADS=1 bench_data_parallel
 // - data_parallel_step: one fine-tuning step of ResNet-18 64² on this rank's share of a global
-//   batch of 48 (forward, cross-entropy, backward, the gradient seam's average over the ranks,
-//   SGD), with and without synchronised batch norm; images/s counts the global batch.
+//   batch of 48 (forward, cross-entropy, backward with the gradients averaged over the ranks in
+//   25 MiB buckets as backward produces them, SGD), with and without synchronised batch norm;
+//   images/s counts the global batch. `_1mib`: 1 MiB buckets; `_after_backward`: one all-reduce
+//   per tensor once backward has returned (the seam before buckets), for comparison.
 // - gradient_allreduce: the seam alone, averaging ResNet-18's gradients (11.3 M floats) over the
-//   ranks: seconds per step and the bus bandwidth 2·(N − 1)/N·bytes/s of a ring all-reduce.
+//   ranks one tensor at a time (`per_tensor`) or in the optimizer's 25 MiB buckets (`buckets`):
+//   seconds per step and the bus bandwidth 2·(N − 1)/N·bytes/s of a ring all-reduce.
 // Every rank runs a fixed number of iterations (the collectives must match); rank 0 reports.
 #include <smile/factory_instances.hpp>
 #include <smile/models/architecture.hpp>
@@ -38,9 +41,14 @@ struct step_setup {
     smile::sgd<B> opt{{0.9f, 0.0f, 1e-4f, false}};
     smile::tensor<B> x, t, dlogits;
     std::int64_t batch;
-    explicit step_setup(bool sync_bn) : model(make(s)), batch(global_batch / ranks().size()) {
+    bool after_backward;  // the per-tensor seam after backward instead of buckets during it
+    std::vector<smile::parameter<B>*> pointers;
+    explicit step_setup(bool sync_bn, std::size_t bucket_mib = 25, bool per_tensor_after = false)
+        : model(make(s)), batch(global_batch / ranks().size()), after_backward(per_tensor_after) {
         s.set_communicator(ranks());
         s.set_sync_batch_norm(sync_bn);
+        s.set_gradient_bucket_bytes(bucket_mib << 20);
+        for (auto& [name, p] : smile::parameters_of<B>(model)) pointers.push_back(p);
         opt.attach(model);
         smile::rng gen(std::uint64_t(2 + ranks().rank()));
         std::vector<float> images(std::size_t(batch * 3 * size * size));
@@ -58,22 +66,28 @@ struct step_setup {
                                          {classes, 0});
     }
     void step() {
+        if (after_backward) s.set_backward_listener(nullptr);
         model.forward(s, x, smile::mode::train);
         smile::ops<B>::softmax_cross_entropy(s.context(), model.logits().view(), t.view(),
                                              1.0f / float(batch), dlogits.view());
         model.backward(s, &dlogits, nullptr);
-        opt.step(s, 0.01f);  // averages the gradients over the ranks first
+        if (after_backward) smile::average_gradients(s, std::span<smile::parameter<B>* const>(pointers));
+        opt.step(s, 0.01f);  // averages what backward has not
         s.synchronize();
     }
 };
 
-void data_parallel_step(benchmark::State& state, bool sync_bn) {
-    step_setup b(sync_bn);
+void data_parallel_step(benchmark::State& state, bool sync_bn, std::size_t bucket_mib, bool after_backward) {
+    step_setup b(sync_bn, bucket_mib, after_backward);
     for (int i = 0; i < 8; ++i) b.step();
     smile::bench::steady_state_probe probe(b.s.context().allocations);
     for (auto _ : state) b.step();
     probe.report(state, b.s.context().allocations);
     state.counters["ranks"] = ranks().size();
+    if (const auto* buckets = b.opt.buckets()) {
+        state.counters["buckets"] = double(buckets->layout().size());
+        state.counters["in_backward"] = double(buckets->last_round().started_in_backward);
+    }
     state.counters["images/s"] = benchmark::Counter(
         double(global_batch) * double(state.iterations()), benchmark::Counter::kIsRate);
     state.counters["images/s/rank"] =
@@ -81,25 +95,25 @@ void data_parallel_step(benchmark::State& state, bool sync_bn) {
                            benchmark::Counter::kIsRate);
 }
 
-void gradient_allreduce(benchmark::State& state) {
+void gradient_allreduce(benchmark::State& state, bool in_buckets) {
     step_setup b(false);
-    b.step();  // every gradient exists
-    auto params = smile::parameters_of<B>(b.model);
-    std::vector<smile::parameter<B>*> pointers;
+    b.step();  // every gradient exists (and, with several ranks, lives in the buckets)
+    b.s.set_backward_listener(nullptr);
     std::size_t floats = 0;
-    for (auto& [name, p] : params) {
-        pointers.push_back(p);
-        floats += p->grad.size();
-    }
+    for (auto* p : b.pointers) floats += p->grad.size();
     auto refresh = [&] {
-        for (auto* p : pointers) (void)p->grad_for_write();  // fresh again, values kept
+        for (auto* p : b.pointers) (void)p->grad_for_write();  // fresh again, values kept
     };
     for (auto _ : state) {
         state.PauseTiming();
         refresh();
         state.ResumeTiming();
-        smile::average_gradients(b.s, std::span<smile::parameter<B>* const>(pointers));
+        if (in_buckets)
+            b.opt.average_now(b.s);
+        else
+            smile::average_gradients(b.s, std::span<smile::parameter<B>* const>(b.pointers));
     }
+    b.s.set_backward_listener(nullptr);
     const double bytes = double(floats) * sizeof(float), n = ranks().size();
     state.counters["MB"] = bytes / 1e6;
     state.counters["bus_GB/s"] = benchmark::Counter(
@@ -116,15 +130,24 @@ public:
 
 }  // namespace
 
-BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48, false)
+BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48, false, 25, false)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(20);
-BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48_sync_bn, true)
+BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48_1mib, false, 1, false)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(20);
-BENCHMARK(gradient_allreduce)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
+BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48_after_backward, false, 25, true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(20);
+BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48_sync_bn, true, 25, false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(20);
+BENCHMARK_CAPTURE(gradient_allreduce, per_tensor, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
+BENCHMARK_CAPTURE(gradient_allreduce, buckets, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
 
 int main(int argc, char** argv) {
     smile::communicator& world = ranks();

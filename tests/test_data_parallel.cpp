@@ -3,6 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <smile/core/session.hpp>
+#include <smile/distributed/gradient_buckets.hpp>
+#include <smile/layers/conv2d.hpp>
+#include <smile/layers/linear.hpp>
+#include <smile/layers/pooling.hpp>
+#include <smile/layers/sequential.hpp>
 #include <smile/layers/batch_norm2d.hpp>
 #include <smile/optim/make_optimizer.hpp>
 
@@ -139,4 +144,177 @@ TEST_CASE(
     const std::vector<float> expected{1 - 0.5f * (1 + 0.1f * 1), 2 - 0.5f * (2 + 0.1f * 2),
                                       3 - 0.5f * (-1 + 0.1f * 3), 4 - 0.5f * (0.5f + 0.1f * 4)};
     for (const auto& a : after) CHECK(smile::test::max_abs_diff(a, expected) < 1e-6);
+}
+
+namespace {
+/// A small network (two convolutions with batch norm, pooling, a head) and an unused layer
+/// attached to the same optimizer, whose parameters never get a gradient.
+struct bucket_net {
+    using net_type = smile::sequential<B, smile::conv2d<B>, smile::batch_norm2d<B>, smile::conv2d<B>,
+                                       smile::batch_norm2d<B>, smile::global_avg_pool<B>, smile::linear<B>>;
+    net_type net;
+    smile::linear<B> spare;
+    bucket_net(smile::session<B>& s, smile::rng& g)
+        : net({"conv1", "bn1", "conv2", "bn2", "pool", "fc"}, smile::conv2d<B>(s, g, {3, 8, 3, 1, 1, 1, false}),
+              smile::batch_norm2d<B>(s, {8, 1e-5f, 0.1f, true}), smile::conv2d<B>(s, g, {8, 8, 3, 1, 1, 1, false}),
+              smile::batch_norm2d<B>(s, {8, 1e-5f, 0.1f, false}), smile::global_avg_pool<B>(),
+              smile::linear<B>(s, g, {8, 5, true})),
+          spare(s, g, {8, 5, true}) {}
+    [[nodiscard]] std::vector<std::pair<std::string, smile::parameter<B>*>> parameters() {
+        std::vector<std::pair<std::string, smile::parameter<B>*>> named;
+        auto add = [&](const std::string& n, smile::parameter<B>& p) { named.emplace_back(n, &p); };
+        net.visit_parameters("", add);
+        spare.visit_parameters("spare", add);
+        return named;
+    }
+};
+
+/// Every rank's parameters after `steps` SGD steps of `bucket_net` on its half of a 4-image
+/// batch, the gradients averaged by the optimizer's buckets during backward (`overlapped`) or by
+/// one all-reduce per tensor after it. Also the buckets' names and their last round.
+struct bucket_run {
+    std::vector<std::vector<float>> weights;  // rank 0's, in parameter order
+    std::vector<std::vector<std::string>> layout;
+    smile::gradient_buckets<B>::round_report last;
+};
+bucket_run train_in_buckets(bool overlapped, bool deferred, std::size_t bucket_bytes, int steps = 3) {
+    bucket_run out;
+    smile::rng data(21);
+    const shape4 global{4, 3, 6, 6};
+    const auto images = smile::test::uniform_values(data, global.size());
+    const auto d_logits = smile::test::uniform_values(data, std::size_t(4 * 5));
+    smile::test::thread_ranks(2, deferred).run([&](smile::communicator& comm) {
+        smile::session<B> s;
+        s.set_communicator(comm);
+        s.set_gradient_bucket_bytes(bucket_bytes);
+        smile::rng g(11);  // the same initial network on every rank
+        bucket_net m(s, g);
+        const auto params = m.parameters();
+        smile::optimizer_options o;
+        o.momentum = 0.9f;
+        auto opt = smile::make_optimizer<B>(o);
+        opt->attach_parameters(params);
+        const std::int64_t r = comm.rank();
+        auto x = smile::tensor<B>::from_host(s, {2, 3, 6, 6}, rows_of(images, 2 * r, 2, global.row_size()));
+        auto dy = smile::tensor<B>::from_host(s, {2, 5, 1, 1}, rows_of(d_logits, 2 * r, 2, 5));
+        smile::tensor<B> y;
+        std::vector<smile::parameter<B>*> pointers;
+        for (const auto& [name, p] : params) pointers.push_back(p);
+        for (int k = 0; k < steps; ++k) {
+            if (!overlapped) s.set_backward_listener(nullptr);
+            m.net.forward(s, x, y, smile::mode::train);
+            smile::backward_scope<B> whole(s);
+            m.net.backward(s, dy, nullptr);
+            whole.close();
+            if (!overlapped) smile::average_gradients(s, std::span<smile::parameter<B>* const>(pointers));
+            opt->step(s, 0.1f);
+        }
+        if (comm.rank() == 0) {
+            for (auto* p : pointers) out.weights.push_back(p->value.to_host());
+            out.layout = opt->buckets()->layout();
+            out.last = opt->buckets()->last_round();
+        }
+    });
+    return out;
+}
+}  // namespace
+
+TEST_CASE("gradient buckets: laid out in reverse, the first at most 1 MiB, none above its cap unless one tensor is") {
+    smile::session<B> s;
+    smile::rng g(3);
+    bucket_net m(s, g);
+    smile::parameter<B> big(s.context(), {300000, 1, 1, 1}, 1);  // 1.2 MB: a bucket of its own
+    auto named = m.parameters();
+    named.emplace_back("big", &big);
+    const smile::gradient_buckets<B> tiny(s, named, 256);
+    const auto layout = tiny.layout();
+    std::vector<std::string> order;
+    for (const auto& b : layout) order.insert(order.end(), b.begin(), b.end());
+    std::vector<std::string> reversed;
+    for (auto it = named.rbegin(); it != named.rend(); ++it) reversed.push_back(it->first);
+    CHECK(order == reversed);
+    // 256 bytes: 64 floats a bucket, each tensor starting at a multiple of 16 floats.
+    using names = std::vector<std::string>;
+    CHECK(layout == std::vector<names>{{"big"},                        // 300,000 floats: alone
+                                       {"spare.bias", "spare.weight"},  // 5 → 16, + 40 ≤ 64
+                                       {"fc.bias", "fc.weight"},
+                                       {"bn2.bias", "bn2.weight"},      // 16 + 8; conv2's 576 would pass 64
+                                       {"conv2.weight"},
+                                       {"bn1.bias", "bn1.weight"},
+                                       {"conv1.weight"}});
+    // 25 MiB: the 1.2 MB tensor fills the 1 MiB first bucket alone, the rest share the second.
+    const smile::gradient_buckets<B> usual(s, named, std::size_t(25) << 20);
+    CHECK(usual.layout().size() == 2);
+    CHECK(usual.layout()[0] == std::vector<std::string>{"big"});
+    CHECK_THROWS_WITH_AS(smile::gradient_buckets<B>(s, named, 2), doctest::Contains("at least one value"),
+                         smile::error);
+}
+
+TEST_CASE("gradient buckets summed while backward runs give exactly the steps of one all-reduce per tensor") {
+    for (const bool deferred : {false, true})
+        for (const std::size_t cap : {std::size_t(256), std::size_t(25) << 20}) {
+            CAPTURE(deferred);
+            CAPTURE(cap);
+            const auto reference = train_in_buckets(false, deferred, cap);
+            const auto overlapped = train_in_buckets(true, deferred, cap);
+            REQUIRE(reference.weights.size() == overlapped.weights.size());
+            for (std::size_t i = 0; i < reference.weights.size(); ++i) {
+                CAPTURE(i);
+                CHECK(smile::test::max_abs_diff(overlapped.weights[i], reference.weights[i]) == 0.0);
+            }
+            // The steps moved the network: the comparison is not between two untouched copies.
+            smile::session<B> s;
+            smile::rng g(11);
+            bucket_net fresh(s, g);
+            CHECK(smile::test::max_abs_diff(reference.weights[0], fresh.parameters()[0].second->value.to_host()) > 1e-3);
+            const std::size_t buckets = overlapped.layout.size();
+            if (cap == 256) {
+                // Every bucket but the unused layer's starts during backward, one message each.
+                CHECK(overlapped.last.started_in_backward == buckets - 1);
+                CHECK(overlapped.last.started_at_end == 0);
+                CHECK(overlapped.last.messages == buckets - 1);
+            } else {
+                // One bucket, held back by the unused layer until backward's end, then summed
+                // without it.
+                CHECK(buckets == 1);
+                CHECK(overlapped.last.started_in_backward == 0);
+                CHECK(overlapped.last.started_at_end == 1);
+                CHECK(overlapped.last.messages == 1);
+            }
+            CHECK(reference.last.started_in_backward == 0);
+        }
+}
+
+TEST_CASE("gradient buckets: a gradient that left its bucket is copied back, and one written during its sum is an error") {
+    smile::test::thread_ranks(2, true).run([&](smile::communicator& comm) {
+        smile::session<B> s;
+        s.set_communicator(comm);
+        smile::parameter<B> p(s.context(), {4, 1, 1, 1}, 1), q(s.context(), {3, 1, 1, 1}, 1);
+        const float r = float(comm.rank());
+        smile::gradient_buckets<B> buckets(s, {{"p", &p}, {"q", &q}}, 1 << 20);
+        // Left its bucket: a new tensor of its own, fresh from a backward.
+        (void)p.grad_for_write();
+        p.grad = smile::tensor<B>::from_host(s, {4, 1, 1, 1}, std::vector<float>{r, 2 * r, 3, 4 * r});
+        q.grad_for_write().copy_from_host(std::vector<float>{1, r, -r});
+        CHECK(p.grad.owns_storage());
+        buckets.finish(s);
+        CHECK_FALSE(p.grad.owns_storage());
+        CHECK(p.grad_averaged());
+        CHECK(p.grad.to_host() == std::vector<float>{0.5f, 1.0f, 3.0f, 2.0f});
+        CHECK(q.grad.to_host() == std::vector<float>{1.0f, 0.5f, -0.5f});
+        p.consume_grad();
+        q.consume_grad();
+        // Written again after its bucket started summing (deferred: summed only at the wait).
+        s.set_backward_listener(&buckets);
+        smile::backward_scope<B> whole(s);
+        p.grad_for_write().fill(r);
+        q.grad_for_write().fill(r);
+        s.gradients_written();
+        CHECK(buckets.last_round().started_in_backward == 0);  // the round before
+        p.grad_for_write().fill(7.0f);
+        CHECK_THROWS_WITH_AS(whole.close(),
+                             doctest::Contains("the gradient of 'p' was written while its bucket was being summed"),
+                             smile::error);
+        s.set_backward_listener(nullptr);
+    });
 }

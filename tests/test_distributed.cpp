@@ -141,8 +141,10 @@ TEST_CASE(
         const auto reordered = smile::test::run_command(
             program_reordered() + f.args(method, 4, method + "-1t") + " 2>&1");
         REQUIRE(reordered.status == 0);
+        // 10 KiB gradient buckets: resnet8's 78,000 gradients go in about 30 messages, most
+        // of them started while backward runs (the default 25 MiB makes one, at its end).
         const auto two = smile::test::run_command(
-            two_ranks() + f.args(method, 4, method + "-2", "--sync-bn") + " 2>&1");
+            two_ranks() + f.args(method, 4, method + "-2", "--sync-bn --bucket-mb 0.01") + " 2>&1");
         INFO(two.output);
         REQUIRE(two.status == 0);
         check_weights_match(f.out(method + "-2/weights-last.safetensors"),
@@ -159,6 +161,7 @@ TEST_CASE(
         REQUIRE(log2.size() == 6);
         CHECK(log2[0]["config"]["ranks"] == 2);
         CHECK(log2[0]["config"]["sync_bn"] == true);
+        CHECK(log2[0]["config"]["bucket_mb"].get<double>() == doctest::Approx(0.01).epsilon(1e-3));
         CHECK(!log1[0]["config"].contains("ranks"));
         for (int k = 1; k <= 4; ++k)
             CHECK(log2[std::size_t(k)]["loss"].get<double>() ==
@@ -166,6 +169,7 @@ TEST_CASE(
         CHECK(log2[5]["eval_top1"].get<double>() ==
               doctest::Approx(log1[5]["eval_top1"].get<double>()));
         CHECK(two.output.find("data-parallel: MPI") != std::string::npos);
+        CHECK(two.output.find("gradients averaged in buckets of 0.01 MiB during backward") != std::string::npos);
     }
 }
 
@@ -282,8 +286,9 @@ TEST_CASE(
         const auto reordered = smile::test::run_command(
             program_reordered() + args(method, "text-" + method + "-1t") + " 2>&1");
         REQUIRE(reordered.status == 0);
-        const auto two =
-            smile::test::run_command(two_ranks() + args(method, "text-" + method + "-2") + " 2>&1");
+        // 64 KiB buckets: a few messages over the tiny BERT's layers.
+        const auto two = smile::test::run_command(two_ranks() + args(method, "text-" + method + "-2") +
+                                                  " --bucket-mb 0.0625 2>&1");
         INFO(two.output);
         REQUIRE(two.status == 0);
         CHECK(two.output.find("data-parallel: MPI") != std::string::npos);

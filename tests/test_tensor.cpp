@@ -95,3 +95,24 @@ TEST_CASE_TEMPLATE("tensor_pool: leases are reused once returned", B, SMILE_TEST
     CHECK(s.context().allocations == allocations);
     CHECK(s.scratch().tensors() == 2);
 }
+
+TEST_CASE_TEMPLATE("tensor: an aliasing tensor lives in another's storage until it outgrows it", B, SMILE_TEST_BACKENDS) {
+    smile::session<B> s;
+    auto owner = smile::tensor<B>::zeros(s, {8, 1, 1, 1});
+    {
+        auto alias = smile::tensor<B>::aliasing(s.context(), owner.rows(2, 6).data, {2, 2, 1, 1});
+        CHECK_FALSE(alias.owns_storage());
+        alias.fill(5.0f);
+        CHECK(owner.to_host() == std::vector<float>{0, 0, 5, 5, 5, 5, 0, 0});
+        alias.resize({1, 4, 1, 1});  // fits: stays
+        CHECK_FALSE(alias.owns_storage());
+        alias.resize({3, 3, 1, 1});  // does not: storage of its own, the owner's untouched
+        CHECK(alias.owns_storage());
+        alias.fill(1.0f);
+        CHECK(owner.to_host() == std::vector<float>{0, 0, 5, 5, 5, 5, 0, 0});
+    }  // freeing the alias leaves the owner's storage alone (the sanitizer build checks)
+    auto other = smile::tensor<B>::aliasing(s.context(), owner.data(), {8, 1, 1, 1});
+    smile::tensor<B> moved = std::move(other);
+    CHECK_FALSE(moved.owns_storage());
+    CHECK(moved.to_host() == owner.to_host());
+}

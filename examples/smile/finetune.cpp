@@ -91,6 +91,12 @@ command add_finetune(CLI::App& app) {
         "under mpirun: batch norm normalises with the statistics of the whole global batch "
         "(every rank's slice), as one process would; default: each rank's own slice, as "
         "PyTorch DDP");
+    sub->add_option("--bucket-mb", o->bucket_mb,
+                    "under mpirun: gradients are averaged across the ranks in buckets of at most "
+                    "this many MiB, each summed as soon as backward has produced it (PyTorch "
+                    "DDP's bucket_cap_mb)")
+        ->check(CLI::Range(1e-4, 65536.0))
+        ->capture_default_str();
     o->training.add_to(*sub);
     o->methods.add_to(*sub);
     o->text.add_to(*sub);
@@ -176,6 +182,7 @@ command add_finetune(CLI::App& app) {
         job.run_info["output_dir"] = folder.dir.string();
         job.dry_run = o->dry_run;
         job.sync_bn = o->sync_bn;
+        job.bucket_bytes = o->bucket_bytes();
         const nlohmann::json given = given_options(*o->sub);
         if (!o->dry_run) io::check_writable(folder.config(), "--output-dir");
         // The configuration is on disk (or printed, for --dry-run) before the first step.

@@ -218,6 +218,7 @@ void finetune_bert(finetune_options& o) {
                     config.max_position_embeddings, " (the model's positions)");
         session<B> s;
         s.set_communicator(ranks);
+        s.set_gradient_bucket_bytes(o.bucket_bytes());
         rng gen(t.seed);
         auto m = make_text_method<B>(s, gen, config, classes, o.weights, c);
         if (ranks.distributed() && !m->data_parallel_ready())
@@ -270,9 +271,11 @@ void finetune_bert(finetune_options& o) {
                 static_cast<long long>(t.iterations), static_cast<long long>(t.batch_size));
         if (root && ranks.distributed())
             std::fprintf(
-                stderr, "data-parallel: %s, %lld sentences per rank of each global batch of %lld\n",
+                stderr,
+                "data-parallel: %s, %lld sentences per rank of each global batch of %lld, "
+                "gradients averaged in buckets of %.3g MiB during backward\n",
                 ranks.describe().c_str(), static_cast<long long>(t.batch_size / ranks.size()),
-                static_cast<long long>(t.batch_size));
+                static_cast<long long>(t.batch_size), o.bucket_mb);
         const auto record = config_record("finetune", given_options(*o.sub), resolved);
         if (o.dry_run) {
             if (root) std::printf("%s\n", record.dump(2).c_str());

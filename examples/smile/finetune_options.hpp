@@ -3,6 +3,8 @@
 // (finetune_bert.cpp).
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -75,6 +77,11 @@ struct finetune_options {
     std::string progress = "auto";
     bool dry_run = false;
     bool sync_bn = false;  ///< data-parallel runs: batch norm over the global batch
+    double bucket_mb = 25.0;  ///< data-parallel runs: the gradient buckets' size cap, MiB
+    /// --bucket-mb in bytes (at least one float).
+    [[nodiscard]] std::size_t bucket_bytes() const {
+        return std::max<std::size_t>(sizeof(float), std::size_t(bucket_mb * double(1 << 20)));
+    }
     training_options training;
     method_options methods;
     text_options text;

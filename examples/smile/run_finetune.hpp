@@ -33,7 +33,10 @@ struct finetune_job {
     std::function<void(const nlohmann::json&)> on_resolved;
     /// Data-parallel runs: batch norm with the global batch's statistics (--sync-bn).
     bool sync_bn = false;
+    /// Data-parallel runs: the gradient buckets' size cap (--bucket-mb).
+    std::size_t bucket_bytes = std::size_t(25) << 20;
 };
+
 
 /// What a fine-tuning run produced: the training loop's result and the test split's numbers.
 struct finetune_outcome : run_result {
@@ -69,6 +72,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     communicator& ranks = world();
     s.set_communicator(ranks);
     s.set_sync_batch_norm(job.sync_bn);
+    s.set_gradient_bucket_bytes(job.bucket_bytes);
     const auto& t = job.training;
     SMILE_CHECK(t.batch_size % ranks.size() == 0, "--batch-size ", t.batch_size,
                 " does not split evenly over ", ranks.size(), " ranks: give a multiple of ",
@@ -98,6 +102,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     if (ranks.distributed()) {  // absent from one-process runs, whose settings stay as they were
         o.config["ranks"] = ranks.size();
         o.config["sync_bn"] = job.sync_bn;
+        o.config["bucket_mb"] = double(job.bucket_bytes) / double(1 << 20);
     }
     finetune_outcome outcome;
     outcome.resolved = run_settings(*m, o);
@@ -120,10 +125,11 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
         if (ranks.distributed())
             std::fprintf(stderr,
                          "%sdata-parallel: %s, %lld images per rank of each global batch of %lld, "
-                         "batch norm %s\n",
+                         "batch norm %s, gradients averaged in buckets of %.3g MiB during backward\n",
                          t.trainer.label.c_str(), ranks.describe().c_str(),
                          static_cast<long long>(rank_batch), static_cast<long long>(t.batch_size),
-                         job.sync_bn ? "synchronised (--sync-bn)" : "per rank");
+                         job.sync_bn ? "synchronised (--sync-bn)" : "per rank",
+                         double(job.bucket_bytes) / double(1 << 20));
     }
     if (job.on_resolved) job.on_resolved(outcome.resolved);
     if (job.dry_run) return outcome;

@@ -2,6 +2,11 @@
 /// @file
 /// Ranks as threads of one process: a communicator whose collectives meet at a barrier, for
 /// testing data-parallel code (synchronised batch norm, the gradient seam) without MPI.
+///
+/// Non-blocking all-reduces sum at once by default. `deferred` ones sum only when waited for
+/// (every pending one up to the ticket, in the order they were started, as all ranks must): the
+/// latest an engine may read the values, so a test sees what a gradient written after the start
+/// would do.
 
 #include <barrier>
 #include <cstdlib>
@@ -16,7 +21,8 @@ namespace smile::test {
 
 class thread_ranks {
 public:
-    explicit thread_ranks(int size) : size_(size), meet_(size), doubles_(std::size_t(size)) {}
+    explicit thread_ranks(int size, bool deferred = false)
+        : size_(size), deferred_(deferred), meet_(size), doubles_(std::size_t(size)) {}
     /// Runs body(communicator&) on `size` threads, one rank each, and waits for them.
     void run(const std::function<void(communicator&)>& body) {
         std::vector<std::thread> threads;
@@ -47,6 +53,22 @@ private:
             g_.meet_.arrive_and_wait();
         }
         void barrier() override { g_.meet_.arrive_and_wait(); }
+        std::size_t start_allreduce_sum(std::span<float> v) override {
+            if (!g_.deferred_) {
+                reduce(v);
+                return 0;
+            }
+            pending_.push_back(v);
+            return pending_.size() - 1;
+        }
+        void wait(std::size_t ticket) override {
+            for (; summed_ <= ticket && summed_ < pending_.size(); ++summed_) reduce(pending_[summed_]);
+            if (summed_ == pending_.size()) {
+                pending_.clear();
+                summed_ = 0;
+            }
+        }
+
         [[noreturn]] void abort(const std::string&) override { std::abort(); }
 
     private:
@@ -74,9 +96,12 @@ private:
         }
         thread_ranks& g_;
         int rank_;
+        std::vector<std::span<float>> pending_;  // deferred sums, by ticket
+        std::size_t summed_ = 0;                 // of which summed
     };
 
     int size_;
+    bool deferred_;
     std::barrier<> meet_;
     std::vector<std::vector<double>> doubles_;
 };

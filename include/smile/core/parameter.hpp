@@ -10,6 +10,10 @@
 /// parameter that no backward reached since the last step (a head that got no loss this step)
 /// has no fresh gradient and is skipped by the optimizer, weight decay included: PyTorch's
 /// rule for parameters whose `.grad` is None.
+///
+/// With data-parallel training a fresh gradient is also *averaged* once it holds the mean over
+/// the ranks (distributed/gradient_buckets.hpp): a backward that writes it again makes it a
+/// rank's own again, so it is averaged again before the step.
 
 #include <smile/core/tensor.hpp>
 
@@ -37,16 +41,26 @@ struct parameter {
         grad.bind(value.context());
         grad.resize(value.shape());
         fresh_ = true;
+        averaged_ = false;
         return grad;
     }
 
     /// True when a backward wrote the gradient since the last optimizer step.
     [[nodiscard]] bool has_fresh_grad() const noexcept { return fresh_ && !grad.empty(); }
     /// Called by optimizers once the gradient has been applied.
-    void consume_grad() noexcept { fresh_ = false; }
+    void consume_grad() noexcept {
+        fresh_ = false;
+        averaged_ = false;
+    }
+
+    /// True when the fresh gradient already holds the mean over the ranks.
+    [[nodiscard]] bool grad_averaged() const noexcept { return averaged_ && has_fresh_grad(); }
+    /// Called by the data-parallel seam once it has averaged the fresh gradient.
+    void mark_grad_averaged() noexcept { averaged_ = true; }
 
 private:
     bool fresh_ = false;
+    bool averaged_ = false;
 };
 
 }  // namespace smile

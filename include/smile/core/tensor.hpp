@@ -7,6 +7,11 @@
 /// allocates only the first time it sees its largest shape (performance.md §3: on these
 /// machines a fresh page costs ~12 µs). Host access is explicit (`to_host`, `copy_from_host`).
 ///
+/// A tensor may instead live in storage it does not own (`aliasing`): a gradient placed in a
+/// data-parallel bucket (distributed/gradient_buckets.hpp), so that the bucket is all-reduced as
+/// one message without copying gradients in and out. Such a tensor never frees that storage; a
+/// `resize` beyond it moves the tensor to storage of its own.
+///
 /// Every way to write the contents goes through a non-const member (`view`, `data`, `rows`,
 /// `reshaped`, `resize`, `fill`, `copy_from_host`, `assign`), and each of them gives the tensor
 /// a new `generation`. Code that caches something derived from a tensor (folded inference
@@ -72,6 +77,23 @@ public:
         return *this;
     }
     ~tensor() { release(); }
+
+    /// A tensor of `shape` over `storage` (backend memory holding at least shape.size() floats,
+    /// owned by someone else and outliving the tensor). Contents are `storage`'s.
+    [[nodiscard]] static tensor aliasing(context_type& ctx, float* storage, shape4 shape) {
+        check_valid_shape("tensor::aliasing", shape);
+        SMILE_CHECK(storage != nullptr, "tensor::aliasing: no storage");
+        tensor t;
+        t.ctx_ = &ctx;
+        t.data_ = storage;
+        t.shape_ = shape;
+        t.capacity_ = shape.size();
+        t.owns_ = false;
+        t.touch();
+        return t;
+    }
+    /// False for a tensor made by `aliasing` that still lives in the other owner's storage.
+    [[nodiscard]] bool owns_storage() const noexcept { return owns_; }
 
     /// Deep copy in backend memory.
     [[nodiscard]] tensor clone() const {
@@ -183,6 +205,7 @@ public:
         std::swap(shape_, other.shape_);
         std::swap(capacity_, other.capacity_);
         std::swap(generation_, other.generation_);
+        std::swap(owns_, other.owns_);
     }
 
 private:
@@ -199,9 +222,10 @@ private:
                     " depends on the backend's memory layout; use flatten instead");
     }
     void release_storage() noexcept {
-        if (data_ != nullptr) ops<B>::deallocate(*ctx_, data_, capacity_);
+        if (data_ != nullptr && owns_) ops<B>::deallocate(*ctx_, data_, capacity_);
         data_ = nullptr;
         capacity_ = 0;
+        owns_ = true;
     }
     void release() noexcept {
         release_storage();
@@ -212,6 +236,7 @@ private:
     float* data_ = nullptr;
     shape4 shape_{};
     std::size_t capacity_ = 0;
+    bool owns_ = true;  // false while aliasing another owner's storage
     std::uint64_t generation_ = 0;
 };
 

@@ -45,6 +45,22 @@ public:
     /// `all` (size() × local.size() values) becomes every rank's `local`, in rank order.
     virtual void allgather(std::span<const float> local, std::span<float> all) = 0;
     virtual void barrier() = 0;
+
+    /// Non-blocking all-reduce, for gradient buckets launched while backward still runs
+    /// (distributed/gradient_buckets.hpp): starts summing `values` in place and returns a ticket
+    /// for `wait`. `values` must stay untouched until `wait` returns. Every ticket of a round
+    /// is waited for once (in any order) before the next round starts; a communicator without
+    /// an engine of its own for this sums at once (the default) and `wait` has nothing to do. Collectives started
+    /// this way do not interleave with the blocking ones above, which may run meanwhile.
+    virtual std::size_t start_allreduce_sum(std::span<float> values) {
+        allreduce_sum(values);
+        return 0;
+    }
+    /// Lets started collectives advance (an engine that moves data only inside its own calls).
+    virtual void progress() {}
+    /// Returns once the collective of `ticket` has completed.
+    virtual void wait(std::size_t /*ticket*/) {}
+
     /// Ends every rank of the job with `message` (printed by this rank) and exit status 1.
     [[noreturn]] virtual void abort(const std::string& message) = 0;
 
@@ -63,6 +79,15 @@ public:
                                   void* /*stream*/) {
         no_device();
     }
+    /// The device form of `start_allreduce_sum`: the sum starts once the work already issued on
+    /// `stream` has produced `data`, and may run beside the work issued there afterwards;
+    /// `wait_device` makes the work issued on `stream` after it wait for the sum. By default the
+    /// sum is issued on `stream` itself (in order, no overlap).
+    virtual std::size_t start_device_allreduce_sum(float* data, std::size_t n, void* stream) {
+        device_allreduce_sum(data, n, stream);
+        return 0;
+    }
+    virtual void wait_device(std::size_t /*ticket*/, void* /*stream*/) {}
 
     [[nodiscard]] bool is_root() const noexcept { return rank() == 0; }
     [[nodiscard]] bool distributed() const noexcept { return size() > 1; }

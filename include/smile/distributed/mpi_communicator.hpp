@@ -10,7 +10,13 @@
 /// as a single process, so the same binary serves both.
 ///
 /// Errors: MPI_COMM_WORLD returns error codes (MPI_ERRORS_RETURN) and every failed call throws
-/// smile::error with MPI's text. `abort` prints the message and calls MPI_Abort, which makes the
+/// smile::error with MPI's text.
+///
+/// Non-blocking all-reduces (gradient buckets) go over a duplicate of MPI_COMM_WORLD, so that the
+/// blocking collectives issued while they are in flight (synchronised batch norm's sums in
+/// backward) are matched among themselves and never with a bucket. With Open MPI over shared
+/// memory the data moves inside MPI calls on this rank's thread: `progress` (called by the
+/// buckets as backward advances) and `wait`. `abort` prints the message and calls MPI_Abort, which makes the
 /// launcher end every rank of the job.
 
 #ifndef SMILE_WITH_MPI
@@ -25,6 +31,7 @@
 #include <smile/core/error.hpp>
 #include <smile/distributed/communicator.hpp>
 #include <string>
+#include <vector>
 
 namespace smile {
 
@@ -86,7 +93,16 @@ public:
                     "mpi_communicator: MPI is not initialised (make an mpi_environment first)");
         MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
         MPI_Comm_size(MPI_COMM_WORLD, &size_);
+        detail::mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &buckets_), "communicator duplication");
+        MPI_Comm_set_errhandler(buckets_, MPI_ERRORS_RETURN);
     }
+    ~mpi_communicator() override {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized && buckets_ != MPI_COMM_NULL) MPI_Comm_free(&buckets_);
+    }
+    mpi_communicator(const mpi_communicator&) = delete;
+    mpi_communicator& operator=(const mpi_communicator&) = delete;
 
     [[nodiscard]] int rank() const noexcept override { return rank_; }
     [[nodiscard]] int size() const noexcept override { return size_; }
@@ -127,6 +143,29 @@ public:
     }
     void barrier() override { detail::mpi_check(MPI_Barrier(MPI_COMM_WORLD), "barrier"); }
 
+    std::size_t start_allreduce_sum(std::span<float> values) override {
+        if (pending_.empty()) finished_ = 0;  // a new round: tickets count from 0 again
+        MPI_Request request = MPI_REQUEST_NULL;
+        if (!values.empty())
+            detail::mpi_check(MPI_Iallreduce(MPI_IN_PLACE, values.data(),
+                                             detail::mpi_count(values.size(), "allreduce"), MPI_FLOAT,
+                                             MPI_SUM, buckets_, &request),
+                              "non-blocking allreduce");
+        pending_.push_back(request);
+        return pending_.size() - 1;
+    }
+    void progress() override {
+        if (pending_.empty()) return;
+        int done = 0;
+        detail::mpi_check(MPI_Testall(int(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE),
+                          "allreduce progress");
+    }
+    void wait(std::size_t ticket) override {
+        SMILE_CHECK(ticket < pending_.size(), "mpi_communicator::wait: no collective with ticket ", ticket);
+        detail::mpi_check(MPI_Wait(&pending_[ticket], MPI_STATUS_IGNORE), "non-blocking allreduce");
+        if (++finished_ == pending_.size()) pending_.clear();  // the round is over
+    }
+
     [[noreturn]] void abort(const std::string& message) override {
         std::fprintf(stderr, "rank %d of %d: %s\n", rank_, size_, message.c_str());
         std::fflush(stderr);
@@ -144,6 +183,9 @@ private:
 
     int rank_ = 0;
     int size_ = 1;
+    MPI_Comm buckets_ = MPI_COMM_NULL;   // the non-blocking all-reduces' own communicator
+    std::vector<MPI_Request> pending_;   // this round's, by ticket (MPI_REQUEST_NULL once done)
+    std::size_t finished_ = 0;           // how many of them `wait` has seen
 };
 
 /// The ranks of this process's job over MPI: the launcher's (mpirun, srun) when one started the

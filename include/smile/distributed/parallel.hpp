@@ -87,8 +87,9 @@ void broadcast(session<B>& s, tensor<B>& t, int root = 0) {
     detail::on_host_values(s, t, [&](std::span<float> v) { s.comm().broadcast(v, root); });
 }
 
-/// The data-parallel gradient seam: every fresh gradient among `params` becomes the mean over the
-/// ranks. Each rank's loss is the mean over its slice of the global batch, so the mean of the
+/// Every fresh gradient among `params` becomes the mean over the ranks, one all-reduce per
+/// tensor, and is marked averaged (the optimizers average in buckets, gradient_buckets.hpp; this
+/// is the plain form, and their reference in the tests). Each rank's loss is the mean over its slice of the global batch, so the mean of the
 /// ranks' gradients is the gradient of the global batch's mean loss (with synchronised batch
 /// norm, or any term that is the same on every rank, exactly; see docs/distributed.md).
 template <Backend B>
@@ -100,6 +101,7 @@ void average_gradients(session<B>& s, std::span<parameter<B>* const> params) {
         if (!p->has_fresh_grad()) continue;  // the same on every rank: the same code ran
         allreduce_sum(s, p->grad);
         ops<B>::add(s.context(), inverse, p->grad.view(), 0.0f, p->grad.view(), p->grad.view());
+        p->mark_grad_averaged();
     }
 }
 

@@ -69,10 +69,12 @@ void chain_backward(session<B>& s, const tensor<B>& dy, tensor<B>* dx,
     for (std::size_t k = count; k-- > 0;) {
         if (k == 0) {
             apply(k, [&](auto& layer) { layer.backward(s, *g, dx); });
+            s.gradients_written();
             break;
         }
         auto out = s.borrow(activations[k - 1]->shape());
         apply(k, [&](auto& layer) { layer.backward(s, *g, &*out); });
+        s.gradients_written();  // child k's gradients are final: a data-parallel bucket may start
         if (k < activations.size()) activations[k] = {};
         previous = std::move(out);  // releases child k's output gradient
         g = &*previous;

@@ -91,6 +91,7 @@ public:
         SMILE_CHECK(dsource_logits == nullptr || source_head_,
                     "classifier: a source-logit gradient was given but the model has no source head");
         const auto scope = precision_.enter(s.context());
+        backward_scope<B> whole(s);  // data-parallel buckets: see core/session.hpp
         auto g_pooled = s.borrow(pooled_.shape());
         bool have = false;
         if (dlogits != nullptr) {
@@ -109,11 +110,13 @@ public:
             have = true;
         }
         if (!have) g_pooled->fill(0.0f);
+        s.gradients_written();  // the heads' gradients are final
         pooled_tap_.apply(s, *g_pooled);
         auto g_map = s.borrow(features_.shape());
         pool_.backward(s, *g_pooled, &*g_map);
         feature_tap_.apply(s, *g_map);
         backbone_->backward(s, *g_map, dx);
+        whole.close();
     }
 
     [[nodiscard]] const tensor<B>& logits() const { return checked(logits_, "logits"); }

@@ -166,6 +166,7 @@ public:
             for (std::size_t b = stages_[i].size(); b-- > 0;) {
                 auto next = s.borrow(outputs_[k - 1]->shape());
                 stages_[i][b].backward(s, *g, &*next);
+                s.gradients_written();
                 outputs_[k] = {};
                 --k;
                 g = std::move(next);

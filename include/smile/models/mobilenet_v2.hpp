@@ -121,6 +121,7 @@ public:
         for (std::size_t i = blocks_.size(); i-- > 0;) {
             auto next = s.borrow(outputs_[i]->shape());
             blocks_[i].backward(s, *g, &*next);
+            s.gradients_written();
             outputs_[i + 1] = {};
             g = std::move(next);
         }

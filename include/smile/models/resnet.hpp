@@ -122,6 +122,7 @@ public:
         for (std::size_t i = stages_.size(); i-- > 0;) {
             auto next = s.borrow(stage_input(i).shape());
             stages_[i].backward(s, *g, &*next);
+            s.gradients_written();
             if (i + 1 < stages_.size()) stage_out_[i] = {};
             if (i > 0) stage_taps_[i - 1].apply(s, *next);
             current = std::move(next);

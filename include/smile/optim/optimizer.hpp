@@ -13,6 +13,13 @@
 /// - metadata "kind" (the optimizer's name, checked on restore) and "step.<parameter name>" (how
 ///   many updates that parameter has had, which Adam's bias correction needs).
 /// A concrete optimizer says which slots it keeps and how one parameter is updated.
+///
+/// Data-parallel training: the optimizer's parameters are averaged across the ranks in buckets
+/// (distributed/gradient_buckets.hpp), made at the first average and listening to the session's
+/// backward from then on, so that each bucket is summed as soon as backward has produced it and
+/// gradients hold the mean when the model's backward returns; `step` averages whatever is still
+/// a rank's own. An optimizer that has averaged is destroyed or re-attached before the
+/// parameters it was attached to (its buckets hold their gradients).
 
 #include <fnmatch.h>
 
@@ -20,6 +27,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <smile/distributed/gradient_buckets.hpp>
 #include <smile/core/session.hpp>
 #include <smile/distributed/parallel.hpp>
 #include <smile/models/named_tensors.hpp>
@@ -43,7 +52,7 @@ public:
     /// Returns the saved values of a state tensor, or nothing when the checkpoint lacks it.
     using tensor_lookup = std::function<std::vector<float>(const std::string&)>;
 
-    virtual ~optimizer() = default;
+    virtual ~optimizer() { drop_buckets(); }
     optimizer() = default;
     optimizer(const optimizer&) = delete;
     optimizer& operator=(const optimizer&) = delete;
@@ -64,6 +73,7 @@ public:
 
     /// Takes the given named parameters (e.g. only a head) and applies the rules.
     void attach_parameters(const std::vector<std::pair<std::string, parameter<B>*>>& params) {
+        drop_buckets();
         entries_.clear();
         for (const auto& [name, p] : params) {
             for (const auto& r : rules_)
@@ -75,16 +85,25 @@ public:
         }
     }
 
-    /// Makes every fresh gradient the mean over the session's ranks now, ahead of `step`, which
-    /// then does not average again: for what must see the averaged gradients before the update
-    /// (clipping by the global norm). Nothing with one process.
+    /// Makes every fresh gradient that is still a rank's own the mean over the session's ranks
+    /// now (the seam; `step` calls it first). Nothing with one process.
     void average_now(session<B>& s) {
         if (!s.comm().distributed()) return;
-        attached_.clear();
-        for (auto& e : entries_) attached_.push_back(e.param);
-        average_gradients(s, std::span<parameter<B>* const>(attached_));
-        averaged_ = true;
+        if (!buckets_) {
+            std::vector<std::pair<std::string, parameter<B>*>> named;
+            for (auto& e : entries_) named.emplace_back(e.name, e.param);
+            buckets_ = std::make_unique<gradient_buckets<B>>(s, named, s.gradient_bucket_bytes());
+        }
+        buckets_->finish(s);
+        if (s.current_backward_listener() != buckets_.get()) {  // from now on, during backward
+            stop_listening();
+            s.set_backward_listener(buckets_.get());
+            listening_ = &s;
+        }
     }
+
+    /// The buckets of data-parallel training (null before the first average with several ranks).
+    [[nodiscard]] const gradient_buckets<B>* buckets() const noexcept { return buckets_.get(); }
 
     /// One update of every attached parameter that has a fresh gradient, at learning rate `lr`.
     /// Returns how many parameters were updated.
@@ -92,11 +111,10 @@ public:
         SMILE_CHECK(!entries_.empty(), name(), ": no parameters attached");
         SMILE_CHECK(std::isfinite(lr) && lr >= 0.0f, name(), ": the learning rate must be finite and non-negative, got ",
                     lr);
-        // The data-parallel seam: every rank's gradients become the mean over the ranks here,
-        // before weight decay and the update, so every rank takes the same step (unless
-        // `average_now` already did, for this step).
-        if (!averaged_) average_now(s);
-        averaged_ = false;
+        // The data-parallel seam: every rank's gradients become the mean over the ranks here (most
+        // of them already did when the model's backward returned), before weight decay and the
+        // update, so every rank takes the same step.
+        average_now(s);
         std::size_t updated = 0;
         for (auto& e : entries_) {
             parameter<B>& p = *e.param;
@@ -197,10 +215,20 @@ private:
         return v;
     }
 
+    void stop_listening() noexcept {
+        if (listening_ != nullptr && listening_->current_backward_listener() == buckets_.get())
+            listening_->set_backward_listener(nullptr);
+        listening_ = nullptr;
+    }
+    void drop_buckets() noexcept {
+        stop_listening();
+        buckets_.reset();
+    }
+
     std::vector<parameter_rule> rules_;
     std::vector<entry> entries_;
-    std::vector<parameter<B>*> attached_;  // the entries' parameters, for the gradient seam
-    bool averaged_ = false;                // average_now ran since the last step
+    std::unique_ptr<gradient_buckets<B>> buckets_;  // data-parallel only
+    session<B>* listening_ = nullptr;               // whose backward the buckets hear
 };
 
 }  // namespace smile

@@ -150,10 +150,12 @@ public:
     /// into the hidden states, then flows through the layers in reverse and into the tables.
     void backward(session<B>& s, const tensor<B>* d_pooled, const tensor<B>* d_hidden) {
         SMILE_CHECK(d_pooled != nullptr || d_hidden != nullptr, "bert: backward needs a gradient");
+        backward_scope<B> whole(s);  // data-parallel buckets: see core/session.hpp
         auto& ctx = s.context();
         if (d_pooled != nullptr) {
             pooler_act_.backward(s, *d_pooled, &d_pooler_out_);
             pooler_.backward(s, d_pooler_out_, &d_cls_);
+            s.gradients_written();
             d_hidden_.bind(ctx);
             d_hidden_.resize(last_hidden().shape());
             ops<B>::gather_rows_backward(ctx, cls_rows_, d_cls_.view(), d_hidden_.view());
@@ -167,6 +169,7 @@ public:
         for (std::size_t i = layers_.size(); i-- > 0;) {
             layers_[i].backward(s, d_hidden_, &d_previous_);
             std::swap(d_hidden_, d_previous_);
+            s.gradients_written();
         }
         if (embedding_mix_) {  // the inverse mix (file comment)
             d_previous_.bind(ctx);
@@ -178,6 +181,7 @@ public:
             std::swap(d_hidden_, d_previous_);
         }
         embeddings_.backward(s, d_hidden_);
+        whole.close();
     }
 
     template <class F>
@@ -271,19 +275,23 @@ public:
                   const tensor<B>* d_features_extra = nullptr,
                   const tensor<B>* d_hidden_extra = nullptr) {
         const auto scope = precision_.enter(s.context());
+        backward_scope<B> whole(s);  // data-parallel buckets: see core/session.hpp
         fc_.backward(s, d_logits, &d_dropped_);
         dropout_.backward(s, d_dropped_, &d_features_);
+        s.gradients_written();  // the head's gradients are final
         if (d_features_extra != nullptr)
             ops<B>::add(s.context(), 1.0f, d_features_.view(), 1.0f, d_features_extra->view(),
                         d_features_.view());
         if (!pooled_mix_) {
             bert_.backward(s, &d_features_, d_hidden_extra);
+            whole.close();
             return;
         }
         d_pooled_.bind(s.context());
         d_pooled_.resize(d_features_.shape());
         ops<B>::mix_rows(s.context(), mix_lambda_, d_features_.view(), inverse_, d_pooled_.view());
         bert_.backward(s, &d_pooled_, d_hidden_extra);
+        whole.close();
     }
 
     template <class F>

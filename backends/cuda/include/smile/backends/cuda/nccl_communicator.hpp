@@ -9,6 +9,12 @@
 /// Each rank uses one GPU: SMILE_CUDA_DEVICE when set, else the rank's index on its node (the
 /// launcher's local rank) modulo the node's devices (cuda/device.hpp).
 ///
+/// Gradient buckets (`start_device_allreduce_sum`) run on a second stream of the communicator's
+/// own: an event recorded on the compute stream makes that stream wait until the bucket's
+/// gradients exist, NCCL sums them there while backward goes on issuing kernels on the compute
+/// stream, and `wait_device` makes the compute stream wait for the sum's event (PyTorch DDP's
+/// arrangement). Events are made once and reused, one pair per bucket of a round.
+///
 /// Compiled in CI; not yet run on a GPU (docs/distributed.md).
 
 #ifndef SMILE_WITH_NCCL
@@ -21,10 +27,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <smile/backends/cuda/device.hpp>
+#include <smile/backends/cuda/status.hpp>
 #include <smile/core/error.hpp>
 #include <smile/distributed/communicator.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace smile::cuda {
 
@@ -50,6 +58,11 @@ public:
     }
     ~nccl_communicator() override {
         if (comm_ != nullptr) (void)ncclCommDestroy(comm_);
+        for (auto& e : events_) {
+            (void)cudaEventDestroy(e.ready);
+            (void)cudaEventDestroy(e.summed);
+        }
+        if (side_ != nullptr) (void)cudaStreamDestroy(side_);
     }
     nccl_communicator(const nccl_communicator&) = delete;
     nccl_communicator& operator=(const nccl_communicator&) = delete;
@@ -86,6 +99,28 @@ public:
                                          static_cast<cudaStream_t>(stream)),
                            "all-reduce");
     }
+    std::size_t start_device_allreduce_sum(float* data, std::size_t n, void* stream) override {
+        if (side_ == nullptr)
+            detail::check(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        if (round_ == events_.size()) {
+            bucket_events e{};
+            detail::check(cudaEventCreateWithFlags(&e.ready, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+            detail::check(cudaEventCreateWithFlags(&e.summed, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+            events_.push_back(e);
+        }
+        const bucket_events& e = events_[round_];
+        detail::check(cudaEventRecord(e.ready, static_cast<cudaStream_t>(stream)), "cudaEventRecord");
+        detail::check(cudaStreamWaitEvent(side_, e.ready, 0), "cudaStreamWaitEvent");
+        detail::nccl_check(ncclAllReduce(data, data, n, ncclFloat, ncclSum, comm_, side_), "bucket all-reduce");
+        detail::check(cudaEventRecord(e.summed, side_), "cudaEventRecord");
+        return round_++;
+    }
+    void wait_device(std::size_t ticket, void* stream) override {
+        SMILE_CHECK(ticket < round_, "nccl_communicator::wait_device: no collective with ticket ", ticket);
+        detail::check(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream), events_[ticket].summed, 0),
+                      "cudaStreamWaitEvent");
+        if (++waited_ == round_) round_ = waited_ = 0;  // the round is over: its events are free again
+    }
     void device_broadcast(float* data, std::size_t n, int root, void* stream) override {
         detail::nccl_check(
             ncclBroadcast(data, data, n, ncclFloat, root, comm_, static_cast<cudaStream_t>(stream)),
@@ -98,8 +133,17 @@ public:
     }
 
 private:
+    struct bucket_events {
+        cudaEvent_t ready;   // the bucket's gradients exist (compute stream)
+        cudaEvent_t summed;  // its all-reduce has finished (side stream)
+    };
+
     communicator& host_;
     ncclComm_t comm_ = nullptr;
+    cudaStream_t side_ = nullptr;  // where buckets are summed beside backward
+    std::vector<bucket_events> events_;
+    std::size_t round_ = 0;   // buckets started in this round
+    std::size_t waited_ = 0;  // of which waited for
 };
 
 }  // namespace smile::cuda
