@@ -8,7 +8,7 @@
 //   images/s counts the global batch. `_1mib`: 1 MiB buckets; `_after_backward`: one all-reduce
 //   per tensor once backward has returned (the seam before buckets), for comparison.
 // - gradient_allreduce: the seam alone, averaging ResNet-18's gradients (11.3 M floats) over the
-//   ranks one tensor at a time (`per_tensor`) or in the optimizer's 25 MiB buckets (`buckets`):
+//   ranks one tensor at a time (`per_tensor`) or in the optimizer's buckets (25 MiB, 1 MiB):
 //   seconds per step and the bus bandwidth 2·(N − 1)/N·bytes/s of a ring all-reduce.
 // Every rank runs a fixed number of iterations (the collectives must match); rank 0 reports.
 #include <smile/factory_instances.hpp>
@@ -95,8 +95,8 @@ void data_parallel_step(benchmark::State& state, bool sync_bn, std::size_t bucke
                            benchmark::Counter::kIsRate);
 }
 
-void gradient_allreduce(benchmark::State& state, bool in_buckets) {
-    step_setup b(false);
+void gradient_allreduce(benchmark::State& state, bool in_buckets, std::size_t bucket_mib) {
+    step_setup b(false, bucket_mib);
     b.step();  // every gradient exists (and, with several ranks, lives in the buckets)
     b.s.set_backward_listener(nullptr);
     std::size_t floats = 0;
@@ -146,8 +146,9 @@ BENCHMARK_CAPTURE(data_parallel_step, resnet18_64px_b48_sync_bn, true, 25, false
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(20);
-BENCHMARK_CAPTURE(gradient_allreduce, per_tensor, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
-BENCHMARK_CAPTURE(gradient_allreduce, buckets, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
+BENCHMARK_CAPTURE(gradient_allreduce, per_tensor, false, 25)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
+BENCHMARK_CAPTURE(gradient_allreduce, buckets, true, 25)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
+BENCHMARK_CAPTURE(gradient_allreduce, buckets_1mib, true, 1)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(30);
 
 int main(int argc, char** argv) {
     smile::communicator& world = ranks();

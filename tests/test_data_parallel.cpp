@@ -211,8 +211,10 @@ bucket_run train_in_buckets(bool overlapped, bool deferred, std::size_t bucket_b
         }
         if (comm.rank() == 0) {
             for (auto* p : pointers) out.weights.push_back(p->value.to_host());
-            out.layout = opt->buckets()->layout();
-            out.last = opt->buckets()->last_round();
+            if (const auto* buckets = opt->buckets()) {  // none with bucket size 0
+                out.layout = buckets->layout();
+                out.last = buckets->last_round();
+            }
         }
     });
     return out;
@@ -248,6 +250,11 @@ TEST_CASE("gradient buckets: laid out in reverse, the first at most 1 MiB, none 
     CHECK(usual.layout()[0] == std::vector<std::string>{"big"});
     CHECK_THROWS_WITH_AS(smile::gradient_buckets<B>(s, named, 2), doctest::Contains("at least one value"),
                          smile::error);
+    // Unless set, the size follows the communicator: 0 (one all-reduce per tensor) without
+    // device collectives.
+    CHECK(s.gradient_bucket_bytes() == 0);
+    s.set_gradient_bucket_bytes(4096);
+    CHECK(s.gradient_bucket_bytes() == 4096);
 }
 
 TEST_CASE("gradient buckets summed while backward runs give exactly the steps of one all-reduce per tensor") {
@@ -282,6 +289,11 @@ TEST_CASE("gradient buckets summed while backward runs give exactly the steps of
                 CHECK(overlapped.last.messages == 1);
             }
             CHECK(reference.last.started_in_backward == 0);
+            // Bucket size 0: no buckets, one all-reduce per tensor at the step: the same weights.
+            const auto unbucketed = train_in_buckets(true, deferred, 0);
+            CHECK(unbucketed.layout.empty());
+            for (std::size_t i = 0; i < reference.weights.size(); ++i)
+                CHECK(smile::test::max_abs_diff(unbucketed.weights[i], reference.weights[i]) == 0.0);
         }
 }
 
@@ -317,4 +329,34 @@ TEST_CASE("gradient buckets: a gradient that left its bucket is copied back, and
                              smile::error);
         s.set_backward_listener(nullptr);
     });
+}
+
+TEST_CASE("a gradient averaged before the step (clipping's average_now) is not averaged again, with or without buckets") {
+    for (const std::size_t cap : {std::size_t(0), std::size_t(1) << 20}) {
+        CAPTURE(cap);
+        std::vector<std::vector<float>> after(2);
+        smile::test::thread_ranks(2).run([&](smile::communicator& comm) {
+            smile::session<B> s;
+            s.set_communicator(comm);
+            s.set_gradient_bucket_bytes(cap);
+            smile::parameter<B> w(s.context(), {2, 1, 1, 1}, 1);
+            w.value.copy_from_host(std::vector<float>{1, 2});
+            const float r = float(comm.rank());
+            w.grad_for_write().copy_from_host(std::vector<float>{r, 3 * r});
+            smile::optimizer_options o;
+            o.weight_decay = 0.0f;
+            o.momentum = 0.0f;
+            auto opt = smile::make_optimizer<B>(o);
+            opt->attach_parameters({{"w", &w}});
+            opt->average_now(s);  // mean: 0.5, 1.5
+            CHECK(w.grad_averaged());
+            CHECK(w.grad.to_host() == std::vector<float>{0.5f, 1.5f});
+            // Changed afterwards without a new backward (as clipping scales it): stays as it is.
+            w.grad.copy_from_host(std::vector<float>{0.5f + r, 1.5f});
+            opt->step(s, 1.0f);
+            after[std::size_t(comm.rank())] = w.value.to_host();
+        });
+        CHECK(after[0] == std::vector<float>{0.5f, 0.5f});
+        CHECK(after[1] == std::vector<float>{-0.5f, 0.5f});
+    }
 }

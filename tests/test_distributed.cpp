@@ -180,10 +180,13 @@ TEST_CASE(
     const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
                                               f.args("finetune", 3, "one") + " 2>&1");
     REQUIRE(one.status == 0);
-    const auto two = smile::test::run_command(two_ranks() + f.args("finetune", 3, "two") + " 2>&1");
+    // And without buckets: one all-reduce per tensor after backward.
+    const auto two = smile::test::run_command(two_ranks() + f.args("finetune", 3, "two", "--bucket-mb 0") + " 2>&1");
     INFO(two.output);
     REQUIRE(two.status == 0);
     CHECK(two.output.find("batch norm per rank") != std::string::npos);
+    CHECK(two.output.find("gradients averaged one tensor at a time after backward (--bucket-mb 0)") !=
+          std::string::npos);
     std::string worst;
     // Statistics over 3 images instead of 6: not the single-process network.
     CHECK(largest_relative_difference(f.out("two/weights-last.safetensors"),

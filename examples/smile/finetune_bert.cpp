@@ -273,9 +273,9 @@ void finetune_bert(finetune_options& o) {
             std::fprintf(
                 stderr,
                 "data-parallel: %s, %lld sentences per rank of each global batch of %lld, "
-                "gradients averaged in buckets of %.3g MiB during backward\n",
+                "%s\n",
                 ranks.describe().c_str(), static_cast<long long>(t.batch_size / ranks.size()),
-                static_cast<long long>(t.batch_size), o.bucket_mb);
+                static_cast<long long>(t.batch_size), gradient_seam_text(s.gradient_bucket_bytes()).c_str());
         const auto record = config_record("finetune", given_options(*o.sub), resolved);
         if (o.dry_run) {
             if (root) std::printf("%s\n", record.dump(2).c_str());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <smile/core/session.hpp>
 #include <string>
 
 #include "smile/dataset_options.hpp"
@@ -77,9 +78,12 @@ struct finetune_options {
     std::string progress = "auto";
     bool dry_run = false;
     bool sync_bn = false;  ///< data-parallel runs: batch norm over the global batch
-    double bucket_mb = 25.0;  ///< data-parallel runs: the gradient buckets' size cap, MiB
-    /// --bucket-mb in bytes (at least one float).
+    double bucket_mb = -1.0;  ///< data-parallel runs: the gradient buckets' size cap, MiB (< 0: automatic)
+    /// --bucket-mb in bytes (0: no buckets, else at least one float); not given: the session's
+    /// automatic choice (automatic_gradient_buckets).
     [[nodiscard]] std::size_t bucket_bytes() const {
+        if (bucket_mb < 0.0) return automatic_gradient_buckets;
+        if (bucket_mb == 0.0) return 0;
         return std::max<std::size_t>(sizeof(float), std::size_t(bucket_mb * double(1 << 20)));
     }
     training_options training;

@@ -34,7 +34,7 @@ struct finetune_job {
     /// Data-parallel runs: batch norm with the global batch's statistics (--sync-bn).
     bool sync_bn = false;
     /// Data-parallel runs: the gradient buckets' size cap (--bucket-mb).
-    std::size_t bucket_bytes = std::size_t(25) << 20;
+    std::size_t bucket_bytes = automatic_gradient_buckets;
 };
 
 
@@ -102,7 +102,7 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
     if (ranks.distributed()) {  // absent from one-process runs, whose settings stay as they were
         o.config["ranks"] = ranks.size();
         o.config["sync_bn"] = job.sync_bn;
-        o.config["bucket_mb"] = double(job.bucket_bytes) / double(1 << 20);
+        o.config["bucket_mb"] = double(s.gradient_bucket_bytes()) / double(1 << 20);
     }
     finetune_outcome outcome;
     outcome.resolved = run_settings(*m, o);
@@ -125,11 +125,11 @@ inline finetune_outcome run_finetune(const finetune_job& job, bool print_config 
         if (ranks.distributed())
             std::fprintf(stderr,
                          "%sdata-parallel: %s, %lld images per rank of each global batch of %lld, "
-                         "batch norm %s, gradients averaged in buckets of %.3g MiB during backward\n",
+                         "batch norm %s, %s\n",
                          t.trainer.label.c_str(), ranks.describe().c_str(),
                          static_cast<long long>(rank_batch), static_cast<long long>(t.batch_size),
                          job.sync_bn ? "synchronised (--sync-bn)" : "per rank",
-                         double(job.bucket_bytes) / double(1 << 20));
+                         gradient_seam_text(s.gradient_bucket_bytes()).c_str());
     }
     if (job.on_resolved) job.on_resolved(outcome.resolved);
     if (job.dry_run) return outcome;

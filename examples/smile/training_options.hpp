@@ -2,6 +2,7 @@
 // Options shared by `smile pretrain`, `smile finetune` and `smile compare`: the optimizer,
 // schedule, data pipeline and every method's hyper-parameters.
 
+#include <cstdio>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -330,5 +331,14 @@ struct method_options {
 private:
     std::vector<CLI::Option*> strength_options_;
 };
+
+/// How a data-parallel run averages its gradients (--bucket-mb, as bytes), for its first lines.
+[[nodiscard]] inline std::string gradient_seam_text(std::size_t bucket_bytes) {
+    if (bucket_bytes == 0) return "gradients averaged one tensor at a time after backward (--bucket-mb 0)";
+    char text[96];
+    std::snprintf(text, sizeof text, "gradients averaged in buckets of %.3g MiB during backward",
+                  double(bucket_bytes) / double(1 << 20));
+    return text;
+}
 
 }  // namespace smile::cli

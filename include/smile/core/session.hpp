@@ -32,6 +32,9 @@ public:
 template <Backend B>
 class backward_scope;
 
+/// `session::set_gradient_bucket_bytes`'s default: the size follows the communicator.
+inline constexpr std::size_t automatic_gradient_buckets = ~std::size_t(0);
+
 template <Backend B>
 class session {
 public:
@@ -64,9 +67,16 @@ public:
     }
     void set_sync_batch_norm(bool on) noexcept { sync_batch_norm_ = on; }
 
-    /// How large a data-parallel gradient bucket may grow (bytes; PyTorch DDP's 25 MiB by
-    /// default). Read when an optimizer first averages gradients.
-    [[nodiscard]] std::size_t gradient_bucket_bytes() const noexcept { return bucket_bytes_; }
+    /// How large a data-parallel gradient bucket may grow, in bytes; 0: no buckets, one
+    /// all-reduce per tensor after backward. Read when an optimizer first averages gradients.
+    /// Unless set, it follows the communicator: PyTorch DDP's 25 MiB for one with device
+    /// collectives (NCCL: buckets summed on a side stream while backward runs), 0 for host
+    /// buffers over MPI, where a rank's thread moves the data only inside MPI calls and the
+    /// buckets measured slower than one blocking all-reduce per tensor (docs/distributed.md).
+    [[nodiscard]] std::size_t gradient_bucket_bytes() const noexcept {
+        if (bucket_bytes_ != automatic_gradient_buckets) return bucket_bytes_;
+        return comm_->device_collectives() ? std::size_t(25) << 20 : 0;
+    }
     void set_gradient_bucket_bytes(std::size_t bytes) noexcept { bucket_bytes_ = bytes; }
 
     /// Who hears of backward's progress (at most one; null: nobody). The listener must
@@ -85,7 +95,7 @@ private:
     tensor_pool<B> scratch_;
     communicator* comm_ = &single_process::instance();
     bool sync_batch_norm_ = false;
-    std::size_t bucket_bytes_ = std::size_t(25) << 20;
+    std::size_t bucket_bytes_ = automatic_gradient_buckets;
     backward_listener<B>* listener_ = nullptr;
     int backward_depth_ = 0;  // open backward_scopes
 };

@@ -98,7 +98,9 @@ void average_gradients(session<B>& s, std::span<parameter<B>* const> params) {
     if (!c.distributed()) return;
     const float inverse = 1.0f / float(c.size());
     for (parameter<B>* p : params) {
-        if (!p->has_fresh_grad()) continue;  // the same on every rank: the same code ran
+        // Skipped alike on every rank (the same code ran): no fresh gradient, or one already
+        // averaged (by the buckets, or by an earlier call this step).
+        if (!p->has_fresh_grad() || p->grad_averaged()) continue;
         allreduce_sum(s, p->grad);
         ops<B>::add(s.context(), inverse, p->grad.view(), 0.0f, p->grad.view(), p->grad.view());
         p->mark_grad_averaged();

@@ -86,9 +86,17 @@ public:
     }
 
     /// Makes every fresh gradient that is still a rank's own the mean over the session's ranks
-    /// now (the seam; `step` calls it first). Nothing with one process.
+    /// now (the seam; `step` calls it first). Nothing with one process. A session whose bucket
+    /// size is 0 averages one tensor at a time here, after backward, without buckets.
     void average_now(session<B>& s) {
         if (!s.comm().distributed()) return;
+        if (s.gradient_bucket_bytes() == 0) {
+            drop_buckets();
+            std::vector<parameter<B>*> params;
+            for (auto& e : entries_) params.push_back(e.param);
+            average_gradients(s, std::span<parameter<B>* const>(params));
+            return;
+        }
         if (!buckets_) {
             std::vector<std::pair<std::string, parameter<B>*>> named;
             for (auto& e : entries_) named.emplace_back(e.name, e.param);
