@@ -360,3 +360,23 @@ TEST_CASE("a gradient averaged before the step (clipping's average_now) is not a
         CHECK(after[1] == std::vector<float>{-0.5f, 0.5f});
     }
 }
+
+TEST_CASE("gradient buckets: a fresh gradient outlives its buckets in storage of its own, a consumed one is dropped") {
+    smile::test::thread_ranks(2).run([&](smile::communicator& comm) {
+        smile::session<B> s;
+        s.set_communicator(comm);
+        smile::parameter<B> p(s.context(), {3, 1, 1, 1}, 1), q(s.context(), {2, 1, 1, 1}, 1);
+        (void)p.grad_for_write();
+        (void)q.grad_for_write();
+        {
+            smile::gradient_buckets<B> buckets(s, {{"p", &p}, {"q", &q}}, 1 << 20);
+            p.grad.copy_from_host(std::vector<float>{1, 2, 3});  // in the bucket now
+            CHECK_FALSE(p.grad.owns_storage());
+            q.consume_grad();
+        }
+        CHECK(p.grad.owns_storage());
+        CHECK(p.has_fresh_grad());
+        CHECK(p.grad.to_host() == std::vector<float>{1, 2, 3});
+        CHECK(q.grad.empty());
+    });
+}

@@ -85,12 +85,24 @@ public:
     gradient_buckets(const gradient_buckets&) = delete;
     gradient_buckets& operator=(const gradient_buckets&) = delete;
 
-    /// The gradients still in the buckets are dropped (their memory goes with the buckets): an
-    /// optimizer is destroyed or re-attached before the parameters it was attached to.
+    /// The gradients leave the buckets, whose memory goes with them: a fresh one (not consumed
+    /// by a step yet: the bucket size changed, the optimizer was re-attached) is copied into
+    /// storage of its own, the others are dropped (they are written anew by the next backward).
+    /// So the parameters must outlive the buckets: an optimizer is destroyed or re-attached
+    /// before the parameters it was attached to.
     ~gradient_buckets() override {
         for (bucket& b : buckets_)
-            for (slot& sl : b.slots)
-                if (placed(b, sl)) sl.p->grad = tensor<B>();
+            for (slot& sl : b.slots) {
+                if (!placed(b, sl)) continue;
+                tensor<B> own;
+                if (sl.p->has_fresh_grad()) {
+                    try {
+                        own = std::as_const(sl.p->grad).clone();
+                    } catch (...) {  // out of memory while tearing down: the gradient is lost
+                    }
+                }
+                sl.p->grad = std::move(own);
+            }
     }
 
     /// The parameter names of each bucket, in the order the buckets are summed.
