@@ -75,6 +75,7 @@ public:
     void attach_parameters(const std::vector<std::pair<std::string, parameter<B>*>>& params) {
         drop_buckets();
         entries_.clear();
+        attached_.clear();
         for (const auto& [name, p] : params) {
             for (const auto& r : rules_)
                 if (::fnmatch(r.pattern.c_str(), name.c_str(), 0) == 0) {
@@ -82,6 +83,7 @@ public:
                     p->wd_mult = r.wd_mult;
                 }
             entries_.push_back({name, p, {}, 0});
+            attached_.push_back(p);
         }
     }
 
@@ -92,9 +94,7 @@ public:
         if (!s.comm().distributed()) return;
         if (s.gradient_bucket_bytes() == 0) {
             drop_buckets();
-            std::vector<parameter<B>*> params;
-            for (auto& e : entries_) params.push_back(e.param);
-            average_gradients(s, std::span<parameter<B>* const>(params));
+            average_gradients(s, std::span<parameter<B>* const>(attached_));
             return;
         }
         if (!buckets_) {
@@ -235,6 +235,7 @@ private:
 
     std::vector<parameter_rule> rules_;
     std::vector<entry> entries_;
+    std::vector<parameter<B>*> attached_;           // the entries' parameters, for the per-tensor seam
     std::unique_ptr<gradient_buckets<B>> buckets_;  // data-parallel only
     session<B>* listening_ = nullptr;               // whose backward the buckets hear
 };
