@@ -796,8 +796,28 @@ TEST_CASE("ops: dropout draws the same counter-based mask on every backend, forw
             smile::ops<B>::dropout_forward(s.context(), d, x.view(), y.view());
             smile::ops<B>::dropout_backward(s.context(), d, dy.view(), dx.view());
             smile::ops<B>::dropout_forward(s.context(), d, x.view(), x.view());  // in place
+            smile::dropout_desc shifted = d;
+            shifted.offset = 5 * 33;  // a share starting at row 5 of a larger matrix
+            smile::ops<B>::dropout_forward(s.context(), shifted, dy.view(), dx.view());
             return concat({y.to_host(), dx.to_host(), x.to_host()});
         });
+        {
+            // With offset r·columns, rows [r, n) alone draw the mask of rows [r, n) of the whole:
+            // what a data-parallel rank relies on.
+            smile::session<device> s;
+            const auto whole_shape = smile::matrix_shape(8, 33);
+            auto whole = random_tensor(s, whole_shape, 95);
+            smile::tensor<device> whole_out(s, whole_shape), tail_out(s, smile::matrix_shape(3, 33));
+            smile::ops<device>::dropout_forward(s.context(), d, whole.view(), whole_out.view());
+            smile::dropout_desc tail = d;
+            tail.offset = 5 * 33;
+            smile::ops<device>::dropout_forward(s.context(), tail, std::as_const(whole).rows(5, 8),
+                                               tail_out.view());
+            const auto expected = whole_out.to_host();
+            const auto got = tail_out.to_host();
+            REQUIRE(got.size() == 3 * 33);
+            for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == expected[5 * 33 + i]);
+        }
         smile::session<device> s;
         const auto sh = smile::matrix_shape(100, 1000);
         auto ones = smile::tensor<device>::filled(s, sh, 1.0f);

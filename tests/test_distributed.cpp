@@ -222,7 +222,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "mpirun -np 2: bad settings and unsupported methods stop every rank with one clear message") {
+    "mpirun -np 2: bad settings stop every rank with one clear message, for images and text") {
     setup f;
     std::string odd = f.args("finetune", 2, "uneven");
     odd.replace(odd.find("--batch-size 6"), 14, "--batch-size 5");
@@ -231,7 +231,7 @@ TEST_CASE(
     CHECK(uneven.status != 0);
     CHECK(uneven.output.find("--batch-size 5 does not split evenly over 2 ranks") !=
           std::string::npos);
-    // A text method that mixes sentences after the embeddings is refused, naming itself.
+    // A text batch size that does not split over the ranks (every text method runs over ranks).
     const fs::path vocab = f.dir / "text-vocab.txt";
     {
         std::ofstream out(vocab);
@@ -245,19 +245,19 @@ TEST_CASE(
         two_ranks() + "finetune --arch bert --model-config " + fixtures +
         "/bert_tiny/config.json --weights " + fixtures + "/bert_tiny/model.safetensors --vocab " +
         vocab.string() + " --format sst5 --root " + (f.dir / "sst").string() +
-        " --num-classes 2 --max-length 12 --method mixup 2>&1");
+        " --num-classes 2 --max-length 12 --method mixup --batch-size 5 2>&1");
     INFO(text.output);
     CHECK(text.status != 0);
-    CHECK(text.output.find("--arch bert --method mixup: data-parallel training (2 ranks) does "
-                           "not support it yet") != std::string::npos);
+    CHECK(text.output.find("--batch-size 5 over 2 ranks: every batch of an epoch of 16 sentences "
+                           "must split evenly") != std::string::npos);
 }
 
 TEST_CASE(
     "mpirun -np 2 smile finetune --arch bert ends with the weights of one process at the same "
-    "global batch, for FT, L2-SP and BSS") {
+    "global batch, for FT, L2-SP, BSS, mixup and SMILE, with dropout on") {
     setup f;
-    // SST trees with a planted sentiment word, the tiny BERT without dropout (whose masks are
-    // drawn per rank's share, so that with dropout ranks train another, equally valid network).
+    // SST trees with a planted sentiment word, the tiny BERT with its dropout (0.1): the masks are
+    // drawn per element of the global batch, so the ranks draw together one process's masks.
     const fs::path sst = f.dir / "sst";
     fs::create_directories(sst / "trees");
     smile::test::planted::write_trees(sst / "trees" / "train.txt", 48, 1);
@@ -266,21 +266,17 @@ TEST_CASE(
     {
         std::ofstream vocab(f.dir / "vocab.txt");
         for (const auto& token : smile::test::planted::vocabulary()) vocab << token << "\n";
-        std::ifstream in(fixtures + "/bert_tiny/config.json");
-        auto config = nlohmann::json::parse(in);
-        config["hidden_dropout_prob"] = 0.0;
-        config["attention_probs_dropout_prob"] = 0.0;
-        std::ofstream(f.dir / "config.json") << config.dump(2);
     }
     auto args = [&](const std::string& method, const std::string& run) {
-        return "finetune --arch bert --model-config " + f.out("config.json") + " --weights " +
+        return "finetune --arch bert --model-config " + fixtures + "/bert_tiny/config.json --weights " +
                fixtures + "/bert_tiny/model.safetensors --vocab " + f.out("vocab.txt") +
                " --format sst5 --root " + sst.string() +
                " --num-classes 2 --max-length 12 --method " + method +
                " --lr 5e-3 --seed 4 --batch-size 8 --iters 5 --log-every 0 --output-dir " +
                f.out(run);
     };
-    for (const std::string method : {"finetune", "l2sp", "bss"}) {
+    // Mixup and SMILE mix after the embeddings (their default): partners on the other rank.
+    for (const std::string method : {"finetune", "l2sp", "bss", "mixup", "smile"}) {
         CAPTURE(method);
         const auto one = smile::test::run_command(std::string(SMILE_PROGRAM) + " " +
                                                   args(method, "text-" + method + "-1") + " 2>&1");

@@ -208,8 +208,11 @@ TEST_CASE(
     CHECK(smile::text_loader::batches_per_epoch(10, 4) == 3);
     smile::text_loader loader(shared, {4, 9, 0});
     std::vector<std::vector<std::int64_t>> seen;  // sentence numbers of each batch
+    std::vector<smile::text_batch> batches;       // and the batches themselves
     for (int b = 0; b < 6; ++b) {
         const auto* batch = loader.next();
+        batches.push_back(*batch);
+        CHECK_FALSE(batch->is_share());
         CHECK(batch->size() == (b % 3 == 2 ? 2 : 4));  // the remainder closes each epoch
         std::vector<std::int64_t> numbers;
         std::size_t longest = 0;
@@ -249,7 +252,18 @@ TEST_CASE(
         std::vector<std::int64_t> together;
         for (auto* l : {&first, &second}) {
             const auto* part = l->next();
+            const auto& one_process = batches[std::size_t(k)];
             CHECK(part->size() == std::int64_t(seen[std::size_t(k)].size() / 2));
+            // Padded as the global batch is, which rides along: the share is its rows from
+            // `first` on, and mixing and dropout can be computed as one process would.
+            REQUIRE(part->is_share());
+            CHECK(part->tokens.length == one_process.tokens.length);
+            CHECK(part->whole_tokens.input_ids == one_process.tokens.input_ids);
+            CHECK(part->whole_tokens.attention_mask == one_process.tokens.attention_mask);
+            CHECK(part->global_labels() == one_process.labels);
+            CHECK(part->global_size() == one_process.size());
+            CHECK(part->first == (l == &first ? 0 : part->size()));
+            CHECK(part->share().whole == &part->whole_tokens);
             for (std::int64_t r = 0; r < part->size(); ++r)
                 together.push_back(part->tokens.input_ids[std::size_t(r * part->tokens.length)] -
                                    100);

@@ -224,8 +224,8 @@ void finetune_bert(finetune_options& o) {
         if (ranks.distributed() && !m->data_parallel_ready())
             detail::fail("--arch bert --method ", m->name(), ": data-parallel training (",
                          ranks.size(),
-                         " ranks) does not support it yet, because it mixes sentences across "
-                         "the batch after the embeddings; run it as one process "
+                         " ranks) does not support it yet, because its step couples the batch "
+                         "in a way not split over ranks; run it as one process "
                          "(docs/distributed.md lists the methods)");
         start_from_rank_zero(s, *m);
 

@@ -338,14 +338,18 @@ struct head_split {
 };
 
 /// Dropout of one call: element i (the row-major index of a matrix) is kept when
-///   u_i = ⌊h(seed, i)/2⁴⁰⌋ ≥ threshold,  threshold = round(p·2²⁴),
-/// with h the splitmix64 output at position i + 1 of the stream started at `seed`, and a kept
-/// element is scaled by 1/(1 − p). The mask is a pure function of (seed, i): every backend,
-/// thread count and process draws the same one, backward recomputes it instead of storing it,
-/// and the seed comes from the run's one rng (core/random.hpp), so runs reproduce.
+///   u_i = ⌊h(seed, offset + i)/2⁴⁰⌋ ≥ threshold,  threshold = round(p·2²⁴),
+/// with h the splitmix64 output at position offset + i + 1 of the stream started at `seed`, and
+/// a kept element is scaled by 1/(1 − p). The mask is a pure function of (seed, offset + i):
+/// every backend, thread count and process draws the same one, backward recomputes it instead
+/// of storing it, and the seed comes from the run's one rng (core/random.hpp), so runs
+/// reproduce. `offset` places the matrix inside a larger one: a data-parallel rank holding rows
+/// [r, r + n) of a global batch's row-major matrix passes r·columns and draws exactly the mask
+/// one process draws for those rows.
 struct dropout_desc {
     float probability = 0.1f;
     std::uint64_t seed = 0;
+    std::uint64_t offset = 0;
 
     [[nodiscard]] constexpr std::uint32_t threshold() const noexcept {
         return static_cast<std::uint32_t>(double(probability) * 16777216.0 + 0.5);
@@ -363,7 +367,7 @@ struct dropout_desc {
         return static_cast<std::uint32_t>(z >> 40);
     }
     [[nodiscard]] constexpr bool keeps(std::uint64_t i) const noexcept {
-        return draw(seed, i) >= threshold();
+        return draw(seed, offset + i) >= threshold();
     }
     friend constexpr bool operator==(const dropout_desc&, const dropout_desc&) = default;
 };

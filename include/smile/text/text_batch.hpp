@@ -12,12 +12,40 @@
 
 namespace smile {
 
-/// A batch of sentences with their labels.
+/// A batch of sentences with their labels. In a data-parallel run it is this rank's share of the
+/// global batch, and the global batch rides along (`whole_tokens`, `whole_labels`, `first`):
+/// padded to the global batch's longest sentence, the share is rows [first, first + size()) of
+/// it, so that what couples the global batch (mixing, dropout's masks) can be computed as one
+/// process would.
 struct text_batch {
     token_batch tokens;
     std::vector<std::int64_t> labels;
+    token_batch whole_tokens;  ///< empty (batch 0) unless this is a share
+    std::vector<std::int64_t> whole_labels;
+    std::int64_t first = 0;
 
     [[nodiscard]] std::int64_t size() const noexcept { return tokens.batch; }
+    [[nodiscard]] bool is_share() const noexcept { return whole_tokens.batch > 0; }
+    [[nodiscard]] std::int64_t global_size() const noexcept {
+        return is_share() ? whole_tokens.batch : tokens.batch;
+    }
+    [[nodiscard]] const std::vector<std::int64_t>& global_labels() const noexcept {
+        return is_share() ? whole_labels : labels;
+    }
+    /// Where the share sits, for the model (empty for a whole batch).
+    [[nodiscard]] token_share share() const noexcept {
+        return is_share() ? token_share{&whole_tokens, first} : token_share{};
+    }
+    /// Becomes the share [first, first + count) of `whole` (copied; storage reused).
+    void assign_share(const text_batch& whole, std::int64_t first_row, std::int64_t count) {
+        SMILE_CHECK(!whole.is_share(), "text batch: a share of a share");
+        tokens.assign_rows(whole.tokens, first_row, count);
+        labels.assign(whole.labels.begin() + std::ptrdiff_t(first_row),
+                      whole.labels.begin() + std::ptrdiff_t(first_row + count));
+        whole_tokens = whole.tokens;
+        whole_labels = whole.labels;
+        first = first_row;
+    }
 };
 
 /// Every sentence of a split, tokenized: [CLS] tokens [SEP], at most `max_length` ids.

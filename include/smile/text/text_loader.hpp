@@ -21,7 +21,8 @@ struct text_loader_options {
     std::uint64_t seed = 0;
     std::int64_t start_batch = 0;  ///< the first batch to give (resuming at iteration k: k)
     /// Data-parallel: this rank's place among `ranks`; each batch is then the rank's equal,
-    /// contiguous share of the global batch one process would take (docs/distributed.md).
+    /// contiguous share of the global batch one process would take, padded as that batch is and
+    /// carrying it (text_batch::is_share; docs/distributed.md).
     int rank = 0;
     int ranks = 1;
 };
@@ -66,14 +67,18 @@ public:
             gen.shuffle(order_);
             order_epoch_ = epoch;
         }
-        auto from = std::size_t(within * o_.batch_size);
-        auto to = std::min(order_.size(), from + std::size_t(o_.batch_size));
-        const std::size_t share = (to - from) / std::size_t(o_.ranks);
-        from += share * std::size_t(o_.rank);
-        to = from + share;
+        const auto from = std::size_t(within * o_.batch_size);
+        const auto to = std::min(order_.size(), from + std::size_t(o_.batch_size));
         rows_.assign(order_.begin() + std::ptrdiff_t(from), order_.begin() + std::ptrdiff_t(to));
-        data_->gather(rows_, batch_);
         ++next_;
+        if (o_.ranks == 1) {
+            data_->gather(rows_, batch_);
+            return &batch_;
+        }
+        // A rank's share, padded as the global batch is, with the global batch alongside.
+        data_->gather(rows_, whole_);
+        const auto share = std::int64_t(rows_.size()) / o_.ranks;
+        batch_.assign_share(whole_, share * o_.rank, share);
         return &batch_;
     }
 
@@ -85,7 +90,7 @@ private:
     text_loader_options o_;
     std::int64_t next_ = 0, order_epoch_ = -1;
     std::vector<std::size_t> order_, rows_;
-    text_batch batch_;
+    text_batch batch_, whole_;
 };
 
 }  // namespace smile

@@ -159,9 +159,35 @@ protected:
     /// The student's training forward on the batch and its mean cross-entropy, whose gradient is
     /// left in `d_logits_` for the method's backward.
     double forward_cross_entropy(const text_batch& batch) {
-        model_.forward(session_, batch.tokens, logits_, mode::train);
+        model_.forward(session_, batch.tokens, logits_, mode::train, nullptr,
+                       text_mix_point::pooled, batch.share());
         return cross_entropy(session_, logits_, one_hot(batch.labels, logits_.shape().c), targets_,
                              d_logits_);
+    }
+
+    /// The mixed one-hot targets of this rank's sequences: the plan permutes the global batch,
+    /// so the global labels are mixed and this rank's rows kept (all of them with one process).
+    [[nodiscard]] std::vector<float> own_mixed_targets(const text_batch& batch,
+                                                       const mixup_plan& plan) const {
+        const std::int64_t k = logits_.shape().c;
+        std::vector<float> all = mixed_one_hot(batch.global_labels(), k, plan);
+        if (!batch.is_share()) return all;
+        const auto begin = all.begin() + std::ptrdiff_t(batch.first * k);
+        return {begin, begin + std::ptrdiff_t(batch.size() * k)};
+    }
+
+    /// `local` (this rank's rows of a global-batch tensor) mixed by `plan`, which permutes the
+    /// global batch: every rank's rows are gathered, mixed, and this rank's kept (over one
+    /// process, the mix of `local` itself). The result is `own`.
+    const tensor<B>& mixed_own_rows(const mixup_plan& plan, const tensor<B>& local,
+                                    tensor<B>& gathered, tensor<B>& mixed, tensor<B>& own) {
+        if (!session_.comm().distributed()) {
+            mix(session_, plan, local, own);
+            return own;
+        }
+        allgather_rows(session_, local, gathered);
+        mix(session_, plan, gathered, mixed);
+        return own_rows(session_, mixed, local.shape().n, own);
     }
 
     /// Clips the gradients (when asked), applies AdamW at the scheduled rate; returns that rate

@@ -65,13 +65,15 @@ public:
                const text_mixup_options& m)
         : text_method<B>(s, gen, std::move(student), o), mix_(m) {}
     [[nodiscard]] std::string name() const override { return "mixup"; }
+    /// The plan permutes the global batch; the model mixes across ranks (models/bert/model.hpp).
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
 
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
-        const mixup_plan plan = sample_mixup(this->rng_, mix_.mix, batch.tokens.batch);
-        this->model_.forward(s, batch.tokens, this->logits_, mode::train, &plan, mix_.point);
-        const double mxp = cross_entropy(s, this->logits_,
-                                         mixed_one_hot(batch.labels, this->logits_.shape().c, plan),
+        const mixup_plan plan = sample_mixup(this->rng_, mix_.mix, batch.global_size());
+        this->model_.forward(s, batch.tokens, this->logits_, mode::train, &plan, mix_.point,
+                             batch.share());
+        const double mxp = cross_entropy(s, this->logits_, this->own_mixed_targets(batch, plan),
                                          this->targets_, this->d_logits_);
         this->model_.backward(s, this->d_logits_);
         return this->report(mxp, {{"mxp", mxp}, {"lambda", plan.lambda}}, iter);
@@ -225,35 +227,47 @@ public:
     /// Why L_FC does not run ("" when it does).
     [[nodiscard]] const std::string& fc_off_reason() const noexcept { return fc_off_reason_; }
 
+    /// The teacher's outputs are gathered and the global batch's mixed, the student mixes across
+    /// ranks (models/bert/model.hpp): over N ranks the step is one process's.
+    [[nodiscard]] bool data_parallel_ready() const override { return true; }
+
     step_report step(const text_batch& batch, std::int64_t iter) override {
         auto& s = this->session_;
         auto& ctx = s.context();
         auto& student = this->model_;
-        teacher_.forward(s, batch.tokens, teacher_logits_, mode::eval);
-        const mixup_plan plan = sample_mixup(this->rng_, o_.mixing.mix, batch.tokens.batch);
+        // The teacher sees this rank's sequences; the plan permutes the global batch, so its
+        // outputs are mixed across the ranks (text_method::mixed_own_rows).
+        teacher_.forward(s, batch.tokens, teacher_logits_, mode::eval, nullptr,
+                         text_mix_point::pooled, batch.share());
+        const mixup_plan plan = sample_mixup(this->rng_, o_.mixing.mix, batch.global_size());
         const bool fe_on = o_.gamma_fe > 0.0f, fc_on = source_ != nullptr;
-        if (fe_on) mix(s, plan, teacher_.bert().pooled(), teacher_mixed_);
+        const tensor<B>* teacher_mixed = nullptr;
+        const tensor<B>* source_targets = nullptr;
+        if (fe_on)
+            teacher_mixed = &this->mixed_own_rows(plan, teacher_.bert().pooled(), gathered_,
+                                                  mixed_global_, teacher_mixed_);
         if (fc_on) {
             teacher_head_->forward(s, teacher_.bert().pooled(), teacher_source_, mode::eval);
             probabilities_.bind(ctx);
             probabilities_.resize(teacher_source_.shape());
             ops<B>::softmax(ctx, teacher_source_.view(), probabilities_.view(), false);
-            mix(s, plan, probabilities_, source_targets_);
+            source_targets = &this->mixed_own_rows(plan, probabilities_, gathered_,
+                                                   mixed_global_, source_targets_);
         }
-        student.forward(s, batch.tokens, this->logits_, mode::train, &plan, o_.mixing.point);
-        const double mxp = cross_entropy(s, this->logits_,
-                                         mixed_one_hot(batch.labels, this->logits_.shape().c, plan),
+        student.forward(s, batch.tokens, this->logits_, mode::train, &plan, o_.mixing.point,
+                        batch.share());
+        const double mxp = cross_entropy(s, this->logits_, this->own_mixed_targets(batch, plan),
                                          this->targets_, this->d_logits_);
         const tensor<B>* d_features = nullptr;
         double fe = 0.0, fc = 0.0;
         if (fe_on) {
-            fe = distance(s, feature_distance::squared_mean, student.features(), teacher_mixed_,
+            fe = distance(s, feature_distance::squared_mean, student.features(), *teacher_mixed,
                           feature_grad_, o_.gamma_fe);
             d_features = &feature_grad_;
         }
         if (fc_on) {
             source_->forward(s, student.features(), source_logits_, mode::train);
-            fc = cross_entropy(s, source_logits_, source_targets_, source_grad_, o_.gamma_fc);
+            fc = cross_entropy(s, source_logits_, *source_targets, source_grad_, o_.gamma_fc);
             source_->backward(s, source_grad_, &source_features_grad_);
             if (d_features != nullptr)
                 ops<B>::add(ctx, 1.0f, feature_grad_.view(), 1.0f, source_features_grad_.view(),
@@ -292,6 +306,7 @@ private:
     std::unique_ptr<linear<B>> source_, teacher_head_;
     std::string fc_off_reason_;
     tensor<B> teacher_logits_, teacher_mixed_, teacher_source_, probabilities_, source_targets_;
+    tensor<B> gathered_, mixed_global_;  // the global batch's teacher outputs, over ranks
     tensor<B> feature_grad_, source_logits_, source_grad_, source_features_grad_;
 };
 

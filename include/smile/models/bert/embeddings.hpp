@@ -28,6 +28,8 @@ public:
           dropout_(c.hidden_dropout_prob) {}
 
     void set_generator(rng* gen) noexcept { dropout_.set_generator(gen); }
+    /// Where the embedded sequences sit in the global batch (dropout's masks; the owner keeps it).
+    void set_place(const batch_place* place) noexcept { dropout_.set_place(place); }
     void set_name(const std::string& name) {
         norm_.set_name(join_name(name, "LayerNorm"));
         dropout_.set_name(join_name(name, "dropout"));

@@ -62,6 +62,7 @@ public:
         norm_.set_name(join_name(name, "LayerNorm"));
     }
     void set_generator(rng* gen) noexcept { dropout_.set_generator(gen); }
+    void set_place(const batch_place* place) noexcept { dropout_.set_place(place); }
     void reset_parameters(rng& gen, double range) {
         init::normal(dense_.weight().value, gen, range);
         dense_.bias().value.fill(0.0f);
@@ -86,9 +87,16 @@ public:
           intermediate_(s, gen, {c.hidden_size, c.intermediate_size}),
           act_(c.hidden_act),
           output_(s, gen, c.intermediate_size, c),
-          hidden_(c.hidden_size) {}
+          hidden_(c.hidden_size) {
+        set_sequence(sequence);
+    }
 
-    void set_sequence(const sequence_state<B>* sequence) noexcept { self_.set_sequence(sequence); }
+    void set_sequence(const sequence_state<B>* sequence) noexcept {
+        self_.set_sequence(sequence);
+        const batch_place* place = sequence != nullptr ? &sequence->place : nullptr;
+        attention_output_.set_place(place);
+        output_.set_place(place);
+    }
     void set_generator(rng* gen) noexcept {
         self_.set_generator(gen);
         attention_output_.set_generator(gen);

@@ -18,9 +18,22 @@
 /// sequence i with position t of sequence perm[i], attending to the union of the two masks) or
 /// at the pooled output that the classifier reads. Backward undoes a mix with the inverse
 /// permutation: for y_i = λx_i + (1 − λ)x_{p(i)}, ∂L/∂x_j = λ·∂L/∂y_j + (1 − λ)·∂L/∂y_{p⁻¹(j)}.
+///
+/// Data-parallel (a `token_share`: the batch is this rank's rows of a global batch, and the plan
+/// permutes the global batch, so a partner may live on another rank). After the embeddings, each
+/// rank embeds the whole global batch (a table look-up and a LayerNorm, cheap beside the
+/// encoder), mixes it and encodes its own rows; backward scatters its rows' gradient into a zero
+/// global gradient, undoes the mix and runs the embeddings' backward over the global batch, so
+/// the tables' gradient holds this rank's loss's share through every partner; the ranks' average
+/// (the gradient seam) is then one process's gradient, with no extra message. At the pooled
+/// output, every rank's pooled rows are all-gathered, the global batch mixed and this rank's rows
+/// kept; backward undoes the mix on a global gradient holding this rank's rows, sums it over the
+/// ranks (one all-reduce of batch × hidden) and takes its own rows: the gradient every rank's
+/// loss sends to them, partners' included.
 
 #include <memory>
 #include <smile/core/precision_scope.hpp>
+#include <smile/distributed/parallel.hpp>
 #include <smile/io/weight_naming.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <smile/models/bert/embeddings.hpp>
@@ -69,6 +82,7 @@ public:
         for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
             layers_.emplace_back(s, gen, c, sequence_.get());
         hidden_.resize(layers_.size() + 1);
+        embeddings_.set_place(&sequence_->embedded_place);
         set_name("bert");
         reset_parameters(gen);
     }
@@ -96,36 +110,63 @@ public:
     }
 
     /// Runs the encoder and the pooler; `last_hidden()` and `pooled()` hold the results. With
-    /// `embedding_mix`, the sequences are mixed after the embeddings (see the file comment).
+    /// `embedding_mix`, the sequences are mixed after the embeddings; with a `share`, `b` is this
+    /// rank's rows of a global batch (see the file comment).
     void forward(session<B>& s, const token_batch& b, mode m,
-                 const mixup_plan* embedding_mix = nullptr) {
+                 const mixup_plan* embedding_mix = nullptr, const token_share& share = {}) {
         b.validate(config_.vocab_size, config_.type_vocab_size, config_.max_position_embeddings);
         auto& ctx = s.context();
+        const bool shared = share.whole != nullptr;
+        if (shared) check_share(b, share);
         sequence_->length = b.length;
+        sequence_->place = shared ? batch_place{share.first, b.batch} : batch_place{};
         sequence_->mask.bind(ctx);
         sequence_->mask.resize(matrix_shape(b.batch, b.length));
         embedding_mix_ = embedding_mix != nullptr;
+        mix_share_ = embedding_mix_ && shared;
+        sequence_->embedded_place = mix_share_ ? batch_place{} : sequence_->place;
+        share_first_ = shared ? share.first : 0;
         if (embedding_mix_) {
-            SMILE_CHECK(std::int64_t(embedding_mix->perm.size()) == b.batch,
+            // Mixing reads the global batch: a share's partners may be other ranks' sequences.
+            const token_batch& g = mix_share_ ? *share.whole : b;
+            if (mix_share_)
+                g.validate(config_.vocab_size, config_.type_vocab_size,
+                           config_.max_position_embeddings);
+            SMILE_CHECK(std::int64_t(embedding_mix->perm.size()) == g.batch,
                         "bert: the mixup plan mixes ", embedding_mix->perm.size(),
-                        " sequences but the batch has ", b.batch);
+                        " sequences but the ", mix_share_ ? "global " : "", "batch has ", g.batch);
             mix_lambda_ = static_cast<float>(embedding_mix->lambda);
             mix_perm_ = embedding_mix->perm;
+            // A mixed sequence attends to the union of its two sequences' tokens.
             std::vector<float> mask(b.attention_mask.size());
-            for (std::int64_t i = 0; i < b.batch; ++i)
-                for (std::int64_t t = 0; t < b.length; ++t) {
-                    const auto at = static_cast<std::size_t>(i * b.length + t);
-                    const auto other =
-                        static_cast<std::size_t>(mix_perm_[std::size_t(i)] * b.length + t);
-                    mask[at] = std::max(b.attention_mask[at], b.attention_mask[other]);
-                }
+            for (std::int64_t i = 0; i < b.batch; ++i) {
+                const std::int64_t row = share_first_ + i,
+                                   partner = mix_perm_[static_cast<std::size_t>(row)];
+                for (std::int64_t t = 0; t < b.length; ++t)
+                    mask[static_cast<std::size_t>(i * b.length + t)] =
+                        std::max(g.attention_mask[static_cast<std::size_t>(row * b.length + t)],
+                                 g.attention_mask[static_cast<std::size_t>(partner * b.length + t)]);
+            }
             sequence_->mask.copy_from_host(mask);
-            embeddings_.forward(s, b, embedded_, m);
+            embeddings_.forward(s, g, embedded_, m);
             hidden_[0].bind(ctx);
-            hidden_[0].resize(embedded_.shape());
-            const auto per_sequence = matrix_shape(b.batch, b.length * config_.hidden_size);
-            ops<B>::mix_rows(ctx, mix_lambda_, std::as_const(embedded_).reshaped(per_sequence),
-                             mix_perm_, hidden_[0].reshaped(per_sequence));
+            hidden_[0].resize(matrix_shape(b.batch * b.length, config_.hidden_size));
+            const auto per_sequence = matrix_shape(g.batch, g.length * config_.hidden_size);
+            if (!mix_share_) {
+                ops<B>::mix_rows(ctx, mix_lambda_,
+                                 std::as_const(embedded_).reshaped(per_sequence), mix_perm_,
+                                 hidden_[0].reshaped(per_sequence));
+            } else {
+                mixed_.bind(ctx);
+                mixed_.resize(embedded_.shape());
+                ops<B>::mix_rows(ctx, mix_lambda_,
+                                 std::as_const(embedded_).reshaped(per_sequence), mix_perm_,
+                                 mixed_.reshaped(per_sequence));
+                ops<B>::copy(ctx,
+                             std::as_const(mixed_).rows(share_first_ * b.length,
+                                                        (share_first_ + b.batch) * b.length),
+                             hidden_[0].view());
+            }
         } else {
             sequence_->mask.copy_from_host(b.attention_mask);
             embeddings_.forward(s, b, hidden_[0], m);
@@ -143,6 +184,8 @@ public:
     }
 
     [[nodiscard]] const tensor<B>& last_hidden() const noexcept { return hidden_.back(); }
+    /// Where the last forward's sequences sit in their global batch (count 0: the whole).
+    [[nodiscard]] const batch_place& place() const noexcept { return sequence_->place; }
     [[nodiscard]] const tensor<B>& pooled() const noexcept { return pooled_; }
 
     /// Gradients of every parameter from ∂L/∂pooled and/or ∂L/∂hidden (either may be null; the
@@ -170,6 +213,16 @@ public:
             layers_[i].backward(s, d_hidden_, &d_previous_);
             std::swap(d_hidden_, d_previous_);
             s.gradients_written();
+        }
+        if (mix_share_) {  // this rank's rows of a zero global gradient (file comment)
+            const std::int64_t length = sequence_->length,
+                               rows = d_hidden_.shape().n / length;
+            d_previous_.bind(ctx);
+            d_previous_.resize(embedded_.shape());
+            d_previous_.fill(0.0f);
+            ops<B>::copy(ctx, std::as_const(d_hidden_).view(),
+                         d_previous_.rows(share_first_ * length, (share_first_ + rows) * length));
+            std::swap(d_hidden_, d_previous_);
         }
         if (embedding_mix_) {  // the inverse mix (file comment)
             d_previous_.bind(ctx);
@@ -204,10 +257,26 @@ private:
     activation<B> pooler_act_;
     std::vector<tensor<B>> hidden_;
     std::vector<std::int64_t> cls_rows_;
-    bool embedding_mix_ = false;
+    /// Throws unless `b` is rows [first, first + b.batch) of the share's global batch.
+    static void check_share(const token_batch& b, const token_share& share) {
+        const token_batch& g = *share.whole;
+        SMILE_CHECK(share.first >= 0 && share.first + b.batch <= g.batch && g.length == b.length,
+                    "bert: a share of sequences [", share.first, ", ", share.first + b.batch,
+                    ") of length ", b.length, " does not fit its global batch of ", g.batch,
+                    " sequences of length ", g.length);
+        const auto begin = static_cast<std::ptrdiff_t>(share.first * b.length);
+        SMILE_CHECK(std::equal(b.input_ids.begin(), b.input_ids.end(), g.input_ids.begin() + begin) &&
+                        std::equal(b.attention_mask.begin(), b.attention_mask.end(),
+                                   g.attention_mask.begin() + begin),
+                    "bert: the share's tokens are not sequences [", share.first, ", ",
+                    share.first + b.batch, ") of its global batch");
+    }
+
+    bool embedding_mix_ = false, mix_share_ = false;
+    std::int64_t share_first_ = 0;
     float mix_lambda_ = 1.0f;
     std::vector<std::int64_t> mix_perm_;
-    tensor<B> embedded_, cls_, pooler_out_, pooled_;
+    tensor<B> embedded_, mixed_, cls_, pooler_out_, pooled_;
     tensor<B> d_pooler_out_, d_cls_, d_hidden_, d_previous_;
 };
 
@@ -220,6 +289,7 @@ public:
           dropout_(c.hidden_dropout_prob),
           fc_(s, gen, {c.hidden_size, c.num_labels}) {
         dropout_.set_name("dropout");
+        dropout_.set_place(&bert_.place());  // the pooled rows are the encoder's sequences
         fc_.set_name("classifier");
         init::normal(fc_.weight().value, gen, 0.02);
         fc_.bias().value.fill(0.0f);
@@ -248,17 +318,38 @@ public:
     }
     [[nodiscard]] precision compute_precision() const noexcept { return precision_.get(); }
 
-    /// logits [batch, num_labels]. A mixup plan mixes the sequences at `point` (file comment).
+    /// logits [batch, num_labels]. A mixup plan mixes the sequences at `point`; with a `share`,
+    /// `b` is this rank's rows of a global batch (file comment).
     void forward(session<B>& s, const token_batch& b, tensor<B>& logits, mode m,
-                 const mixup_plan* mix = nullptr, text_mix_point point = text_mix_point::pooled) {
+                 const mixup_plan* mix = nullptr, text_mix_point point = text_mix_point::pooled,
+                 const token_share& share = {}) {
         const auto scope = precision_.enter(s.context());
-        bert_.forward(s, b, m,
-                      mix != nullptr && point == text_mix_point::embeddings ? mix : nullptr);
+        bert_.forward(s, b, m, mix != nullptr && point == text_mix_point::embeddings ? mix : nullptr,
+                      share);
         pooled_mix_ = mix != nullptr && point == text_mix_point::pooled;
+        pooled_share_ = pooled_mix_ && share.whole != nullptr;
         if (pooled_mix_) {
-            smile::mix(s, *mix, bert_.pooled(), mixed_pooled_);
             mix_lambda_ = static_cast<float>(mix->lambda);
             inverse_ = inverse_permutation(mix->perm);
+        }
+        if (pooled_share_) {
+            // Partners may be other ranks' sequences: every rank's pooled rows, in rank order,
+            // are the global batch's (the loader's contiguous shares).
+            const communicator& c = s.comm();
+            SMILE_CHECK(share.first == b.batch * c.rank() && share.whole->batch == b.batch * c.size(),
+                        "bert: mixing the pooled output of rank ", c.rank(), " of ", c.size(),
+                        " needs equal shares in rank order, but this share is sequences [",
+                        share.first, ", ", share.first + b.batch, ") of ", share.whole->batch);
+            share_first_ = share.first;
+            allgather_rows(s, bert_.pooled(), gathered_pooled_);
+            smile::mix(s, *mix, gathered_pooled_, mixed_global_);
+            mixed_pooled_.bind(s.context());
+            mixed_pooled_.resize(bert_.pooled().shape());
+            ops<B>::copy(s.context(),
+                         std::as_const(mixed_global_).rows(share_first_, share_first_ + b.batch),
+                         mixed_pooled_.view());
+        } else if (pooled_mix_) {
+            smile::mix(s, *mix, bert_.pooled(), mixed_pooled_);
         }
         dropout_.forward(s, features(), dropped_, m);
         fc_.forward(s, dropped_, logits, m);
@@ -287,9 +378,32 @@ public:
             whole.close();
             return;
         }
-        d_pooled_.bind(s.context());
+        auto& ctx = s.context();
+        if (!pooled_share_) {
+            d_pooled_.bind(ctx);
+            d_pooled_.resize(d_features_.shape());
+            ops<B>::mix_rows(ctx, mix_lambda_, d_features_.view(), inverse_, d_pooled_.view());
+            bert_.backward(s, &d_pooled_, d_hidden_extra);
+            whole.close();
+            return;
+        }
+        // This rank's rows of a zero global gradient, the mix undone, summed over the ranks (every
+        // rank's loss reaches its partners), and this rank's rows kept (file comment).
+        const std::int64_t rows = d_features_.shape().n;
+        d_global_.bind(ctx);
+        d_global_.resize(mixed_global_.shape());
+        d_global_.fill(0.0f);
+        ops<B>::copy(ctx, std::as_const(d_features_).view(),
+                     d_global_.rows(share_first_, share_first_ + rows));
+        d_unmixed_.bind(ctx);
+        d_unmixed_.resize(d_global_.shape());
+        ops<B>::mix_rows(ctx, mix_lambda_, std::as_const(d_global_).view(), inverse_,
+                         d_unmixed_.view());
+        allreduce_sum(s, d_unmixed_);
+        d_pooled_.bind(ctx);
         d_pooled_.resize(d_features_.shape());
-        ops<B>::mix_rows(s.context(), mix_lambda_, d_features_.view(), inverse_, d_pooled_.view());
+        ops<B>::copy(ctx, std::as_const(d_unmixed_).rows(share_first_, share_first_ + rows),
+                     d_pooled_.view());
         bert_.backward(s, &d_pooled_, d_hidden_extra);
         whole.close();
     }
@@ -309,10 +423,12 @@ private:
     bert_model<B> bert_;
     dropout<B> dropout_;
     linear<B> fc_;
-    bool pooled_mix_ = false;
+    bool pooled_mix_ = false, pooled_share_ = false;
+    std::int64_t share_first_ = 0;
     float mix_lambda_ = 1.0f;
     std::vector<std::int64_t> inverse_;
     tensor<B> mixed_pooled_, dropped_, d_dropped_, d_features_, d_pooled_;
+    tensor<B> gathered_pooled_, mixed_global_, d_global_, d_unmixed_;  // a share's pooled mix
     model_precision<B> precision_;
 };
 

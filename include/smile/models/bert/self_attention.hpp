@@ -21,6 +21,9 @@ template <Backend B>
 struct sequence_state {
     std::int64_t length = 0;
     tensor<B> mask;  ///< [batch, length, 1, 1], 1 keep / 0 padding
+    /// Where the encoder's sequences sit in the global batch (dropout's masks), and where the
+    /// embeddings' do: the same, except when a rank embeds the whole global batch to mix it.
+    batch_place place, embedded_place;
 };
 
 template <Backend B>
@@ -35,9 +38,14 @@ public:
           dropout_(c.attention_probs_dropout_prob),
           heads_(c.num_attention_heads),
           hidden_(c.hidden_size),
-          sequence_(sequence) {}
+          sequence_(sequence) {
+        set_sequence(sequence);
+    }
 
-    void set_sequence(const sequence_state<B>* sequence) noexcept { sequence_ = sequence; }
+    void set_sequence(const sequence_state<B>* sequence) noexcept {
+        sequence_ = sequence;
+        dropout_.set_place(sequence != nullptr ? &sequence->place : nullptr);
+    }
     void set_generator(rng* gen) noexcept { dropout_.set_generator(gen); }
 
     [[nodiscard]] shape4 output_shape(const shape4& x) const {

@@ -72,6 +72,28 @@ struct token_batch {
             SMILE_CHECK(any, "token_batch: sequence ", b, " has no token its attention mask keeps");
         }
     }
+
+    /// Becomes sequences [first, first + count) of `from`, same length (reusing its storage).
+    void assign_rows(const token_batch& from, std::int64_t first, std::int64_t count) {
+        SMILE_CHECK(first >= 0 && count >= 0 && first + count <= from.batch,
+                    "token_batch: sequences [", first, ", ", first + count, ") of a batch of ",
+                    from.batch);
+        batch = count;
+        length = from.length;
+        const auto begin = std::ptrdiff_t(first * length), end = std::ptrdiff_t((first + count) * length);
+        input_ids.assign(from.input_ids.begin() + begin, from.input_ids.begin() + end);
+        token_type_ids.assign(from.token_type_ids.begin() + begin, from.token_type_ids.begin() + end);
+        attention_mask.assign(from.attention_mask.begin() + begin, from.attention_mask.begin() + end);
+    }
+};
+
+/// A data-parallel rank's share of a global batch: the rank's batch holds sequences
+/// [first, first + its batch) of `whole`, padded to the same length. `whole` null: the batch is
+/// the whole (one process). What needs the global batch reads `whole`: mixing after the
+/// embeddings (a partner may be another rank's) and dropout's masks (drawn per global element).
+struct token_share {
+    const token_batch* whole = nullptr;
+    std::int64_t first = 0;
 };
 
 }  // namespace smile

@@ -458,7 +458,8 @@ extern "C" __global__ void smile_gather_rows_backward(float* dtable, const float
     }
 }
 
-// dropout_desc::draw: the top 24 bits of splitmix64 at position i + 1 of the stream at `seed`.
+// dropout_desc::draw: the top 24 bits of splitmix64 at position i + 1 of the stream at `seed`
+// (the kernel passes offset + i).
 __device__ unsigned int dropout_draw(unsigned long long seed, unsigned long long i) {
     unsigned long long z = seed + (i + 1ULL) * 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -467,8 +468,10 @@ __device__ unsigned int dropout_draw(unsigned long long seed, unsigned long long
     return (unsigned int)(z >> 40);
 }
 extern "C" __global__ void smile_dropout(float* y, const float* x, i64 n, unsigned long long seed,
-                                        unsigned int threshold, float scale) {
-    SMILE_FOR(i, n) y[i] = dropout_draw(seed, (unsigned long long)i) >= threshold ? x[i] * scale : 0.0f;
+                                        unsigned long long offset, unsigned int threshold,
+                                        float scale) {
+    SMILE_FOR(i, n)
+        y[i] = dropout_draw(seed, offset + (unsigned long long)i) >= threshold ? x[i] * scale : 0.0f;
 }
 )CUDA";
 

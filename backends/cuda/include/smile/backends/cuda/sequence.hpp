@@ -106,7 +106,8 @@ inline void gather_rows_backward(context& ctx, std::span<const std::int64_t> ids
 inline void dropout_forward(context& ctx, const dropout_desc& d, cview x, view y) {
     const auto n = static_cast<std::int64_t>(x.size());
     launch_over(ctx, kernel::dropout, n, y.data, x.data, n, static_cast<unsigned long long>(d.seed),
-                static_cast<unsigned int>(d.threshold()), d.scale());
+                static_cast<unsigned long long>(d.offset), static_cast<unsigned int>(d.threshold()),
+                d.scale());
 }
 
 inline void dropout_backward(context& ctx, const dropout_desc& d, cview dy, view dx) {

@@ -219,11 +219,11 @@ inline void dropout_forward(context&, const dropout_desc& d, cview x, view y) {
     float* out = y.data;
     const float scale = d.scale();
     const std::uint32_t threshold = d.threshold();
-    const std::uint64_t seed = d.seed;
+    const std::uint64_t seed = d.seed, offset = d.offset;
     const auto n = static_cast<std::int64_t>(x.size());
 #pragma omp parallel for simd schedule(static)
     for (std::int64_t i = 0; i < n; ++i)
-        out[i] = dropout_desc::draw(seed, static_cast<std::uint64_t>(i)) >= threshold
+        out[i] = dropout_desc::draw(seed, offset + static_cast<std::uint64_t>(i)) >= threshold
                      ? in[i] * scale
                      : 0.0f;
 }
