@@ -62,10 +62,13 @@ if [ "${SMILE_SKIP_SANITIZERS:-0}" != 1 ]; then
   stage "sanitizers: the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer"
   # -O1 keeps the instrumented build and its run short; oneDNN itself is not instrumented. Without
   # MPI: Open MPI's own allocations at exit are reported as leaks (its data-parallel tests run in
-  # the CPU stage).
+  # the CPU stage). A precompiled header: an instrumented file compiled in 39 s instead of 62 s
+  # with it (docs/building.md). Warnings are the CPU stage's job, not errors here: with the
+  # precompiled header GCC 12 inlines std::string concatenations in new places and reports its
+  # known false positives about them (-Wstringop-overflow, -Warray-bounds; PR105329 family).
   cmake -S "$here" -B "$build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
-        -DSMILE_SANITIZE=ON -DSMILE_WARNINGS_AS_ERRORS=ON -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON \
-        -DSMILE_BUILD_BENCH=OFF >/dev/null
+        -DSMILE_SANITIZE=ON -DSMILE_WARNINGS_AS_ERRORS=OFF -DSMILE_PRECOMPILED_HEADERS=ON \
+        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=OFF >/dev/null
   cmake --build "$build-asan" -j "$jobs"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
   export LSAN_OPTIONS="suppressions=$here/tests/sanitizer-suppressions.txt:print_suppressions=0"
