@@ -176,20 +176,6 @@ protected:
         return {begin, begin + std::ptrdiff_t(batch.size() * k)};
     }
 
-    /// `local` (this rank's rows of a global-batch tensor) mixed by `plan`, which permutes the
-    /// global batch: every rank's rows are gathered, mixed, and this rank's kept (over one
-    /// process, the mix of `local` itself). The result is `own`.
-    const tensor<B>& mixed_own_rows(const mixup_plan& plan, const tensor<B>& local,
-                                    tensor<B>& gathered, tensor<B>& mixed, tensor<B>& own) {
-        if (!session_.comm().distributed()) {
-            mix(session_, plan, local, own);
-            return own;
-        }
-        allgather_rows(session_, local, gathered);
-        mix(session_, plan, gathered, mixed);
-        return own_rows(session_, mixed, local.shape().n, own);
-    }
-
     /// Clips the gradients (when asked), applies AdamW at the scheduled rate; returns that rate
     /// and the gradient norm before clipping. Over several ranks the gradients are averaged
     /// first, so that the norm and the clipping are the global batch's.

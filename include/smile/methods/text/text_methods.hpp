@@ -32,6 +32,7 @@
 #include <smile/methods/l2sp.hpp>
 #include <smile/methods/regularizers.hpp>
 #include <smile/methods/text/text_method.hpp>
+#include <smile/mixup/mix_over_ranks.hpp>
 #include <smile/mixup/mixup.hpp>
 #include <string>
 #include <utility>
@@ -236,7 +237,7 @@ public:
         auto& ctx = s.context();
         auto& student = this->model_;
         // The teacher sees this rank's sequences; the plan permutes the global batch, so its
-        // outputs are mixed across the ranks (text_method::mixed_own_rows).
+        // outputs are mixed across the ranks (mixup/mix_over_ranks.hpp).
         teacher_.forward(s, batch.tokens, teacher_logits_, mode::eval, nullptr,
                          text_mix_point::pooled, batch.share());
         const mixup_plan plan = sample_mixup(this->rng_, o_.mixing.mix, batch.global_size());
@@ -244,15 +245,15 @@ public:
         const tensor<B>* teacher_mixed = nullptr;
         const tensor<B>* source_targets = nullptr;
         if (fe_on)
-            teacher_mixed = &this->mixed_own_rows(plan, teacher_.bert().pooled(), gathered_,
-                                                  mixed_global_, teacher_mixed_);
+            teacher_mixed = &mix_over_ranks(s, plan, teacher_.bert().pooled(), gathered_, mixed_global_,
+                                            teacher_mixed_);
         if (fc_on) {
             teacher_head_->forward(s, teacher_.bert().pooled(), teacher_source_, mode::eval);
             probabilities_.bind(ctx);
             probabilities_.resize(teacher_source_.shape());
             ops<B>::softmax(ctx, teacher_source_.view(), probabilities_.view(), false);
-            source_targets = &this->mixed_own_rows(plan, probabilities_, gathered_,
-                                                   mixed_global_, source_targets_);
+            source_targets = &mix_over_ranks(s, plan, probabilities_, gathered_, mixed_global_,
+                                             source_targets_);
         }
         student.forward(s, batch.tokens, this->logits_, mode::train, &plan, o_.mixing.point,
                         batch.share());

@@ -35,7 +35,7 @@
 #include <smile/core/precision_scope.hpp>
 #include <smile/distributed/parallel.hpp>
 #include <smile/io/weight_naming.hpp>
-#include <smile/mixup/mixup.hpp>
+#include <smile/mixup/mix_over_ranks.hpp>
 #include <smile/models/bert/embeddings.hpp>
 #include <smile/models/bert/encoder_layer.hpp>
 #include <string>
@@ -125,7 +125,6 @@ public:
         embedding_mix_ = embedding_mix != nullptr;
         mix_share_ = embedding_mix_ && shared;
         sequence_->embedded_place = mix_share_ ? batch_place{} : sequence_->place;
-        share_first_ = shared ? share.first : 0;
         if (embedding_mix_) {
             // Mixing reads the global batch: a share's partners may be other ranks' sequences.
             const token_batch& g = mix_share_ ? *share.whole : b;
@@ -139,8 +138,9 @@ public:
             mix_perm_ = embedding_mix->perm;
             // A mixed sequence attends to the union of its two sequences' tokens.
             std::vector<float> mask(b.attention_mask.size());
+            const std::int64_t first = sequence_->place.first;  // 0 for a whole batch
             for (std::int64_t i = 0; i < b.batch; ++i) {
-                const std::int64_t row = share_first_ + i,
+                const std::int64_t row = first + i,
                                    partner = mix_perm_[static_cast<std::size_t>(row)];
                 for (std::int64_t t = 0; t < b.length; ++t)
                     mask[static_cast<std::size_t>(i * b.length + t)] =
@@ -163,8 +163,8 @@ public:
                                  std::as_const(embedded_).reshaped(per_sequence), mix_perm_,
                                  mixed_.reshaped(per_sequence));
                 ops<B>::copy(ctx,
-                             std::as_const(mixed_).rows(share_first_ * b.length,
-                                                        (share_first_ + b.batch) * b.length),
+                             std::as_const(mixed_).rows(first * b.length,
+                                                        (first + b.batch) * b.length),
                              hidden_[0].view());
             }
         } else {
@@ -215,13 +215,13 @@ public:
             s.gradients_written();
         }
         if (mix_share_) {  // this rank's rows of a zero global gradient (file comment)
-            const std::int64_t length = sequence_->length,
+            const std::int64_t length = sequence_->length, first = sequence_->place.first,
                                rows = d_hidden_.shape().n / length;
             d_previous_.bind(ctx);
             d_previous_.resize(embedded_.shape());
             d_previous_.fill(0.0f);
             ops<B>::copy(ctx, std::as_const(d_hidden_).view(),
-                         d_previous_.rows(share_first_ * length, (share_first_ + rows) * length));
+                         d_previous_.rows(first * length, (first + rows) * length));
             std::swap(d_hidden_, d_previous_);
         }
         if (embedding_mix_) {  // the inverse mix (file comment)
@@ -273,7 +273,6 @@ private:
     }
 
     bool embedding_mix_ = false, mix_share_ = false;
-    std::int64_t share_first_ = 0;
     float mix_lambda_ = 1.0f;
     std::vector<std::int64_t> mix_perm_;
     tensor<B> embedded_, mixed_, cls_, pooler_out_, pooled_;
@@ -340,14 +339,8 @@ public:
                         "bert: mixing the pooled output of rank ", c.rank(), " of ", c.size(),
                         " needs equal shares in rank order, but this share is sequences [",
                         share.first, ", ", share.first + b.batch, ") of ", share.whole->batch);
-            share_first_ = share.first;
-            allgather_rows(s, bert_.pooled(), gathered_pooled_);
-            smile::mix(s, *mix, gathered_pooled_, mixed_global_);
-            mixed_pooled_.bind(s.context());
-            mixed_pooled_.resize(bert_.pooled().shape());
-            ops<B>::copy(s.context(),
-                         std::as_const(mixed_global_).rows(share_first_, share_first_ + b.batch),
-                         mixed_pooled_.view());
+            mix_over_ranks(s, *mix, bert_.pooled(), gathered_pooled_, mixed_global_,
+                           mixed_pooled_);
         } else if (pooled_mix_) {
             smile::mix(s, *mix, bert_.pooled(), mixed_pooled_);
         }
@@ -390,21 +383,19 @@ public:
         // This rank's rows of a zero global gradient, the mix undone, summed over the ranks (every
         // rank's loss reaches its partners), and this rank's rows kept (file comment).
         const std::int64_t rows = d_features_.shape().n;
+        shape4 global = d_features_.shape();
+        global.n *= s.comm().size();
         d_global_.bind(ctx);
-        d_global_.resize(mixed_global_.shape());
+        d_global_.resize(global);
         d_global_.fill(0.0f);
         ops<B>::copy(ctx, std::as_const(d_features_).view(),
-                     d_global_.rows(share_first_, share_first_ + rows));
+                     d_global_.rows(bert_.place().first, bert_.place().first + rows));
         d_unmixed_.bind(ctx);
         d_unmixed_.resize(d_global_.shape());
         ops<B>::mix_rows(ctx, mix_lambda_, std::as_const(d_global_).view(), inverse_,
                          d_unmixed_.view());
         allreduce_sum(s, d_unmixed_);
-        d_pooled_.bind(ctx);
-        d_pooled_.resize(d_features_.shape());
-        ops<B>::copy(ctx, std::as_const(d_unmixed_).rows(share_first_, share_first_ + rows),
-                     d_pooled_.view());
-        bert_.backward(s, &d_pooled_, d_hidden_extra);
+        bert_.backward(s, &own_rows(s, d_unmixed_, rows, d_pooled_), d_hidden_extra);
         whole.close();
     }
 
@@ -424,7 +415,6 @@ private:
     dropout<B> dropout_;
     linear<B> fc_;
     bool pooled_mix_ = false, pooled_share_ = false;
-    std::int64_t share_first_ = 0;
     float mix_lambda_ = 1.0f;
     std::vector<std::int64_t> inverse_;
     tensor<B> mixed_pooled_, dropped_, d_dropped_, d_features_, d_pooled_;
