@@ -34,6 +34,12 @@ TEST_CASE_TEMPLATE("losses: cross-entropy, mixed targets and soft targets by han
     const smile::mixup_plan plan{0.7, {1, 0}};
     const auto mixed = smile::mixed_one_hot({2, 0}, 3, plan);
     CHECK(mixed == std::vector<float>{0.3f, 0, 0.7f, 0.7f, 0, 0.3f});
+    // A rank's share: rows [2, 4) of a global batch of 4 whose partners sit in the other share.
+    const smile::mixup_plan global_plan{0.7, {3, 2, 0, 1}};
+    CHECK(smile::mixed_one_hot_rows({2, 0, 1, 1}, 3, global_plan, 2, 2) ==
+          std::vector<float>{0, 0.7f, 0.3f, 0.3f, 0.7f, 0});
+    CHECK_THROWS_WITH_AS((void)smile::mixed_one_hot_rows({2, 0, 1, 1}, 3, global_plan, 3, 2),
+                         "mixup: rows [3, 5) are outside the batch of 4", smile::error);
     const double mce = smile::cross_entropy(s, z, mixed, t, g);
     const double ce0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));  // −log p = logsumexp − z
     CHECK(mce == doctest::Approx((0.7 * (ce0 - 3) + 0.3 * (ce0 - 1) + std::log(3.0)) / 2).epsilon(1e-6));

@@ -171,11 +171,9 @@ protected:
     /// global batch's labels (the permutation indexes the global batch), then this rank's rows.
     [[nodiscard]] std::vector<float> own_mixed_targets(const data::host_batch& batch,
                                                        const mixup_plan& plan) {
-        const std::int64_t k = model_.num_classes(), rows = batch.size();
-        std::vector<float> all = mixed_one_hot(global_labels(batch), k, plan);
-        if (!session_.comm().distributed()) return all;
-        const auto from = all.begin() + rows * session_.comm().rank() * k;
-        return {from, from + rows * k};
+        const std::int64_t rows = batch.size();
+        return mixed_one_hot_rows(global_labels(batch), model_.num_classes(), plan,
+                                  rows * session_.comm().rank(), rows);
     }
 
     session<B>& session_;

@@ -47,18 +47,33 @@ void mix(session<B>& s, const mixup_plan& p, const tensor<B>& x, tensor<B>& out)
     ops<B>::mix_rows(s.context(), static_cast<float>(p.lambda), x.view(), p.perm, out.view());
 }
 
-/// Mixed one-hot targets λ·e(y[i]) + (1 − λ)·e(y[perm[i]]) as host rows of `classes` values
-/// (cross-entropy is linear in its target, so CE against them is λ·CE(y) + (1 − λ)·CE(y[perm])).
-[[nodiscard]] inline std::vector<float> mixed_one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes,
-                                                      const mixup_plan& p) {
-    std::vector<float> t(labels.size() * std::size_t(classes), 0.0f);
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        const std::int64_t a = labels[i], b = labels[std::size_t(p.perm[i])];
+/// Rows [first, first + rows) of the mixed one-hot targets λ·e(y[i]) + (1 − λ)·e(y[perm[i]]), as
+/// host rows of `classes` values (cross-entropy is linear in its target, so CE against them is
+/// λ·CE(y) + (1 − λ)·CE(y[perm])). `labels` and the plan are the whole (global) batch's: a
+/// data-parallel rank takes its share's rows, whose partners may sit in other ranks' shares.
+[[nodiscard]] inline std::vector<float> mixed_one_hot_rows(const std::vector<std::int64_t>& labels,
+                                                           std::int64_t classes, const mixup_plan& p,
+                                                           std::int64_t first, std::int64_t rows) {
+    const auto n = std::int64_t(labels.size());
+    SMILE_CHECK(std::int64_t(p.perm.size()) == n, "mixup: the plan mixes ", p.perm.size(),
+                " samples but there are ", n, " labels");
+    SMILE_CHECK(first >= 0 && rows >= 0 && first + rows <= n, "mixup: rows [", first, ", ",
+                first + rows, ") are outside the batch of ", n);
+    std::vector<float> t(std::size_t(rows * classes), 0.0f);
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t i = first + r;
+        const std::int64_t a = labels[std::size_t(i)], b = labels[std::size_t(p.perm[std::size_t(i)])];
         SMILE_CHECK(a >= 0 && a < classes && b >= 0 && b < classes, "mixup: label outside 0..", classes - 1);
-        t[i * std::size_t(classes) + std::size_t(a)] += static_cast<float>(p.lambda);
-        t[i * std::size_t(classes) + std::size_t(b)] += static_cast<float>(1.0 - p.lambda);
+        t[std::size_t(r * classes + a)] += static_cast<float>(p.lambda);
+        t[std::size_t(r * classes + b)] += static_cast<float>(1.0 - p.lambda);
     }
     return t;
+}
+
+/// The mixed one-hot targets of the whole batch (mixed_one_hot_rows over every row).
+[[nodiscard]] inline std::vector<float> mixed_one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes,
+                                                      const mixup_plan& p) {
+    return mixed_one_hot_rows(labels, classes, p, 0, std::int64_t(labels.size()));
 }
 
 /// One-hot targets of `labels`.

@@ -169,11 +169,8 @@ protected:
     /// so the global labels are mixed and this rank's rows kept (all of them with one process).
     [[nodiscard]] std::vector<float> own_mixed_targets(const text_batch& batch,
                                                        const mixup_plan& plan) const {
-        const std::int64_t k = logits_.shape().c;
-        std::vector<float> all = mixed_one_hot(batch.global_labels(), k, plan);
-        if (!batch.is_share()) return all;
-        const auto begin = all.begin() + std::ptrdiff_t(batch.first * k);
-        return {begin, begin + std::ptrdiff_t(batch.size() * k)};
+        return mixed_one_hot_rows(batch.global_labels(), logits_.shape().c, plan,
+                                  batch.is_share() ? batch.first : 0, batch.size());
     }
 
     /// Clips the gradients (when asked), applies AdamW at the scheduled rate; returns that rate
