@@ -4,7 +4,7 @@
 # side-by-side benchmark); the tests do not need it.
 set -euo pipefail
 packages=(
-  g++ cmake make pkg-config
+  g++ cmake ninja-build make pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN 2.6; its CMake config needs OpenCL
   libeigen3-dev                                      # SVD (BSS, PCA), test oracle
   xtensor-dev nlohmann-json3-dev                     # host arrays and .npy, JSON

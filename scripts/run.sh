@@ -11,7 +11,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 
 "$here/scripts/install-deps.sh"
 "$here/scripts/fetch-data.sh"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BUILD_TESTS=OFF -DSMILE_BUILD_BENCH=OFF \
-      -DSMILE_BUILD_EXAMPLES=ON -DSMILE_WITH_MPI=ON >/dev/null
+"$here/scripts/configure.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BUILD_TESTS=OFF -DSMILE_BUILD_BENCH=OFF \
+      -DSMILE_BUILD_EXAMPLES=ON -DSMILE_WITH_MPI=ON
 cmake --build "$build" -j "$(nproc)" --target smile_cli
 "$build/examples/smile" compare --out "$here/results" "$@"

@@ -22,8 +22,8 @@ stage() { echo "== $1 (at $((SECONDS / 60)) min $((SECONDS % 60)) s)"; }
 "$here/scripts/fetch-data.sh"
 
 stage "CPU build (oneDNN)"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=onednn -DSMILE_WARNINGS_AS_ERRORS=ON \
-      -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON -DSMILE_WITH_MPI=ON >/dev/null
+"$here/scripts/configure.sh" "$build" -DCMAKE_BUILD_TYPE=Release -DSMILE_BACKEND=onednn -DSMILE_WARNINGS_AS_ERRORS=ON \
+      -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON -DSMILE_WITH_MPI=ON
 cmake --build "$build" -j "$jobs"
 
 stage "downstream project against an installed copy"
@@ -38,9 +38,9 @@ if [ -x /usr/local/cuda/bin/nvcc ]; then
   stage "CUDA build (compile and link only)"
   # -O1: nothing built here runs (there is no GPU), and GCC 12 compiles a file in about two thirds
   # of its -O3 time (docs/building.md); scripts/gpu-check.sh builds -O3 where it runs.
-  cmake -S "$here" -B "$build-cuda" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+  "$here/scripts/configure.sh" "$build-cuda" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
         -DSMILE_BACKEND=cuda -DSMILE_WARNINGS_AS_ERRORS=ON \
-        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON -DSMILE_WITH_MPI=ON >/dev/null
+        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=ON -DSMILE_WITH_MPI=ON
   # What instantiates the CUDA backend whole: the program (every family, method and subcommand),
   # the op conformance test (every op of every part), the benchmarks and the host checks. The
   # other tests are the generic code the CPU stage compiles, over the same Backend concept;
@@ -71,9 +71,9 @@ if [ "${SMILE_SKIP_SANITIZERS:-0}" != 1 ]; then
   # with it (docs/building.md). Warnings are the CPU stage's job, not errors here: with the
   # precompiled header GCC 12 inlines std::string concatenations in new places and reports its
   # known false positives about them (-Wstringop-overflow, -Warray-bounds; PR105329 family).
-  cmake -S "$here" -B "$build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+  "$here/scripts/configure.sh" "$build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
         -DSMILE_SANITIZE=ON -DSMILE_WARNINGS_AS_ERRORS=OFF -DSMILE_PRECOMPILED_HEADERS=ON \
-        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=OFF >/dev/null
+        -DSMILE_BUILD_TESTS=ON -DSMILE_BUILD_EXAMPLES=ON -DSMILE_BUILD_BENCH=OFF
   cmake --build "$build-asan" -j "$jobs"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
   export LSAN_OPTIONS="suppressions=$here/tests/sanitizer-suppressions.txt:print_suppressions=0"
