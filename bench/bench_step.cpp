@@ -62,6 +62,10 @@ void train_step(benchmark::State& state, config c) {
     state.counters["peak_RSS_MB"] = double(u.ru_maxrss) / 1024.0;
     // What the backend itself holds (activations, gradients, weights, buffers), where it counts it.
     if (const auto megabytes = smile::bench::backend_megabytes(s.context())) state.counters["backend_MB"] = *megabytes;
+    // Of that, the session's pool of transient tensors (the backward's gradient ping-pong
+    // buffers, evaluation intermediates), held for good and sized for their largest use.
+    state.counters["pool_MB"] = double(s.scratch().bytes()) / (1024.0 * 1024.0);
+    state.counters["pool_peak_leased_MB"] = double(s.scratch().peak_bytes_in_use()) / (1024.0 * 1024.0);
 }
 
 void train_step_bf16(benchmark::State& state, config c) { train_step(state, c); }

@@ -94,6 +94,14 @@ TEST_CASE_TEMPLATE("tensor_pool: leases are reused once returned", B, SMILE_TEST
     }
     CHECK(s.context().allocations == allocations);
     CHECK(s.scratch().tensors() == 2);
+    // The most bytes leased at once: 256 + 128 floats in both blocks above.
+    CHECK(s.scratch().peak_bytes_in_use() == (256 + 128) * sizeof(float));
+    CHECK(s.scratch().bytes() == (256 + 128) * sizeof(float));
+    {
+        auto one = s.borrow({1, 4, 4, 4});  // 64 floats leased into the 128-float tensor
+        CHECK(s.scratch().bytes_in_use() == 64 * sizeof(float));
+    }
+    CHECK(s.scratch().peak_bytes_in_use() == (256 + 128) * sizeof(float));
 }
 
 TEST_CASE_TEMPLATE("tensor: an aliasing tensor lives in another's storage until it outgrows it", B, SMILE_TEST_BACKENDS) {

@@ -7,6 +7,7 @@
 /// a request from the smallest free tensor whose capacity fits, so a training loop that makes
 /// the same requests every step stops allocating after its first steps.
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -80,6 +81,7 @@ public:
         chosen->value.bind(ctx);
         chosen->value.resize(shape);
         chosen->busy = true;
+        peak_in_use_ = std::max(peak_in_use_, bytes_in_use());
         return lease(chosen);
     }
 
@@ -97,6 +99,9 @@ public:
             if (s->busy) total += s->value.size() * sizeof(float);
         return total;
     }
+    /// The most bytes ever leased at once (shapes, not capacities): what a perfect packing of
+    /// the leases would need, against `bytes()`, what the pool holds.
+    [[nodiscard]] std::size_t peak_bytes_in_use() const noexcept { return peak_in_use_; }
     /// Capacity of each pooled tensor, in elements (diagnostics).
     [[nodiscard]] std::vector<std::size_t> capacities() const {
         std::vector<std::size_t> out;
@@ -106,6 +111,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<slot>> slots_;
+    std::size_t peak_in_use_ = 0;
 };
 
 }  // namespace smile
