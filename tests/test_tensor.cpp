@@ -75,35 +75,6 @@ TEST_CASE_TEMPLATE("tensor: misuse is reported with the shapes involved", B, SMI
     CHECK(m.reshaped({3, 4, 1, 1}).shape == shape4{3, 4, 1, 1});
 }
 
-TEST_CASE_TEMPLATE("tensor_pool: leases are reused once returned", B, SMILE_TEST_BACKENDS) {
-    smile::session<B> s;
-    const float* first = nullptr;
-    {
-        auto a = s.borrow({4, 4, 4, 4});
-        auto b = s.borrow({2, 4, 4, 4});
-        first = a->data();
-        CHECK(a->data() != b->data());
-    }
-    CHECK(s.scratch().tensors() == 2);
-    const auto allocations = s.context().allocations;
-    {
-        auto small = s.borrow({2, 4, 4, 4});  // best fit: the smaller free tensor
-        auto large = s.borrow({4, 4, 4, 4});
-        CHECK(large->data() == first);
-        CHECK(small->data() != first);
-    }
-    CHECK(s.context().allocations == allocations);
-    CHECK(s.scratch().tensors() == 2);
-    // The most bytes leased at once: 256 + 128 floats in both blocks above.
-    CHECK(s.scratch().peak_bytes_in_use() == (256 + 128) * sizeof(float));
-    CHECK(s.scratch().bytes() == (256 + 128) * sizeof(float));
-    {
-        auto one = s.borrow({1, 4, 4, 4});  // 64 floats leased into the 128-float tensor
-        CHECK(s.scratch().bytes_in_use() == 64 * sizeof(float));
-    }
-    CHECK(s.scratch().peak_bytes_in_use() == (256 + 128) * sizeof(float));
-}
-
 TEST_CASE_TEMPLATE("tensor: an aliasing tensor lives in another's storage until it outgrows it", B, SMILE_TEST_BACKENDS) {
     smile::session<B> s;
     auto owner = smile::tensor<B>::zeros(s, {8, 1, 1, 1});
