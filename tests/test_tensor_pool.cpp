@@ -23,8 +23,9 @@ bool disjoint(std::initializer_list<const smile::tensor<B>*> ts) {
     for (auto* a : ts)
         for (auto* b : ts) {
             if (a == b) continue;
-            const float *a0 = a->data(), *a1 = a0 + a->size(), *b0 = b->data();
-            if (b0 >= a0 && b0 < a1) return false;
+            // as integers: the tensors may live in different blocks
+            const auto a0 = reinterpret_cast<std::uintptr_t>(a->data()), b0 = reinterpret_cast<std::uintptr_t>(b->data());
+            if (b0 >= a0 && b0 < a0 + a->size() * sizeof(float)) return false;
         }
     return true;
 }
