@@ -49,6 +49,7 @@ TEST_CASE("concepts: a backend with only storage fails exactly the other parts")
     static_assert(!smile::BackendDnn<storage_only>);
     static_assert(!smile::BackendOptimizer<storage_only>);
     static_assert(!smile::Backend<storage_only>);
+    static_assert(!smile::BackendCachedMemory<storage_only>);  // optional: frees at once
     CHECK(true);
 }
 

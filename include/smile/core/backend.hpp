@@ -421,6 +421,15 @@ concept BackendMixedPrecision = requires(typename B::context& ctx, precision p) 
     { B::precision_refusal(ctx, p) } -> std::convertible_to<std::string>;
 };
 
+/// Optional: a backend whose allocator keeps freed blocks for reuse (the CUDA backend's caching
+/// allocator) gives them back to the device. The tensor pool calls it when it has freed tensors
+/// it will not need again (its first step's, once a planned arena replaces them), so that they do
+/// not stay cached beside the arena; a backend that frees at once (oneDNN's) needs none.
+template <class B>
+concept BackendCachedMemory = requires(typename B::context& ctx) {
+    { B::release_cached_memory(ctx) };
+};
+
 /// A complete backend.
 template <class B>
 concept Backend = BackendStorage<B> && BackendMath<B> && BackendDnn<B> && BackendOptimizer<B> && BackendLinalg<B>;

@@ -56,6 +56,10 @@ struct ops {
     }
     static void fill(context& ctx, view dst, float value) { B::fill(ctx, dst, value); }
     static void synchronize(context& ctx) { B::synchronize(ctx); }
+    /// Returns cached freed blocks to the device, where the backend caches them (else nothing).
+    static void release_cached_memory(context& ctx) {
+        if constexpr (BackendCachedMemory<B>) B::release_cached_memory(ctx);
+    }
 
     // Math ----------------------------------------------------------------------------------
     static void gemm(context& ctx, transpose ta, transpose tb, float alpha, cview a, cview b,

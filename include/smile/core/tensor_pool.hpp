@@ -162,7 +162,7 @@ private:
     /// The end of the previous episode is handled here, when the next begins, rather than in
     /// the last release: planning allocates and may throw, which a lease's destructor must not.
     void begin_episode(typename B::context& ctx, std::size_t first_request) {
-        conclude_episode();
+        conclude_episode(ctx);
         fit_arena(ctx);
         ++episodes_;
         episode_open_ = true;
@@ -213,14 +213,12 @@ private:
     }
 
     /// Plans the episode that has just ended, unless it ran on a plan or repeats a recorded one.
-    void conclude_episode() {
+    void conclude_episode(typename B::context& ctx) {
         if (!episode_open_) return;
         episode_open_ = false;
         // Overflow tensors nobody has needed for a while are freed (a mispredicted step's, say).
         calm_episodes_ = overflowed_ ? 0 : calm_episodes_ + 1;
-        if (calm_episodes_ == max_plans)
-            for (auto& s : slots_)
-                if (s->where == placement::overflow) s->value = tensor<B>{};
+        if (calm_episodes_ == max_plans) free_overflow(ctx);
         recorded_plan* ran = nullptr;
         if (following_ && position_ == plan_->plan.events.size()) {
             ran = plan_;
@@ -283,11 +281,22 @@ private:
         std::size_t wanted = 0;
         for (const auto& p : plans_) wanted = std::max(wanted, p->plan.extent);
         if (wanted <= arena_.capacity()) return;
-        for (auto& s : slots_)
-            if (s->where == placement::overflow) s->value = tensor<B>{};
         arena_ = tensor<B>{};  // the old arena goes before the new one is allocated
+        free_overflow(ctx);
         arena_.bind(ctx);
         arena_.resize({static_cast<std::int64_t>(wanted), 1, 1, 1});
+    }
+
+    /// Frees every overflow tensor (none is leased between episodes), and has a caching backend
+    /// give the blocks back to the device rather than keep them beside the arena.
+    void free_overflow(typename B::context& ctx) {
+        bool freed = false;
+        for (auto& s : slots_)
+            if (s->where == placement::overflow && s->value.capacity() > 0) {
+                s->value = tensor<B>{};
+                freed = true;
+            }
+        if (freed) ops<B>::release_cached_memory(ctx);
     }
 
     /// The smallest gap of the arena between live leases that holds `floats`.

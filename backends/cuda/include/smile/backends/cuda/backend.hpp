@@ -30,6 +30,7 @@ struct backend {
     // Storage ------------------------------------------------------------------------------
     static float* allocate(context& ctx, std::size_t n) { return static_cast<float*>(ctx.memory.allocate(n * sizeof(float))); }
     static void deallocate(context& ctx, float* p, std::size_t n) noexcept { ctx.memory.deallocate(p, n * sizeof(float)); }
+    static void release_cached_memory(context& ctx) { ctx.memory.release_cache(); }
     static void upload(context& ctx, const float* host, view dst) { detail::upload(ctx, host, dst); }
     static void download(context& ctx, cview src, float* host) { detail::download(ctx, src, host); }
     static void copy(context& ctx, cview src, view dst) { detail::copy(ctx, src, dst); }
@@ -156,5 +157,6 @@ struct backend {
 static_assert(Backend<backend>, "smile::cuda::backend must satisfy smile::Backend");
 static_assert(BackendActivations<backend>, "smile::cuda::backend provides the activation family");
 static_assert(BackendSequence<backend>, "smile::cuda::backend provides the sequence operations");
+static_assert(BackendCachedMemory<backend>, "smile::cuda::backend gives cached blocks back when the tensor pool frees tensors");
 
 }  // namespace smile::cuda
