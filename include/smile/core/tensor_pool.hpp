@@ -110,23 +110,16 @@ public:
         const std::size_t acquisition = acquisitions_++;
         const bool on_plan = follow(lease_event::acquire(needed));
 
-        std::optional<std::size_t> offset;
-        if (on_plan) {
-            offset = plan_->plan.offsets[acquisition];
-        } else {
-            offset = free_gap(aligned_lease_floats(needed));
-        }
         slot* chosen = nullptr;
-        if (offset) {
-            chosen = idle_slot(placement::arena);
-            chosen->value = tensor<B>::aliasing(ctx, arena_.data() + *offset, shape);
-            chosen->offset = *offset;
-            occupy({*offset, *offset + aligned_lease_floats(needed)});
-        } else {
-            chosen = overflow_slot(needed);
-            chosen->value.bind(ctx);
-            chosen->value.resize(shape);
-            overflowed_ = true;
+        try {
+            chosen = place(ctx, shape, on_plan ? std::optional<std::size_t>(plan_->plan.offsets[acquisition])
+                                               : free_gap(aligned_lease_floats(needed)));
+        } catch (...) {
+            // Out of memory: what is leased no longer matches the record, so this episode is
+            // neither followed nor planned.
+            following_ = false;
+            stop_recording();
+            throw;
         }
         chosen->busy = true;
         chosen->floats = needed;
@@ -285,6 +278,29 @@ private:
         free_overflow(ctx);
         arena_.bind(ctx);
         arena_.resize({static_cast<std::int64_t>(wanted), 1, 1, 1});
+    }
+
+    /// A lease record holding `shape` at `offset` of the arena, or in an overflow tensor.
+    slot* place(typename B::context& ctx, const shape4& shape, std::optional<std::size_t> offset) {
+        const std::size_t needed = shape.size();
+        if (!offset) {
+            slot* chosen = overflow_slot(needed);
+            chosen->value.bind(ctx);
+            chosen->value.resize(shape);
+            overflowed_ = true;
+            return chosen;
+        }
+        occupy({*offset, *offset + aligned_lease_floats(needed)});
+        slot* chosen = nullptr;
+        try {
+            chosen = idle_slot(placement::arena);
+        } catch (...) {
+            vacate(*offset);
+            throw;
+        }
+        chosen->value = tensor<B>::aliasing(ctx, arena_.data() + *offset, shape);
+        chosen->offset = *offset;
+        return chosen;
     }
 
     /// Frees every overflow tensor (none is leased between episodes), and has a caching backend
