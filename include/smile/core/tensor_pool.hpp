@@ -221,8 +221,9 @@ private:
             ran = plan_;
             ++planned_episodes_;
         } else if (recording_) {
-            for (auto& p : plans_)
-                if (p->plan.events == trace_) ran = p.get();
+            const auto same = std::find_if(plans_.begin(), plans_.end(),
+                                           [&](const auto& p) { return p->plan.events == trace_; });
+            if (same != plans_.end()) ran = same->get();
             if (ran == nullptr) ran = &remember(plan_leases(trace_));
         }
         plan_ = nullptr;
@@ -297,7 +298,7 @@ private:
         occupy({*offset, *offset + aligned_lease_floats(needed)});
         slot* chosen = nullptr;
         try {
-            chosen = idle_slot(placement::arena);
+            chosen = idle_arena_slot();
         } catch (...) {
             vacate(*offset);
             throw;
@@ -348,11 +349,11 @@ private:
         if (at != live_.end() && at->begin == begin) live_.erase(at);
     }
 
-    /// A free lease record for the arena (one without storage), made when none is free.
-    slot* idle_slot(placement where) {
+    /// A free lease record for the arena (its tensor was emptied on release), made when none is free.
+    slot* idle_arena_slot() {
         for (auto& s : slots_)
-            if (!s->busy && s->where == where && s->value.capacity() == 0) return s.get();
-        return new_slot(where);
+            if (!s->busy && s->where == placement::arena) return s.get();
+        return new_slot(placement::arena);
     }
 
     /// The free overflow tensor that fits `needed` most tightly. When none fits, every free
