@@ -8,18 +8,26 @@
 /// x = 3 is 1 in the vectorised loop and 3/2 in the scalar tail; smile takes the vectorised
 /// loop's 1, which is what all but the last few elements of a tensor get.
 ///
-/// | kind        | y = f(x)                                   | f'(x) |
-/// |-------------|--------------------------------------------|----------------------------------------------|
-/// | identity    | x                                          | 1 | | relu        | max(x, 0) | [x
-/// > 0]                                      | | relu6       | min(max(x, 0), 6) | [0 < x < 6] | |
-/// silu        | x·σ(x)                                     | σ(x)·(1 + x·(1 − σ(x))) | | sigmoid
-/// | σ(x) = 1/(1 + e⁻ˣ)                         | σ(x)·(1 − σ(x))                              | |
-/// hardswish   | x·min(max(x + 3, 0), 6)/6                  | 0 if x < −3; x/3 + 1/2 if x < 3; 1
-/// otherwise | | hardsigmoid | min(max(x + 3, 0), 6)/6                    | 1/6 if −3 < x < 3, else
-/// 0                    | | tanh        | tanh(x)                                    | 1 − tanh²(x)
-/// | | gelu_erf    | x·Φ(x), Φ(x) = (1 + erf(x/√2))/2           | Φ(x) + x·e^(−x²/2)/√(2π) | |
-/// gelu_tanh   | x·(1 + tanh(u))/2, u = √(2/π)(x + 0.044715x³) | (1 + tanh u)/2 + x/2·(1 −
-/// tanh²u)·√(2/π)(1 + 3·0.044715x²) |
+/// | kind        | y = f(x)                            | f'(x)                                 |
+/// |-------------|-------------------------------------|---------------------------------------|
+/// | identity    | x                                   | 1                                     |
+/// | relu        | max(x, 0)                           | [x > 0]                               |
+/// | relu6       | min(max(x, 0), 6)                   | [0 < x < 6]                           |
+/// | silu        | x·σ(x)                              | σ(x)·(1 + x·(1 − σ(x)))               |
+/// | sigmoid     | σ(x) = 1/(1 + e⁻ˣ)                  | σ(x)·(1 − σ(x))                       |
+/// | hardswish   | x·min(max(x + 3, 0), 6)/6           | 0 if x < −3; x/3 + 1/2 if x < 3; else 1 |
+/// | hardsigmoid | min(max(x + 3, 0), 6)/6             | 1/6 if −3 < x < 3, else 0             |
+/// | tanh        | tanh(x)                             | 1 − tanh²(x)                          |
+/// | gelu_erf    | x·Φ(x), Φ(x) = (1 + erf(x/√2))/2    | Φ(x) + x·e^(−x²/2)/√(2π)              |
+/// | gelu_tanh   | x·(1 + tanh u)/2                    | (1 + tanh u)/2 + x/2·(1 − tanh²u)·u'  |
+///
+/// with u = √(2/π)(x + 0.044715x³) and u' = √(2/π)(1 + 3·0.044715x²). (Rows stay within the
+/// 100-column limit: clang-format reflows longer comment lines, which once broke this table.)
+///
+/// These float formulas are the definition and what the loops of a CPU backend may use; a
+/// backend may evaluate the ones built on exp, tanh and erf with vector approximations instead
+/// (the oneDNN backend runs oneDNN's eltwise kernels for them), within the backend conformance
+/// tolerance.
 
 #include <cmath>
 #include <cstdint>

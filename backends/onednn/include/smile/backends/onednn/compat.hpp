@@ -192,6 +192,29 @@ inline dnnl::matmul::primitive_desc matmul(const engine& eng, const memory::desc
 #endif
 }
 
+inline dnnl::eltwise_forward::primitive_desc eltwise_forward(const engine& eng, algorithm alg,
+                                                             const memory::desc& data, float alpha,
+                                                             float beta, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, prop_kind::forward_training, alg, data, data, alpha, beta, attr};
+#else
+    dnnl::eltwise_forward::desc d(prop_kind::forward_training, alg, data, alpha, beta);
+    return {d, attr, eng};
+#endif
+}
+
+/// The backward of an eltwise algorithm computed from its input (src), not its output.
+inline dnnl::eltwise_backward::primitive_desc eltwise_backward(
+    const engine& eng, algorithm alg, const memory::desc& data, float alpha, float beta,
+    const dnnl::eltwise_forward::primitive_desc& hint, const primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+    return {eng, alg, data, data, data, alpha, beta, hint, attr};
+#else
+    dnnl::eltwise_backward::desc d(alg, data, data, alpha, beta);
+    return {d, attr, eng, hint};
+#endif
+}
+
 /// Attributes every primitive of the backend uses: a user-managed scratchpad, so that oneDNN
 /// never allocates (and faults in) temporary memory on its own during a step.
 inline primitive_attr user_scratchpad() {

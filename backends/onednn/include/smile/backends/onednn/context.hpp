@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <new>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <smile/backends/onednn/eltwise_plans.hpp>
 #include <smile/backends/onednn/matmul_plans.hpp>
 #include <smile/core/error.hpp>
 #include <smile/core/precision.hpp>
@@ -57,6 +58,8 @@ struct context {
     std::uint64_t low_precision_writes = 0;
     /// The bfloat16 matrix-product primitives of gemm and batched_gemm (matmul.hpp).
     detail::matmul_plans matmuls;
+    /// The eltwise primitives of the transcendental activations (math.hpp).
+    detail::eltwise_plans eltwise;
 
     /// Aligned allocation (see the file comment); counted.
     void* allocate_bytes(std::size_t bytes) {

@@ -1,12 +1,15 @@
 #pragma once
 /// @file
 /// Element-wise, reduction and small dense operations of the oneDNN backend: OpenMP loops over
-/// the NHWC buffers (the compiler vectorises them), `dnnl::sgemm` for matrix products.
+/// the NHWC buffers (the compiler vectorises them), oneDNN's eltwise primitive for the activations
+/// built on exp, tanh and erf, `dnnl::sgemm` for matrix products.
 /// Reductions use `deterministic_sum`, so results do not depend on the thread count.
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <smile/backends/onednn/compat.hpp>
+#include <smile/backends/onednn/eltwise_plans.hpp>
 #include <smile/backends/onednn/layout.hpp>
 #include <smile/backends/onednn/matmul.hpp>
 #include <smile/core/operand_checks.hpp>
@@ -238,9 +241,60 @@ inline void sgd_step(context&, const sgd_update& u, view w, cview g, view buf) {
     }
 }
 
-// The activation family: one vectorisable loop per kind over the flat buffer (layout does not
-// matter for an element-wise map), formulas from core/activation.hpp.
-inline void activation_forward(context&, activation_kind k, cview x, view y) {
+/// The activations whose formulas call exp, tanh or erf: oneDNN's eltwise primitive computes
+/// them (eltwise_plans.hpp says why). The others are comparisons and products that the loops
+/// below vectorise, and they keep PyTorch's derivative at each kink (core/activation.hpp),
+/// which oneDNN's clip and hardswish do not all share.
+[[nodiscard]] inline bool transcendental(activation_kind k) noexcept {
+    using enum activation_kind;
+    return k == silu || k == sigmoid || k == tanh || k == gelu_erf || k == gelu_tanh;
+}
+
+inline eltwise_entry& eltwise_plan(context& ctx, activation_kind k, std::int64_t elements) {
+    return ctx.eltwise.find_or_create({k, elements}, [&] {
+        const auto op = compat::eltwise_of(k);
+        SMILE_CHECK(op.has_value(), "onednn: no eltwise algorithm for activation ", activation_name(k));
+        eltwise_entry e{};
+        e.data = vector_md(elements);
+        e.fwd_pd = compat::eltwise_forward(ctx.engine, op->kind, e.data, op->alpha, op->beta,
+                                           compat::user_scratchpad());
+        e.fwd = dnnl::eltwise_forward(e.fwd_pd);
+        return e;
+    });
+}
+
+inline void eltwise_forward(context& ctx, activation_kind k, cview x, view y) {
+    if (count(x) == 0) return;
+    auto& e = eltwise_plan(ctx, k, count(x));
+    const auto& sp = e.fwd_pd.scratchpad_desc();
+    e.fwd.execute(ctx.stream,
+                  {{DNNL_ARG_SRC, wrap(ctx, e.data, x.data)},
+                   {DNNL_ARG_DST, wrap(ctx, e.data, y.data)},
+                   {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+}
+
+inline void eltwise_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
+    if (count(x) == 0) return;
+    auto& e = eltwise_plan(ctx, k, count(x));
+    if (!e.has_backward) {
+        const auto op = compat::eltwise_of(k);
+        e.bwd_pd = compat::eltwise_backward(ctx.engine, op->kind, e.data, op->alpha, op->beta,
+                                            e.fwd_pd, compat::user_scratchpad());
+        e.bwd = dnnl::eltwise_backward(e.bwd_pd);
+        e.has_backward = true;
+    }
+    const auto& sp = e.bwd_pd.scratchpad_desc();
+    e.bwd.execute(ctx.stream,
+                  {{DNNL_ARG_SRC, wrap(ctx, e.data, x.data)},
+                   {DNNL_ARG_DIFF_DST, wrap(ctx, e.data, dy.data)},
+                   {DNNL_ARG_DIFF_SRC, wrap(ctx, e.data, dx.data)},
+                   {DNNL_ARG_SCRATCHPAD, dnnl::memory(sp, ctx.engine, ctx.scratchpad(sp.get_size()))}});
+}
+
+// The other kinds: one vectorisable loop per kind over the flat buffer (layout does not matter
+// for an element-wise map), formulas from core/activation.hpp.
+inline void activation_forward(context& ctx, activation_kind k, cview x, view y) {
+    if (transcendental(k)) return eltwise_forward(ctx, k, x, y);
     const float* in = x.data;
     float* out = y.data;
     const std::int64_t n = static_cast<std::int64_t>(x.size());
@@ -250,7 +304,8 @@ inline void activation_forward(context&, activation_kind k, cview x, view y) {
     });
 }
 
-inline void activation_backward(context&, activation_kind k, cview x, cview dy, view dx) {
+inline void activation_backward(context& ctx, activation_kind k, cview x, cview dy, view dx) {
+    if (transcendental(k)) return eltwise_backward(ctx, k, x, dy, dx);
     const float* in = x.data;
     const float* g = dy.data;
     float* out = dx.data;
