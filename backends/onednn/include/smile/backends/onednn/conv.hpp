@@ -30,6 +30,7 @@
 #include <smile/core/error.hpp>
 #include <smile/core/plan_cache.hpp>
 #include <smile/core/shape.hpp>
+#include <string_view>
 #include <unordered_map>
 
 namespace smile::onednn {
@@ -244,6 +245,18 @@ private:
         return e;
     }
 
+    /// oneDNN's 1x1 backward-weights kernels (`jit_1x1`) copy a strided NHWC input into a
+    /// per-thread buffer at offsets counted in SIMD blocks of input channels; with fewer input
+    /// channels per group than a block (8 on AVX2, 16 on AVX-512) the copies overrun the buffer:
+    /// wrong weight gradients with two threads, a segmentation fault with one (oneDNN issue
+    /// #6035, open; seen here with oneDNN 2.6, e.g. a projection shortcut 3 -> 16 at stride 2).
+    /// For those shapes the next implementation oneDNN lists is taken instead.
+    [[nodiscard]] static bool overrunning_1x1_kernel(const detail::conv_key& k, std::string_view impl) {
+        constexpr std::int64_t widest_channel_block = 16;
+        const bool strided_1x1 = k.w.h == 1 && k.w.w == 1 && (k.desc.stride_h > 1 || k.desc.stride_w > 1);
+        return strided_1x1 && k.w.c < widest_channel_block && impl.find("1x1") != std::string_view::npos;
+    }
+
     static void build_backward(context& ctx, detail::conv_entry& e) {
         using namespace detail;
         const auto& k = e.key;
@@ -262,7 +275,11 @@ private:
         e.bwd_weights_pd = compat::conv_backward_weights(
             ctx.engine, activation_md(k.x, operands), any_weights_md(k.w, k.desc.groups),
             k.bias ? &bias_md : nullptr, activation_md(y, operands), strides_of(k.desc),
-            padding_of(k.desc), padding_after(k.desc), e.fwd_pd, attr);
+            padding_of(k.desc), padding_after(k.desc), e.fwd_pd, attr,
+            [&](std::string_view impl) { return overrunning_1x1_kernel(k, impl); });
+        SMILE_CHECK(!overrunning_1x1_kernel(k, e.bwd_weights_pd.impl_info_str()), "onednn conv2d ",
+                    k.x.str(), " * ", k.w.str(), ": oneDNN offers only its 1x1 backward-weights "
+                    "kernel, which overruns its buffer for fewer than 16 input channels at stride > 1");
         e.bwd_weights = dnnl::convolution_backward_weights(e.bwd_weights_pd);
         e.diff_weights.init(ctx, weights_md(k.w, k.desc.groups),
                             e.bwd_weights_pd.diff_weights_desc(), true);
