@@ -104,6 +104,16 @@ dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
 #endif
 }
 
+/// Backward weights with oneDNN's first choice of implementation.
+inline dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
+    const engine& eng, const memory::desc& src, const memory::desc& diff_weights,
+    const memory::desc* diff_bias, const memory::desc& diff_dst, const memory::dims& strides,
+    const memory::dims& padding_l, const memory::dims& padding_r, const dnnl::convolution_forward::primitive_desc& hint,
+    const primitive_attr& attr) {
+    return conv_backward_weights(eng, src, diff_weights, diff_bias, diff_dst, strides, padding_l,
+                                 padding_r, hint, attr, [](std::string_view) { return false; });
+}
+
 inline dnnl::pooling_forward::primitive_desc pool_forward(
     const engine& eng, prop_kind prop, algorithm alg, const memory::desc& src,
     const memory::desc& dst, const memory::dims& strides, const memory::dims& kernel,
