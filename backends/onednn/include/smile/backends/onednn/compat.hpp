@@ -62,45 +62,36 @@ inline dnnl::convolution_backward_data::primitive_desc conv_backward_data(
 
 /// Backward weights, taking the first implementation in oneDNN's list (best first) that
 /// `avoid(name)` does not reject, or the last one offered when it rejects them all (the caller
-/// checks). The list lives only in the descriptor as constructed (a copy keeps the chosen
-/// implementation but cannot advance), hence the choice here.
+/// checks). In 2.x the list is walked through the operation descriptor, which the primitive
+/// descriptor does not copy: `next_impl` works only while `d` lives, hence the choice here.
 template <class Avoid>
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights(
     const engine& eng, const memory::desc& src, const memory::desc& diff_weights,
     const memory::desc* diff_bias, const memory::desc& diff_dst, const memory::dims& strides,
     const memory::dims& padding_l, const memory::dims& padding_r, const dnnl::convolution_forward::primitive_desc& hint,
     const primitive_attr& attr, Avoid&& avoid) {
-    auto pick = [&](dnnl::convolution_backward_weights::primitive_desc& pd) {
+    using pd_t = dnnl::convolution_backward_weights::primitive_desc;
+    auto pick = [&](pd_t pd) {
         while (avoid(std::string_view(pd.impl_info_str())) && pd.next_impl()) {
         }
+        return pd;
     };
 #if DNNL_VERSION_MAJOR >= 3
-    if (diff_bias != nullptr) {
-        dnnl::convolution_backward_weights::primitive_desc pd(
-            eng, algorithm::convolution_direct, src, diff_weights, *diff_bias, diff_dst, strides,
-            padding_l, padding_r, hint, attr);
-        pick(pd);
-        return pd;
-    }
-    dnnl::convolution_backward_weights::primitive_desc pd(eng, algorithm::convolution_direct, src,
-                                                          diff_weights, diff_dst, strides,
-                                                          padding_l, padding_r, hint, attr);
-    pick(pd);
-    return pd;
+    if (diff_bias != nullptr)
+        return pick(pd_t(eng, algorithm::convolution_direct, src, diff_weights, *diff_bias,
+                         diff_dst, strides, padding_l, padding_r, hint, attr));
+    return pick(pd_t(eng, algorithm::convolution_direct, src, diff_weights, diff_dst, strides,
+                     padding_l, padding_r, hint, attr));
 #else
     if (diff_bias != nullptr) {
         dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src,
                                                    diff_weights, *diff_bias, diff_dst, strides,
                                                    padding_l, padding_r);
-        dnnl::convolution_backward_weights::primitive_desc pd(d, attr, eng, hint);
-        pick(pd);
-        return pd;
+        return pick(pd_t(d, attr, eng, hint));
     }
     dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, src, diff_weights,
                                                diff_dst, strides, padding_l, padding_r);
-    dnnl::convolution_backward_weights::primitive_desc pd(d, attr, eng, hint);
-    pick(pd);
-    return pd;
+    return pick(pd_t(d, attr, eng, hint));
 #endif
 }
 
